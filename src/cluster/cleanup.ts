@@ -1,0 +1,75 @@
+// Removes what a cluster made, by the ids recorded in its state directory:
+// its QEMU processes, relay, namespace, port block and files. Used by stop,
+// by the sweep at each start, and by `xc cleanup`.
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { releasePortBlock } from '../net/port-block.ts'
+import { procCmdline, sameProcess, procStartTime, waitGone } from './proc.ts'
+import { clusterAlive, listStates, type StateDir, type StateRecord } from './state-dir.ts'
+
+/** True when `pid` is a process of the cluster whose state is in `dir` (its argv names the dir). */
+function belongsTo(pid: number, dir: string): boolean {
+  return (procCmdline(pid) ?? []).some((a) => a.includes(dir))
+}
+
+function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: string }> {
+  const out: Array<{ pid: number; startTime?: number; what: string }> = []
+  for (const vm of Object.values(s.vms)) {
+    if (vm.process) out.push({ ...vm.process, what: `QEMU of ${vm.name}` })
+    // The pidfile covers a kill between spawn and the record of the pid.
+    if (existsSync(vm.pidfile)) {
+      const pid = Number(readFileSync(vm.pidfile, 'utf8').trim())
+      if (pid > 0 && pid !== vm.process?.pid) out.push({ pid, startTime: procStartTime(pid), what: `QEMU of ${vm.name}` })
+    }
+  }
+  if (s.relay) out.push({ ...s.relay, what: 'namespace relay' })
+  return out
+}
+
+/** Remove every resource `state` records. Returns what was removed, one line each. */
+export async function removeClusterResources(home: string, state: StateDir): Promise<string[]> {
+  const s = state.state
+  const removed: string[] = []
+  const kills = pidsOf(s).filter((p) => sameProcess(p.pid, p.startTime) && belongsTo(p.pid, s.dir))
+  for (const p of kills) {
+    try {
+      process.kill(p.pid, 'SIGKILL')
+      removed.push(`process ${p.pid} (${p.what})`)
+    } catch {
+      // gone already
+    }
+  }
+  await Promise.all(kills.map((p) => waitGone(p.pid, 3000)))
+  if (s.netns) {
+    const r = await execa('ip', ['netns', 'delete', s.netns], { reject: false })
+    if (r.exitCode === 0) removed.push(`network namespace ${s.netns}`)
+  }
+  if (s.portBlock !== undefined) releasePortBlock(home, s.portBlock, s.id)
+  if (existsSync(s.dir)) {
+    rmSync(s.dir, { recursive: true, force: true })
+    removed.push(`state directory ${s.dir}`)
+  }
+  return removed
+}
+
+export interface CleanupReport {
+  id: string
+  name: string
+  removed: string[]
+}
+
+/** Remove the resources of every cluster whose owner is gone. Clusters still alive are not touched. */
+export async function cleanupDeadClusters(home: string): Promise<CleanupReport[]> {
+  const reports: CleanupReport[] = []
+  for (const state of listStates(home)) {
+    if (clusterAlive(state.state)) continue
+    reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state) })
+  }
+  return reports
+}
+
+/** A state directory path of cluster `id` under `home`. */
+export function stateDirOf(home: string, id: string): string {
+  return join(home, 'run', id)
+}

@@ -1,0 +1,124 @@
+// A started cluster: its VMs by number or name, scale-out and scale-in,
+// and stop (reverse order, idempotent, keeps going past a failure).
+import { ClusterConfigError, XclusterError } from '../errors.ts'
+import { BLOCK_SIZE, busyPorts } from '../net/port-block.ts'
+import { planCluster, vmName, type ClusterPlan } from '../plan/plan.ts'
+import { checkOptions, type ClusterOptions } from '../plan/options.ts'
+import { removeClusterResources } from './cleanup.ts'
+import type { RunningVm } from './running-vm.ts'
+import type { StateDir } from './state-dir.ts'
+import type { BootContext } from './start-cluster.ts'
+import { Teardown } from './teardown.ts'
+
+export class RunningCluster implements AsyncDisposable {
+  private readonly byNum = new Map<number, RunningVm>()
+  private stopping?: Promise<void>
+
+  constructor(
+    private readonly home: string,
+    readonly state: StateDir,
+    private _plan: ClusterPlan,
+    private readonly ctx: BootContext,
+    vms: RunningVm[],
+  ) {
+    for (const vm of vms) this.byNum.set(vm.num, vm)
+  }
+
+  get id(): string {
+    return this._plan.id
+  }
+  get name(): string {
+    return this._plan.name
+  }
+  /** The plan of the VMs running now. */
+  get plan(): ClusterPlan {
+    return { ..._planWith(this._plan, [...this.byNum.keys()]) }
+  }
+  get stateDir(): string {
+    return this.state.dir
+  }
+
+  /** Every running VM, by number. */
+  get vms(): RunningVm[] {
+    return [...this.byNum.values()].sort((a, b) => a.num - b.num)
+  }
+
+  /** The VM with number `ref` (1, 201) or name (`vm-201`). */
+  vm(ref: number | string): RunningVm {
+    const num = typeof ref === 'number' ? ref : /^vm-(\d{3})$/.test(ref) ? Number(ref.slice(3)) : NaN
+    const vm = this.byNum.get(num)
+    if (!vm) {
+      throw new XclusterError(
+        `No VM ${typeof ref === 'number' ? vmName(ref) : JSON.stringify(ref)} in cluster ${this.name}; it has ${this.vms.map((v) => v.name).join(', ')}`,
+      )
+    }
+    return vm
+  }
+
+  /** Add VMs with the same rules as start (role by number, nets, memory), optionally with per-VM overrides. */
+  async scaleOut(nums: number[], overrides: Pick<ClusterOptions, 'nets' | 'memVm' | 'smpVm'> = {}): Promise<RunningVm[]> {
+    const { bootVm, mapLimit, defaultBootConcurrency } = await import('./start-cluster.ts')
+    const { spec: extra, problems } = checkOptions({ ...overrides, nvm: 1, nrouters: 0, ntesters: 0, extraVms: nums.filter((n) => n !== 1) })
+    for (const n of nums) if (this.byNum.has(n)) problems.push(`${vmName(n)} is already running`)
+    if (problems.length) throw new ClusterConfigError(problems)
+    const spec = {
+      ...this.ctx.spec,
+      vms: nums,
+      nets: { ...this.ctx.spec.nets, ...extra.nets },
+      memVm: { ...this.ctx.spec.memVm, ...extra.memVm },
+      smpVm: { ...this.ctx.spec.smpVm, ...extra.smpVm },
+    }
+    const planned = planCluster(spec, this._plan.allocation).vms
+    const busy = await busyPorts(this._plan.allocation.telnetBase / BLOCK_SIZE, nums)
+    if (this._plan.network === 'user' && busy.length) {
+      throw new XclusterError(`Cannot scale out: host ports ${busy.join(', ')} of this cluster's block are taken by another program`)
+    }
+    const results = await mapLimit(planned, defaultBootConcurrency(), (vp) => bootVm(this.ctx, vp))
+    const started = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<RunningVm>).value)
+    for (const vm of started) this.byNum.set(vm.num, vm)
+    this._plan = { ...this._plan, vms: [...this._plan.vms.filter((v) => !nums.includes(v.num)), ...planned].sort((a, b) => a.num - b.num) }
+    this.state.update((r) => (r.plan = this._plan))
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
+    if (failed) throw failed.reason
+    return started
+  }
+
+  /** Stop and remove VMs. */
+  async scaleIn(nums: number[]): Promise<void> {
+    const vms = nums.map((n) => this.vm(n))
+    await Promise.all(vms.map((vm) => vm.stop()))
+    for (const vm of vms) {
+      await this.ctx.backend.releaseVm(vm.plan)
+      this.byNum.delete(vm.num)
+    }
+    this.state.update((r) => {
+      for (const vm of vms) delete r.vms[vm.name]
+    })
+  }
+
+  /** Stop every VM and remove every host resource of the cluster. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const t = new Teardown()
+      t.push('state directory, namespace and ports', async () => {
+        await removeClusterResources(this.home, this.state)
+      })
+      t.push('network', () => this.ctx.backend.teardown())
+      t.push('VMs', async () => {
+        const r = await Promise.allSettled(this.vms.map((vm) => vm.stop()))
+        const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined
+        if (bad) throw bad.reason
+      })
+      await t.run()
+    })()
+    return this.stopping
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+}
+
+function _planWith(plan: ClusterPlan, nums: number[]): ClusterPlan {
+  return { ...plan, vms: plan.vms.filter((v) => nums.includes(v.num)) }
+}

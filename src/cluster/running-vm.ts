@@ -1,0 +1,143 @@
+// A running VM: run commands in it over telnet, read its console, control it
+// through its QEMU monitor.
+import { existsSync, readFileSync } from 'node:fs'
+import { ChannelError, GuestCommandError, XcTimeoutError } from '../errors.ts'
+import type { NetworkBackend } from '../net/backend.ts'
+import { TELNET_PORT } from '../net/user-backend.ts'
+import type { Role } from '../plan/options.ts'
+import type { NicPlan, VmPlan } from '../plan/plan.ts'
+import { qmp } from '../qemu/qmp.ts'
+import type { QemuProcess } from '../qemu/launcher.ts'
+import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
+import type { VmRecord } from './state-dir.ts'
+
+export interface ExecOptions {
+  /** Bound on the command, ms (default 30 s). The command is stopped in the VM when it runs out. */
+  timeout?: number
+}
+
+export const DEFAULT_EXEC_TIMEOUT = 30_000
+const CHANNEL_OPEN_TIMEOUT = 10_000
+
+/** The last `lines` lines of a console log, or a note that there is none. */
+export function consoleTail(path: string, lines = 30): string {
+  if (!existsSync(path)) return '(no console log)'
+  const text = readFileSync(path, 'utf8').replace(/\r/g, '')
+  const all = text.split('\n')
+  return all.slice(-lines - 1).join('\n').trim() || '(console log is empty)'
+}
+
+export class RunningVm {
+  private channel?: Promise<ShellChannel>
+
+  constructor(
+    readonly plan: VmPlan,
+    readonly record: VmRecord,
+    readonly process: QemuProcess,
+    private readonly backend: NetworkBackend,
+  ) {}
+
+  get name(): string {
+    return this.plan.name
+  }
+  get num(): number {
+    return this.plan.num
+  }
+  get role(): Role {
+    return this.plan.role
+  }
+  get nics(): NicPlan[] {
+    return this.plan.nics
+  }
+  get alive(): boolean {
+    return this.process.alive
+  }
+
+  /** The whole console log so far. */
+  console(): string {
+    return existsSync(this.record.console) ? readFileSync(this.record.console, 'utf8') : ''
+  }
+
+  consoleTail(lines = 30): string {
+    return consoleTail(this.record.console, lines)
+  }
+
+  /** Open the control channel (used for readiness and by exec). */
+  async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT): Promise<ShellChannel> {
+    const sock = await this.backend.connect(this.plan, TELNET_PORT)
+    return ShellChannel.open(sock, this.name, timeoutMs)
+  }
+
+  /** Adopt a channel opened during readiness. */
+  adoptChannel(ch: ShellChannel): void {
+    this.channel = Promise.resolve(ch)
+  }
+
+  private async getChannel(): Promise<ShellChannel> {
+    if (this.channel) {
+      const ch = await this.channel.catch(() => undefined)
+      if (ch?.alive) return ch
+    }
+    this.channel = this.connect()
+    return this.channel
+  }
+
+  private deadError(cause?: unknown): ChannelError {
+    return new ChannelError(
+      `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'})\n--- console of ${this.name} (last lines) ---\n${this.consoleTail()}`,
+      { cause },
+    )
+  }
+
+  /** Run `command` in the VM's shell; resolves with its output and exit code whatever the code. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.execRaw(command, opts)
+    return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), exitCode: r.exitCode }
+  }
+
+  /** exec with stdout and stderr as bytes, exactly as the command wrote them. */
+  async execRaw(command: string, opts: ExecOptions = {}): Promise<RawExecResult> {
+    if (!this.alive) throw this.deadError()
+    const timeout = opts.timeout ?? DEFAULT_EXEC_TIMEOUT
+    try {
+      const ch = await this.getChannel()
+      return await ch.exec(command, timeout)
+    } catch (e) {
+      if (!this.alive) throw this.deadError(e)
+      if (e instanceof XcTimeoutError) throw e
+      throw new ChannelError(`${this.name}: ${(e as Error).message}`, { cause: e })
+    }
+  }
+
+  /** Run `command` and throw GuestCommandError unless it exits 0; resolves with its stdout. */
+  async run(command: string, opts: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(command, opts)
+    if (r.exitCode !== 0) throw new GuestCommandError(this.name, command, r.exitCode, r.stdout, r.stderr)
+    return r.stdout
+  }
+
+  /** True when one ping to `address` (IPv4 or IPv6) is answered within `waitSec`. */
+  async ping(address: string, waitSec = 2): Promise<boolean> {
+    const ping = address.includes(':') ? 'ping6' : 'ping'
+    const r = await this.exec(`${ping} -c1 -W${waitSec} ${address}`, { timeout: (waitSec + 10) * 1000 })
+    return r.exitCode === 0
+  }
+
+  /** Send a QMP command to the VM's monitor. */
+  async monitor(execute: string, args?: object): Promise<unknown> {
+    const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])
+    return r
+  }
+
+  /** Close the control channel (the VM keeps running). */
+  closeChannel(): void {
+    void this.channel?.then((c) => c.close()).catch(() => {})
+    this.channel = undefined
+  }
+
+  /** Stop the VM: QMP quit, then kill. Safe to call twice. */
+  async stop(): Promise<void> {
+    this.closeChannel()
+    await this.process.stop()
+  }
+}

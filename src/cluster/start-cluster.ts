@@ -1,0 +1,271 @@
+// startCluster: validate -> plan -> network backend -> image -> launcher ->
+// readiness -> RunningCluster. Any failure on the way stops what was started.
+import { availableParallelism } from 'node:os'
+import { writeFileSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import pRetry, { AbortError } from 'p-retry'
+import { ClusterConfigError, VmBootError, XclusterError } from '../errors.ts'
+import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
+import { xclusterHome } from '../image/home.ts'
+import { buildSegment } from '../image/overlay-segment.ts'
+import type { NetworkBackend } from '../net/backend.ts'
+import { createBackend } from '../net/create-backend.ts'
+import { allocatePortBlock, allocationOf } from '../net/port-block.ts'
+import { checkOptions, type ClusterOptions, type ClusterSpec, type ProgressEvent } from '../plan/options.ts'
+import { hostsFile, planCluster, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
+import { QEMU, resolveAccel } from '../qemu/accel.ts'
+import { qemuArgs } from '../qemu/qemu-args.ts'
+import { QemuProcess } from '../qemu/launcher.ts'
+import { cleanupDeadClusters, removeClusterResources } from './cleanup.ts'
+import { preflight } from './preflight.ts'
+import { RunningCluster } from './running-cluster.ts'
+import { consoleTail, RunningVm } from './running-vm.ts'
+import { StateDir } from './state-dir.ts'
+import type { ShellChannel } from '../control/shell-channel.ts'
+
+export interface StartOptions {
+  /** Leave the cluster running after this process exits (xc start). */
+  detached?: boolean
+}
+
+/** Validate options: every problem in one ClusterConfigError, nothing started. */
+export function validateOptions(options: ClusterOptions): ClusterSpec {
+  const { spec, problems } = checkOptions(options)
+  problems.push(...preflight(options, spec))
+  if (problems.length) throw new ClusterConfigError(problems)
+  return spec
+}
+
+/** The image for these options: the one setup built, or one for the user's kernel. */
+async function imageFor(options: ClusterOptions, home: string): Promise<ImageManifest> {
+  const kernel = options.kernel ?? (process.env.XCLUSTER_KERNEL || undefined)
+  if (!kernel) return loadImage(home)
+  const modules = options.modules ?? process.env.XCLUSTER_MODULES
+  const key = createHash('sha256').update(`${kernel}\0${modules}`).digest('hex').slice(0, 12)
+  return buildImage({ home: join(home, 'kernels', key), kernel, modules })
+}
+
+/** The boot bound of one VM: generous under TCG, where a VM boots in seconds but 2 cores are shared. */
+export function defaultBootTimeout(accel: 'kvm' | 'tcg', nvms: number, concurrency: number): number {
+  const waves = Math.ceil(nvms / concurrency)
+  return (accel === 'kvm' ? 30_000 : 90_000) + Math.min(waves, 10) * 10_000
+}
+
+/** Everything a cluster needs to boot a VM; shared by start and scale-out. */
+export interface BootContext {
+  home: string
+  spec: ClusterSpec
+  state: StateDir
+  plan: ClusterPlan
+  backend: NetworkBackend
+  accel: 'kvm' | 'tcg'
+  image: ImageManifest
+  initrd: string
+  detached: boolean
+  bootTimeout: number
+}
+
+/** The cluster's settings as seen inside every VM (/etc/xcluster/cluster.env). */
+function clusterEnv(plan: ClusterPlan): string {
+  const count = (role: string): number => plan.vms.filter((v) => v.role === role).length
+  return [
+    `PREFIX=${plan.prefix}`,
+    `XCLUSTER_ID=${plan.id}`,
+    `XCLUSTER_NAME=${plan.name}`,
+    `XCLUSTER_NETWORK=${plan.network}`,
+    `__nvm=${count('node')}`,
+    `__nrouters=${count('router')}`,
+    `__ntesters=${count('tester')}`,
+    `export PREFIX XCLUSTER_ID XCLUSTER_NAME XCLUSTER_NETWORK __nvm __nrouters __ntesters`,
+  ].join('\n') + '\n'
+}
+
+/** Write the cluster's initrd: the base image followed by the cluster's own segment. */
+async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir): Promise<string> {
+  const overlays: Record<string, string[]> = { all: spec.overlays }
+  for (const [role, list] of Object.entries(spec.overlaysRole)) if (list?.length) overlays[role] = list
+  for (const [num, list] of Object.entries(spec.overlaysVm)) {
+    const vm = plan.vms.find((v) => v.num === Number(num))
+    if (vm && list.length) overlays[vm.name] = list
+  }
+  const env = clusterEnv(plan)
+  const segment = await buildSegment({
+    files: { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': env },
+    overlays,
+    env: {
+      ...(process.env as Record<string, string>),
+      ...Object.fromEntries(env.split('\n').filter((l) => l.includes('=') && !l.startsWith('export')).map((l) => l.split(/=(.*)/s).slice(0, 2))),
+    },
+  })
+  const path = state.path('initrd.gz')
+  writeFileSync(path, Buffer.concat([readFileSync(image.initrd), segment]))
+  return path
+}
+
+/** Launch one VM and wait until its control shell answers; the VM is stopped if it does not. */
+export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => void): Promise<RunningVm> {
+  const { state, backend } = ctx
+  await backend.prepareVm(vmPlan)
+  const files = {
+    console: state.path(`${vmPlan.name}.console`),
+    qmp: state.path(`${vmPlan.name}.qmp`),
+    pidfile: state.path(`${vmPlan.name}.pid`),
+  }
+  const nicArgs: string[][] = []
+  for (const nic of vmPlan.nics) nicArgs.push(await backend.nicArgs(vmPlan, nic))
+  const argv = backend.wrap([
+    QEMU,
+    ...qemuArgs({ vm: vmPlan, accel: ctx.accel, kernel: ctx.image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id }),
+  ])
+  state.update((r) => {
+    r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
+  })
+  const proc = QemuProcess.launch({ argv, logFile: state.path(`${vmPlan.name}.qemu.log`), detached: ctx.detached }, files.qmp)
+  state.update((r) => {
+    r.vms[vmPlan.name].process = proc.record
+    r.vms[vmPlan.name].startedAt = new Date().toISOString()
+  })
+  onLaunch?.()
+  const vm = new RunningVm(vmPlan, state.state.vms[vmPlan.name], proc, backend)
+  const started = Date.now()
+  try {
+    const ch = await waitReady(vm, ctx.bootTimeout)
+    vm.adoptChannel(ch)
+    return vm
+  } catch (e) {
+    await vm.stop().catch(() => {})
+    if (e instanceof VmBootError) throw e
+    throw new VmBootError(
+      vmPlan.name,
+      `no telnet shell within ${Math.round((Date.now() - started) / 1000)} s (${(e as Error).message})`,
+      consoleTail(files.console),
+      { cause: e },
+    )
+  }
+}
+
+/** Readiness: the telnet control shell answers. Fails at once when QEMU exits. */
+async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel> {
+  const qemuLog = (): string => {
+    try {
+      return readFileSync(vm.record.console.replace(/\.console$/, '.qemu.log'), 'utf8').trim()
+    } catch {
+      return ''
+    }
+  }
+  const deadline = Date.now() + timeoutMs
+  return pRetry(
+    async () => {
+      if (!vm.alive) {
+        const log = qemuLog()
+        throw new AbortError(
+          new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log.split('\n').slice(-5).join(' | ')}` : ''}`, vm.consoleTail()),
+        )
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) throw new AbortError(new Error(`boot timeout of ${timeoutMs} ms`))
+      return vm.connect(Math.min(15_000, left))
+    },
+    { retries: 100_000, minTimeout: 100, maxTimeout: 400, factor: 1.2, maxRetryTime: timeoutMs },
+  )
+}
+
+/** Run `fn` over `items` with at most `limit` at once; the first failure stops new starts. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length)
+  let next = 0
+  let failed = false
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      if (failed) {
+        results[i] = { status: 'rejected', reason: new XclusterError('not started: another VM failed first') }
+        continue
+      }
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i]) }
+      } catch (reason) {
+        failed = true
+        results[i] = { status: 'rejected', reason }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  return results
+}
+
+/** How many VMs boot at once by default: every boot is CPU-bound under TCG. */
+export function defaultBootConcurrency(): number {
+  return Math.max(2, availableParallelism() * 4)
+}
+
+/**
+ * Boot a cluster of real QEMU VMs and wait until every VM's telnet shell
+ * answers. Stop it with `await cluster.stop()` or `await using`.
+ */
+export async function startCluster(options: ClusterOptions = {}, start: StartOptions = {}): Promise<RunningCluster> {
+  const spec = validateOptions(options)
+  const home = xclusterHome(options.home)
+  const detached = start.detached ?? false
+  const accel = await resolveAccel(spec.accel)
+  const image = await imageFor(options, home)
+  await cleanupDeadClusters(home)
+
+  const state = StateDir.create(home, spec.name, spec.network, detached)
+  const t0 = Date.now()
+  let backend: NetworkBackend | undefined
+  const vms: RunningVm[] = []
+  try {
+    const block = await allocatePortBlock(home, state.id, spec.vms, (owner) => owner !== state.id && !stateExists(home, owner))
+    state.update((r) => (r.portBlock = block))
+    const plan = planCluster(spec, allocationOf(state.id, block))
+    state.update((r) => {
+      r.plan = plan
+      r.options = serialisableOptions(options)
+    })
+    const initrd = await writeInitrd(spec, plan, image, state)
+    backend = createBackend(plan, state, spec)
+    await backend.prepare()
+    const concurrency = spec.bootConcurrency ?? defaultBootConcurrency()
+    const ctx: BootContext = {
+      home, spec, state, plan, backend, accel, image, initrd, detached,
+      bootTimeout: spec.bootTimeout ?? defaultBootTimeout(accel, plan.vms.length, concurrency),
+    }
+    const progress = (kind: ProgressEvent['kind'], vm: string): void =>
+      options.onProgress?.({ kind, vm, ready: vms.length, total: plan.vms.length, elapsedMs: Date.now() - t0 })
+    const results = await mapLimit(plan.vms, concurrency, async (vmPlan) => {
+      const vm = await bootVm(ctx, vmPlan, () => progress('booting', vmPlan.name))
+      vms.push(vm)
+      progress('ready', vm.name)
+      return vm
+    })
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
+    const real = failures.filter((f) => !/^not started/.test(f.message))
+    if (real.length) {
+      for (const f of real) if (f instanceof VmBootError) progress('failed', f.vm)
+      throw real[0]
+    }
+    return new RunningCluster(home, state, plan, ctx, vms)
+  } catch (e) {
+    await Promise.allSettled(vms.map((vm) => vm.stop()))
+    await backend?.teardown().catch(() => {})
+    await removeClusterResources(home, state).catch(() => {})
+    throw e
+  }
+}
+
+function stateExists(home: string, id: string): boolean {
+  try {
+    StateDir.open(join(home, 'run', id))
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The JSON-safe part of the options (functions dropped), kept for `xc scaleout`. */
+function serialisableOptions(o: ClusterOptions): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(o, (_k, v) => (typeof v === 'function' ? undefined : v))) as Record<string, unknown>
+}
+

@@ -1,0 +1,133 @@
+// The per-cluster state directory: every host resource a cluster makes is
+// recorded here before it is made, so that a later cleanup can remove what a
+// killed run left, by recorded id, never by name pattern.
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { NetworkMode } from '../plan/options.ts'
+import type { ClusterPlan } from '../plan/plan.ts'
+import { runDir } from '../image/home.ts'
+import { procStartTime, sameProcess } from './proc.ts'
+
+export interface ProcessRecord {
+  pid: number
+  startTime?: number
+}
+
+export interface VmRecord {
+  num: number
+  name: string
+  console: string
+  qmp: string
+  pidfile: string
+  process?: ProcessRecord
+  startedAt?: string
+}
+
+export interface StateRecord {
+  version: 1
+  id: string
+  name: string
+  dir: string
+  createdAt: string
+  /** The process that started the cluster; a non-detached cluster dies with it. */
+  owner: ProcessRecord
+  /** Started by `xc start`: lives on after its owner exits. */
+  detached: boolean
+  network: NetworkMode
+  portBlock?: number
+  /** Network namespace made for the cluster (bridge mode). */
+  netns?: string
+  /** Relay into the namespace (bridge mode). */
+  relay?: ProcessRecord & { socket: string }
+  vms: Record<string, VmRecord>
+  plan?: ClusterPlan
+  /** Options as given (serialisable part), for scale-out by `xc`. */
+  options?: Record<string, unknown>
+  stoppedAt?: string
+}
+
+/** A fresh cluster id: 8 hex digits. */
+export function newClusterId(): string {
+  return randomBytes(4).toString('hex')
+}
+
+export class StateDir {
+  private constructor(
+    readonly dir: string,
+    private record: StateRecord,
+  ) {}
+
+  get id(): string {
+    return this.record.id
+  }
+
+  get state(): Readonly<StateRecord> {
+    return this.record
+  }
+
+  /** Make the directory (0700) and record its owner: this process. */
+  static create(home: string, name: string, network: NetworkMode, detached: boolean): StateDir {
+    const id = newClusterId()
+    const dir = join(runDir(home), id)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const rec: StateRecord = {
+      version: 1,
+      id,
+      name,
+      dir,
+      createdAt: new Date().toISOString(),
+      owner: { pid: process.pid, startTime: procStartTime(process.pid) },
+      detached,
+      network,
+      vms: {},
+    }
+    const s = new StateDir(dir, rec)
+    s.save()
+    return s
+  }
+
+  static open(dir: string): StateDir {
+    return new StateDir(dir, JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as StateRecord)
+  }
+
+  /** Change the record and write it atomically (write + rename). */
+  update(fn: (r: StateRecord) => void): void {
+    fn(this.record)
+    this.save()
+  }
+
+  private save(): void {
+    const tmp = join(this.dir, `.state.json.${process.pid}.tmp`)
+    writeFileSync(tmp, JSON.stringify(this.record, null, 2) + '\n', { mode: 0o600 })
+    renameSync(tmp, join(this.dir, 'state.json'))
+  }
+
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts)
+  }
+}
+
+/** Every state directory under `home`. */
+export function listStates(home: string): StateDir[] {
+  const run = runDir(home)
+  if (!existsSync(run)) return []
+  const out: StateDir[] = []
+  for (const id of readdirSync(run)) {
+    if (!/^[0-9a-f]{8}$/.test(id)) continue
+    try {
+      out.push(StateDir.open(join(run, id)))
+    } catch {
+      // A directory whose state.json is unreadable: half-made; cleanup handles it.
+    }
+  }
+  return out
+}
+
+/** True when the cluster's owner still runs (or, detached, when a VM of it still runs). */
+export function clusterAlive(s: StateRecord): boolean {
+  if (s.stoppedAt) return false
+  if (!s.detached) return sameProcess(s.owner.pid, s.owner.startTime)
+  if (sameProcess(s.owner.pid, s.owner.startTime)) return true
+  return Object.values(s.vms).some((v) => v.process && sameProcess(v.process.pid, v.process.startTime))
+}

@@ -1,0 +1,195 @@
+// A framed command channel over one telnet session to a VM. It takes over
+// the interactive shell (`exec /bin/xc-ctl`, see ../image/guest-files.ts) and
+// then runs commands one at a time, each answered with its own stdout,
+// stderr and exit status, without prompt, echo or escape codes.
+import type { Duplex } from 'node:stream'
+import { randomBytes } from 'node:crypto'
+import { ChannelError, XcTimeoutError } from '../errors.ts'
+import { TelnetDecoder, telnetEncode } from './telnet-codec.ts'
+
+export interface ExecResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+}
+
+export interface RawExecResult {
+  stdout: Buffer
+  stderr: Buffer
+  exitCode: number
+}
+
+const READY = Buffer.from('\x1eXC-READY\n')
+const PRINTABLE = /^[\x20-\x7e]*$/
+
+interface Pending {
+  id: string
+  errMark: Buffer
+  endMark: Buffer
+  resolve: (r: RawExecResult) => void
+  reject: (e: Error) => void
+}
+
+/** The line that asks xc-ctl to run `command` under request id `id`. */
+export function encodeRequest(id: string, command: string): string {
+  return PRINTABLE.test(command) ? `${id} p ${command}\n` : `${id} b ${Buffer.from(command).toString('base64')}\n`
+}
+
+export class ShellChannel {
+  private buf: Buffer = Buffer.alloc(0)
+  private pending?: Pending
+  private queue: Promise<unknown> = Promise.resolve()
+  private seq = 0
+  private readonly tag = randomBytes(4).toString('hex')
+  private closedError?: Error
+  private readyWaiter?: { resolve: () => void; reject: (e: Error) => void }
+  private promptWaiter?: () => void
+
+  private constructor(
+    private readonly sock: Duplex,
+    readonly vm: string,
+  ) {
+    const decoder = new TelnetDecoder((bytes) => sock.write(bytes))
+    sock.on('data', (chunk: Buffer) => this.onData(decoder.decode(chunk)))
+    const onGone = (err?: Error): void => {
+      this.fail(new ChannelError(`control channel to ${this.vm} closed${err ? `: ${err.message}` : ''}`, { cause: err }))
+    }
+    sock.on('error', onGone)
+    sock.on('close', () => onGone())
+    sock.resume()
+  }
+
+  /** Take over a fresh telnet session on `sock`; bounded by `timeoutMs`. */
+  static async open(sock: Duplex, vm: string, timeoutMs: number): Promise<ShellChannel> {
+    const ch = new ShellChannel(sock, vm)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        ch.handshake(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new XcTimeoutError(`${vm}: no control shell within ${timeoutMs} ms (waited for the telnet prompt and xc-ctl)`)),
+            timeoutMs,
+          )
+        }),
+      ])
+    } catch (e) {
+      ch.close()
+      throw e
+    } finally {
+      clearTimeout(timer)
+    }
+    return ch
+  }
+
+  private async handshake(): Promise<void> {
+    // Wait for the interactive shell to show itself (banner or prompt), then
+    // replace it with the control loop and wait for its ready marker.
+    await new Promise<void>((resolve, reject) => {
+      if (this.closedError) return reject(this.closedError)
+      this.promptWaiter = resolve
+      this.readyWaiter = { resolve: () => {}, reject }
+    })
+    const ready = new Promise<void>((resolve, reject) => {
+      if (this.closedError) return reject(this.closedError)
+      this.readyWaiter = { resolve, reject }
+    })
+    this.sock.write(telnetEncode('exec /bin/xc-ctl\n'))
+    await ready
+  }
+
+  get alive(): boolean {
+    return !this.closedError
+  }
+
+  private onData(data: Buffer): void {
+    if (data.length === 0) return
+    this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data
+    if (this.promptWaiter) {
+      const w = this.promptWaiter
+      this.promptWaiter = undefined
+      w()
+    }
+    if (this.readyWaiter && !this.promptWaiter) {
+      const i = this.buf.indexOf(READY)
+      if (i >= 0) {
+        this.buf = this.buf.subarray(i + READY.length)
+        const w = this.readyWaiter
+        this.readyWaiter = undefined
+        w.resolve()
+      }
+      return
+    }
+    this.parse()
+  }
+
+  private parse(): void {
+    const p = this.pending
+    if (!p) return
+    const e = this.buf.indexOf(p.errMark)
+    if (e < 0) return
+    const end = this.buf.indexOf(p.endMark, e + p.errMark.length)
+    if (end < 0) return
+    const nl = this.buf.indexOf(0x0a, end + p.endMark.length)
+    if (nl < 0) return
+    const exitCode = Number(this.buf.subarray(end + p.endMark.length, nl).toString('ascii'))
+    const result: RawExecResult = {
+      stdout: Buffer.from(this.buf.subarray(0, e)),
+      stderr: Buffer.from(this.buf.subarray(e + p.errMark.length, end)),
+      exitCode,
+    }
+    this.buf = this.buf.subarray(nl + 1)
+    this.pending = undefined
+    p.resolve(result)
+  }
+
+  private fail(err: Error): void {
+    if (this.closedError) return
+    this.closedError = err
+    this.readyWaiter?.reject(err)
+    this.readyWaiter = undefined
+    this.pending?.reject(err)
+    this.pending = undefined
+  }
+
+  /** Run `command` in the guest's shell; queued behind earlier commands. */
+  exec(command: string, timeoutMs: number): Promise<RawExecResult> {
+    const run = (): Promise<RawExecResult> =>
+      new Promise<RawExecResult>((resolve, reject) => {
+        if (this.closedError) return reject(this.closedError)
+        const id = `${this.tag}${(this.seq++).toString(36)}`
+        let timer: NodeJS.Timeout | undefined
+        this.pending = {
+          id,
+          errMark: Buffer.from(`\x1eXC-ERR ${id}\n`),
+          endMark: Buffer.from(`\x1eXC-END ${id} `),
+          resolve: (r) => {
+            clearTimeout(timer)
+            resolve(r)
+          },
+          reject: (e) => {
+            clearTimeout(timer)
+            reject(e)
+          },
+        }
+        timer = setTimeout(() => {
+          // Closing the session hangs up the guest's shell: the command is
+          // stopped inside the VM too. The next exec opens a new channel.
+          const err = new XcTimeoutError(`${this.vm}: command did not finish within ${timeoutMs} ms: ${command}`)
+          this.fail(err)
+          this.sock.destroy()
+        }, timeoutMs)
+        // Output of earlier background jobs is not this command's output.
+        this.buf = Buffer.alloc(0)
+        this.sock.write(telnetEncode(encodeRequest(id, command)))
+      })
+    const next = this.queue.then(run, run)
+    this.queue = next.catch(() => {})
+    return next
+  }
+
+  close(): void {
+    this.fail(new ChannelError(`control channel to ${this.vm} was closed by the harness`))
+    this.sock.destroy()
+  }
+}

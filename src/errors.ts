@@ -1,0 +1,66 @@
+// Named errors of the harness. "The test failed" (GuestCommandError) and
+// "the harness broke" (everything else) are different classes.
+
+/** Base class of every error the harness throws on purpose. */
+export class XclusterError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** Cluster options that cannot work; lists every problem found, nothing was started. */
+export class ClusterConfigError extends XclusterError {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(
+      `Invalid cluster options (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    )
+    this.problems = problems
+  }
+}
+
+/** A host program or file the harness needs is missing; says how to get it. */
+export class MissingDependencyError extends XclusterError {}
+
+/** The process lacks the rights (root or CAP_NET_ADMIN) a feature needs. */
+export class PermissionError extends XclusterError {}
+
+/** A VM did not come up in time; carries the tail of its console log. */
+export class VmBootError extends XclusterError {
+  constructor(
+    readonly vm: string,
+    readonly reason: string,
+    readonly consoleTail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${vm} did not boot: ${reason}\n--- console of ${vm} (last lines) ---\n${consoleTail}`, options)
+  }
+}
+
+/** A command inside a VM exited non-zero (this is a test failure, not a harness failure). */
+export class GuestCommandError extends XclusterError {
+  constructor(
+    readonly vm: string,
+    readonly command: string,
+    readonly exitCode: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(
+      `Command failed on ${vm} with exit code ${exitCode}: ${command}` +
+        (stdout ? `\n--- stdout ---\n${stdout.trimEnd()}` : '') +
+        (stderr ? `\n--- stderr ---\n${stderr.trimEnd()}` : ''),
+    )
+  }
+}
+
+/** A bounded wait ran out; says what it waited for. */
+export class XcTimeoutError extends XclusterError {}
+
+/** The control channel to a VM broke (VM died, connection lost). */
+export class ChannelError extends XclusterError {}
+
+/** A host command run by the harness failed (ip, qemu, a net-setup script). */
+export class HostCommandError extends XclusterError {}

@@ -1,0 +1,225 @@
+// Builds the VM image into the cache: the kernel (Debian's cloud kernel by
+// default, or the user's), and the base initramfs written here in TypeScript.
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { MissingDependencyError } from '../errors.ts'
+import { cpioGz, parentDirs, type CpioEntry } from './cpio.ts'
+import { BOOT_SCRIPT, CTL_SCRIPT, GROUP, INITTAB, LOGIN_SCRIPT, PASSWD, PROFILE } from './guest-files.ts'
+import { imagePaths, xclusterHome } from './home.ts'
+import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep } from './modules.ts'
+
+/** Modules loaded at boot: virtio networking (their dependencies come from modules.dep). */
+export const BOOT_MODULES = ['virtio_pci', 'virtio_net']
+/** The Debian meta package whose kernel is the default. */
+export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64'
+export const BUSYBOX = '/bin/busybox'
+
+export interface ImageManifest {
+  key: string
+  kernel: string
+  modulesDir: string
+  kernelVersion: string
+  initrd: string
+  modules: string[]
+  initrdBytes: number
+}
+
+export interface BuildImageOptions {
+  home?: string
+  /** Kernel image; default `$XCLUSTER_KERNEL`, else Debian's cloud kernel. */
+  kernel?: string
+  /** Its modules directory (lib/modules/<version>); default `$XCLUSTER_MODULES`. */
+  modules?: string
+  log?: (line: string) => void
+}
+
+/** The kernel package `linux-image-cloud-amd64` stands for, e.g. linux-image-6.1.0-57-cloud-amd64. */
+async function resolveKernelPackage(): Promise<string> {
+  const { stdout } = await execa('apt-cache', ['depends', KERNEL_META_PACKAGE], { reject: false })
+  const m = /Depends:\s+(linux-image-\S+)/.exec(stdout)
+  if (!m) {
+    throw new MissingDependencyError(
+      `apt-cache knows no ${KERNEL_META_PACKAGE}; run \`apt-get update\` (as root) or give a kernel with XCLUSTER_KERNEL and XCLUSTER_MODULES`,
+    )
+  }
+  return m[1]
+}
+
+/** Debian's cloud kernel, downloaded with apt-get and unpacked with dpkg -x (not installed). */
+async function fetchDebianKernel(pkgDir: string, log: (s: string) => void): Promise<{ kernel: string; modulesDir: string }> {
+  const found = findKernelIn(pkgDir)
+  if (found) return found
+  const pkg = await resolveKernelPackage()
+  log(`downloading ${pkg} (apt-get download) ...`)
+  const tmp = mkdtempSync(join(pkgDir + '.tmp-'))
+  try {
+    await execa('apt-get', ['download', pkg], { cwd: tmp })
+    const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'))
+    if (!deb) throw new MissingDependencyError(`apt-get download ${pkg} produced no .deb`)
+    const x = join(tmp, 'x')
+    await execa('dpkg', ['-x', join(tmp, deb), x])
+    rmSync(pkgDir, { recursive: true, force: true })
+    renameSync(x, pkgDir)
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+  const k = findKernelIn(pkgDir)
+  if (!k) throw new MissingDependencyError(`${pkg} holds no boot/vmlinuz-* and lib/modules/*`)
+  return k
+}
+
+function findKernelIn(pkgDir: string): { kernel: string; modulesDir: string } | undefined {
+  const boot = join(pkgDir, 'boot')
+  if (!existsSync(boot)) return undefined
+  const vmlinuz = readdirSync(boot).find((f) => f.startsWith('vmlinuz-'))
+  if (!vmlinuz) return undefined
+  const version = vmlinuz.slice('vmlinuz-'.length)
+  const modulesDir = join(pkgDir, 'lib', 'modules', version)
+  if (!existsSync(modulesDir)) return undefined
+  return { kernel: join(boot, vmlinuz), modulesDir }
+}
+
+function fileKey(path: string): string {
+  const s = statSync(path)
+  return `${path}:${s.size}:${s.mtimeMs}`
+}
+
+/** The busybox applets as paths relative to / (bin/sh, sbin/ip, ...). */
+async function busyboxApplets(): Promise<string[]> {
+  const { stdout } = await execa(BUSYBOX, ['--list-full'])
+  return stdout.split('\n').map((s) => s.trim()).filter(Boolean)
+}
+
+/** Entries of the base initramfs. */
+export async function baseEntries(modulesDir: string, kernelVersion: string, modulePaths: string[]): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = []
+  const seen = new Set<string>()
+  const add = (e: CpioEntry): void => {
+    entries.push(...parentDirs([e.path], seen))
+    if (e.type === 'dir') {
+      if (seen.has(e.path)) return
+      seen.add(e.path)
+    }
+    entries.push(e)
+  }
+  for (const d of ['dev', 'proc', 'sys', 'tmp', 'run', 'root', 'etc/init.d', 'var/log', 'mnt', 'xcluster/ovl']) {
+    add({ type: 'dir', path: d })
+  }
+  add({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 })
+  add({ type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 })
+  add({ type: 'file', path: 'bin/busybox', data: readFileSync(BUSYBOX), mode: 0o755 })
+  for (const applet of await busyboxApplets()) {
+    if (applet === 'bin/busybox') continue
+    add({ type: 'symlink', path: applet, target: '/bin/busybox' })
+  }
+  add({ type: 'symlink', path: 'init', target: '/bin/busybox' })
+  add({ type: 'file', path: 'etc/inittab', data: INITTAB })
+  add({ type: 'file', path: 'etc/xcluster/boot', data: BOOT_SCRIPT, mode: 0o755 })
+  add({ type: 'file', path: 'etc/xcluster/login', data: LOGIN_SCRIPT, mode: 0o755 })
+  add({ type: 'file', path: 'bin/xc-ctl', data: CTL_SCRIPT, mode: 0o755 })
+  add({ type: 'file', path: 'etc/profile', data: PROFILE })
+  add({ type: 'file', path: 'etc/passwd', data: PASSWD })
+  add({ type: 'file', path: 'etc/group', data: GROUP })
+  add({ type: 'file', path: 'etc/xcluster/modules', data: BOOT_MODULES.join(' ') + '\n' })
+  const modRoot = `lib/modules/${kernelVersion}`
+  for (const p of modulePaths) {
+    add({ type: 'file', path: `${modRoot}/${p}`, data: readFileSync(join(modulesDir, p)) })
+  }
+  // A modules.dep of just what is shipped, so that modprobe works in the guest.
+  const deps = parseModulesDep(readFileSync(join(modulesDir, 'modules.dep'), 'utf8'))
+  const shipped = new Set(modulePaths)
+  const depText = modulePaths.map((p) => `${p}: ${(deps.get(p) ?? []).filter((d) => shipped.has(d)).join(' ')}`.trimEnd()).join('\n') + '\n'
+  add({ type: 'file', path: `${modRoot}/modules.dep`, data: depText })
+  for (const f of ['modules.builtin', 'modules.order']) {
+    if (existsSync(join(modulesDir, f))) add({ type: 'file', path: `${modRoot}/${f}`, data: readFileSync(join(modulesDir, f)) })
+  }
+  return entries
+}
+
+/** Where the kernel comes from: explicit option, environment, or Debian's package. */
+export function kernelSource(opts: BuildImageOptions): { kernel?: string; modules?: string } {
+  return {
+    kernel: opts.kernel ?? (process.env.XCLUSTER_KERNEL || undefined),
+    modules: opts.modules ?? (process.env.XCLUSTER_MODULES || undefined),
+  }
+}
+
+/**
+ * Build (or reuse) the image. A second call with the same inputs reads the
+ * manifest, finds nothing changed and returns in milliseconds.
+ */
+export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageManifest> {
+  const log = opts.log ?? (() => {})
+  const home = xclusterHome(opts.home)
+  const paths = imagePaths(home)
+  mkdirSync(paths.dir, { recursive: true })
+  if (!existsSync(BUSYBOX)) {
+    throw new MissingDependencyError(`${BUSYBOX} is missing: install busybox-static (apt-get install busybox-static)`)
+  }
+
+  const src = kernelSource(opts)
+  let kernel: string
+  let modulesDir: string
+  if (src.kernel) {
+    if (!existsSync(src.kernel)) throw new MissingDependencyError(`XCLUSTER_KERNEL ${src.kernel} does not exist`)
+    if (!src.modules || !existsSync(src.modules)) {
+      throw new MissingDependencyError(`A custom kernel needs its modules directory (lib/modules/<version>) in XCLUSTER_MODULES; got ${src.modules ?? 'nothing'}`)
+    }
+    kernel = src.kernel
+    modulesDir = src.modules
+  } else {
+    ;({ kernel, modulesDir } = await fetchDebianKernel(paths.kernelPkg, log))
+  }
+  const kernelVersion = modulesDir.replace(/\/+$/, '').split('/').pop()!
+
+  const guestHash = createHash('sha256')
+    .update([INITTAB, BOOT_SCRIPT, LOGIN_SCRIPT, CTL_SCRIPT, PROFILE, BOOT_MODULES.join(',')].join('\0'))
+    .digest('hex')
+    .slice(0, 16)
+  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), guestHash].join('|')
+  if (existsSync(paths.manifest) && existsSync(paths.initrd) && existsSync(paths.kernel)) {
+    const old = JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
+    if (old.key === key) {
+      log(`image is up to date (${paths.dir})`)
+      return old
+    }
+  }
+
+  log(`building the base initramfs for kernel ${kernelVersion} ...`)
+  const deps = parseModulesDep(await ensureModulesDep(modulesDir))
+  const { paths: modulePaths, missing } = moduleClosure(deps, BOOT_MODULES)
+  if (missing.length) {
+    throw new MissingDependencyError(`kernel ${kernelVersion} has no module ${missing.join(', ')} (virtio networking); use a kernel with virtio_net`)
+  }
+  const initrd = cpioGz(await baseEntries(modulesDir, kernelVersion, modulePaths))
+  const tmpInitrd = paths.initrd + '.tmp'
+  writeFileSync(tmpInitrd, initrd)
+  renameSync(tmpInitrd, paths.initrd)
+  copyFileSync(kernel, paths.kernel + '.tmp')
+  renameSync(paths.kernel + '.tmp', paths.kernel)
+  const manifest: ImageManifest = {
+    key,
+    kernel: paths.kernel,
+    modulesDir,
+    kernelVersion,
+    initrd: paths.initrd,
+    modules: modulePaths.map(moduleName),
+    initrdBytes: initrd.length,
+  }
+  writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2) + '\n')
+  log(`image ready: ${paths.kernel}, ${paths.initrd} (${(initrd.length / 1024).toFixed(0)} KiB, modules: ${manifest.modules.join(' ')})`)
+  return manifest
+}
+
+/** The built image, or an error that says to run setup. */
+export function loadImage(home?: string): ImageManifest {
+  const paths = imagePaths(xclusterHome(home))
+  if (!existsSync(paths.manifest) || !existsSync(paths.initrd) || !existsSync(paths.kernel)) {
+    throw new MissingDependencyError(
+      `No VM image in ${paths.dir}. Run \`npm run setup\` (or \`npx xc setup\`) first, or set XCLUSTER_HOME to where it was built.`,
+    )
+  }
+  return JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
+}

@@ -1,0 +1,106 @@
+// The files of the base image that run inside the VM: busybox init's
+// inittab, the boot script, the telnet login and the control channel.
+
+/** busybox init runs the boot script once, then keeps PID 1 and reaps orphans. */
+export const INITTAB = `::sysinit:/etc/xcluster/boot
+::ctrlaltdel:/bin/reboot -f
+::shutdown:/bin/umount -a -r
+`
+
+/**
+ * The boot script. Markers `xc-phase:` on the console let the harness (and the
+ * benchmark) time each phase. Settings of the cluster come from
+ * /etc/xcluster/cluster.env, which the cluster's own initramfs segment brings.
+ */
+export const BOOT_SCRIPT = `#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm /tmp /run /var/log /var/run /root
+mount -t devpts -o ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+echo "xc-phase: init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+PREFIX=1000::1
+[ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
+modprobe -a $(cat /etc/xcluster/modules) || echo "xc: modprobe failed" > /dev/console
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 500 ]; do usleep 10000; i=$((i+1)); done
+mac=$(cat /sys/class/net/eth0/address)
+v=$((0x\${mac##*:}))
+name=$(printf 'vm-%03d' $v)
+hostname $name
+echo $name > /etc/hostname
+ip link set lo up
+echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
+echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
+[ -n "$MTU0" ] && ip link set eth0 mtu $MTU0
+ip addr add 192.168.0.$v/24 dev eth0
+ip -6 addr add $PREFIX:192.168.0.$v/120 dev eth0
+ip link set eth0 up
+echo "xc-phase: network $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+# Overlays: /xcluster/ovl/<order>-<name> (a directory or a .tar), first the
+# common ones, then those of this VM's role, then this VM's own, each in sort order.
+case $v in
+  [1-9]|[1-9][0-9]|1[0-9][0-9]|200) role=node ;;
+  20[1-9]|21[0-9]|220) role=router ;;
+  *) role=tester ;;
+esac
+for d in /xcluster/ovl/all /xcluster/ovl/$role /xcluster/ovl/$name; do
+  [ -d $d ] || continue
+  for o in $(ls $d | sort); do
+    if [ -d $d/$o ]; then cp -a $d/$o/. /
+    else tar -x -C / -f $d/$o || echo "xc: overlay $o failed" > /dev/console
+    fi
+  done
+done
+telnetd -l /etc/xcluster/login
+echo "xc-phase: telnet $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+for rc in $(ls /etc/init.d/*.rc 2>/dev/null | sort); do
+  [ -x $rc ] || continue
+  $rc start > /var/log/$(basename $rc).log 2>&1 || echo "xc: $rc failed: $(tail -n 3 /var/log/$(basename $rc).log)" > /dev/console
+done
+echo "xc-phase: ready $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+touch /run/xcluster-ready
+`
+
+/** Login program of telnetd: an interactive root shell for humans. */
+export const LOGIN_SCRIPT = `#!/bin/sh
+exec /bin/sh -l
+`
+
+export const PROFILE = `export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+[ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
+export PS1='\\h # '
+`
+
+/**
+ * The harness's control channel. The harness types `exec /bin/xc-ctl` at the
+ * interactive prompt; from then on the session is a framed, non-interactive
+ * shell: no echo, no prompt, no line editing, raw bytes.
+ *
+ * Request: `<id> p <command>` (printable ASCII) or `<id> b <base64 command>`.
+ * Reply:   <stdout> RS "XC-ERR <id>" LF <stderr> RS "XC-END <id> <status>" LF
+ * where RS is the byte 0x1e. Each command runs in a subshell with stdin from
+ * /dev/null, so it can neither end the channel nor read the next request.
+ */
+export const CTL_SCRIPT = `#!/bin/sh
+stty raw -echo 2>/dev/null
+cd /
+err=/tmp/.xc-err.$$
+printf '\\036XC-READY\\n'
+while IFS= read -r line; do
+  id=\${line%% *}; rest=\${line#* }
+  mode=\${rest%% *}; cmd=\${rest#* }
+  [ "$mode" = b ] && cmd=$(printf '%s' "$cmd" | base64 -d)
+  ( eval "$cmd" ) </dev/null 2>$err
+  rc=$?
+  printf '\\036XC-ERR %s\\n' "$id"
+  [ -s $err ] && cat $err
+  printf '\\036XC-END %s %d\\n' "$id" $rc
+done
+`
+
+export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n'
+export const GROUP = 'root:x:0:\n'

@@ -1,0 +1,13 @@
+// xcluster: clusters of real QEMU VMs on real virtual networks, for tests.
+export { startCluster, validateOptions, type StartOptions, type BootContext, bootVm } from './cluster/start-cluster.ts'
+export { RunningCluster } from './cluster/running-cluster.ts'
+export { RunningVm, type ExecOptions } from './cluster/running-vm.ts'
+export type { ExecResult, RawExecResult } from './control/shell-channel.ts'
+export { checkOptions, roleOf, DEFAULTS, LIMITS, type ClusterOptions, type ClusterSpec, type Role, type ProgressEvent } from './plan/options.ts'
+export { planCluster, vmName, macOf, ipv4Of, ipv6Of, hostsFile, type ClusterPlan, type VmPlan, type NicPlan } from './plan/plan.ts'
+export { buildImage, loadImage } from './image/build-image.ts'
+export { xclusterHome } from './image/home.ts'
+export { cleanupDeadClusters } from './cluster/cleanup.ts'
+export type { NetSetup, NetSetupFn, NetSetupContext } from './net/net-setup.ts'
+export type { NetworkBackend } from './net/backend.ts'
+export * from './errors.ts'

@@ -1,0 +1,26 @@
+// What a network backend does for a cluster: prepare the host side, give each
+// NIC its QEMU options, start QEMU where it must run, reach a VM's ports, and
+// remove what it made.
+import type { Duplex } from 'node:stream'
+import type { NicPlan, VmPlan } from '../plan/plan.ts'
+
+export interface NetworkBackend {
+  readonly mode: 'user' | 'bridge'
+  /** Host side for the whole cluster (nothing in user mode; netns and bridges in bridge mode). */
+  prepare(): Promise<void>
+  /** Host side of one VM (its taps in bridge mode). */
+  prepareVm(vm: VmPlan): Promise<void>
+  /** -netdev/-device options of one NIC. */
+  nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]>
+  /** The command that starts QEMU (e.g. inside the namespace). */
+  wrap(argv: string[]): string[]
+  /** A byte stream to `port` (23 telnet, 22 ssh) of VM `vm`. */
+  connect(vm: VmPlan, port: number): Promise<Duplex>
+  /** Remove one VM's host side (scale-in). */
+  releaseVm(vm: VmPlan): Promise<void>
+  /** Remove everything made; safe to call twice. */
+  teardown(): Promise<void>
+}
+
+/** Options of a TCP connect with a bound. */
+export const CONNECT_TIMEOUT_MS = 3000

@@ -1,0 +1,14 @@
+// Picks the network backend of a cluster.
+import type { StateDir } from '../cluster/state-dir.ts'
+import type { ClusterSpec } from '../plan/options.ts'
+import type { ClusterPlan } from '../plan/plan.ts'
+import type { NetworkBackend } from './backend.ts'
+import { BridgeBackend } from './bridge-backend.ts'
+import { CustomBackend } from './custom-backend.ts'
+import { UserBackend } from './user-backend.ts'
+
+/** The backend for `plan`: user or bridge, wrapped by the user's net-setup hook if any. */
+export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup'>): NetworkBackend {
+  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state) : new UserBackend(plan)
+  return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup) : base
+}

@@ -1,0 +1,98 @@
+// A user's net-setup hook on top of a base backend (xcluster's `__net_setup`).
+// For each NIC the hook may return QEMU options; when it returns nothing the
+// base backend sets that NIC up.
+import type { Duplex } from 'node:stream'
+import { execa } from 'execa'
+import { HostCommandError } from '../errors.ts'
+import type { StateDir } from '../cluster/state-dir.ts'
+import type { ClusterPlan, NicPlan, VmPlan } from '../plan/plan.ts'
+import type { NetworkBackend } from './backend.ts'
+import type { NetSetup, NetSetupContext } from './net-setup.ts'
+import { connectLoopback, SSH_PORT } from './user-backend.ts'
+
+/** Split a script's output into QEMU arguments (whitespace-separated, as xcluster's shell did). */
+export function splitOptions(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean)
+}
+
+export class CustomBackend implements NetworkBackend {
+  /** VMs whose net 0 the hook set up: the harness then reaches them on the host ports. */
+  private ownNet0 = new Set<number>()
+
+  constructor(
+    private readonly base: NetworkBackend,
+    private readonly plan: ClusterPlan,
+    private readonly state: StateDir,
+    private readonly hook: NetSetup,
+  ) {}
+
+  get mode(): 'user' | 'bridge' {
+    return this.base.mode
+  }
+
+  prepare(): Promise<void> {
+    return this.base.prepare()
+  }
+  prepareVm(vm: VmPlan): Promise<void> {
+    return this.base.prepareVm(vm)
+  }
+
+  context(vm: VmPlan, nic: NicPlan): NetSetupContext {
+    const a = this.plan.allocation
+    return {
+      vm, nic, mac: nic.mac, nicId: nic.id,
+      clusterId: this.plan.id, stateDir: this.state.dir,
+      telnetPort: vm.telnetPort, sshPort: vm.sshPort, telnetBase: a.telnetBase, sshBase: a.sshBase,
+    }
+  }
+
+  async nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]> {
+    const ctx = this.context(vm, nic)
+    let args: string[] | undefined
+    if (typeof this.hook === 'function') {
+      args = (await this.hook(vm.num, nic.net, ctx)) ?? undefined
+    } else {
+      const r = await execa(this.hook, [String(vm.num), String(nic.net)], {
+        reject: false,
+        timeout: 30_000,
+        env: {
+          XCLUSTER_TELNET_BASE: String(ctx.telnetBase),
+          XCLUSTER_SSH_BASE: String(ctx.sshBase),
+          XCLUSTER_ID: ctx.clusterId,
+          XCLUSTER_STATE_DIR: ctx.stateDir,
+          XCLUSTER_MAC: ctx.mac,
+          XCLUSTER_NIC_ID: ctx.nicId,
+          __mtu: process.env.__mtu ?? '1500',
+          __kvm: process.env.__kvm ?? 'qemu-system-x86_64',
+        },
+      })
+      if (r.exitCode !== 0) {
+        throw new HostCommandError(
+          `net-setup script ${this.hook} failed for ${vm.name} net ${nic.net} (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim() || 'no stderr'}`,
+        )
+      }
+      args = splitOptions(r.stdout)
+    }
+    if (!args || args.length === 0) return this.base.nicArgs(vm, nic)
+    if (nic.net === 0) this.ownNet0.add(vm.num)
+    return args
+  }
+
+  wrap(argv: string[]): string[] {
+    return this.base.wrap(argv)
+  }
+
+  connect(vm: VmPlan, port: number): Promise<Duplex> {
+    if (this.ownNet0.has(vm.num) && this.base.mode === 'user') {
+      return connectLoopback(port === SSH_PORT ? vm.sshPort : vm.telnetPort)
+    }
+    return this.base.connect(vm, port)
+  }
+
+  releaseVm(vm: VmPlan): Promise<void> {
+    return this.base.releaseVm(vm)
+  }
+  teardown(): Promise<void> {
+    return this.base.teardown()
+  }
+}

@@ -1,0 +1,28 @@
+// Custom net setup (xcluster's `__net_setup`): a function or an executable
+// that gives the QEMU options of one NIC, on top of a base backend.
+import type { NicPlan, VmPlan } from '../plan/plan.ts'
+
+export interface NetSetupContext {
+  vm: VmPlan
+  nic: NicPlan
+  mac: string
+  /** The netdev id the harness gives this NIC (use it in -netdev id= and -device netdev=). */
+  nicId: string
+  clusterId: string
+  stateDir: string
+  /** Host ports the harness expects for this VM: telnet on telnetPort (= telnetBase + vm). */
+  telnetPort: number
+  sshPort: number
+  telnetBase: number
+  sshBase: number
+}
+
+/** Returns the QEMU options for the NIC, or nothing to leave it to the base backend. */
+export type NetSetupFn = (
+  vm: number,
+  net: number,
+  context: NetSetupContext,
+) => string[] | undefined | void | Promise<string[] | undefined | void>
+
+/** A function, or the path of an executable run as `<path> <vm> <net>` that prints the options. */
+export type NetSetup = NetSetupFn | string

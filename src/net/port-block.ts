@@ -1,0 +1,100 @@
+// Host ports per cluster. Each cluster holds one block of 1024 ports on
+// 127.0.0.1, locked by a file, so that clusters side by side never collide:
+//   base+v        telnet forward of VM v
+//   base+256+v    ssh forward of VM v
+//   base+512+k    multicast port of net k (user mode)
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { XclusterError } from '../errors.ts'
+import { runDir } from '../image/home.ts'
+import type { Allocation } from '../plan/plan.ts'
+
+export const BLOCK_SIZE = 1024
+const FIRST_BLOCK = 20
+const LAST_BLOCK = 58 // blocks 20..58: ports 20480-60415
+
+function lockDir(home: string): string {
+  return join(runDir(home), 'ports')
+}
+
+/** The allocation that block `block` gives cluster `clusterId`. */
+export function allocationOf(clusterId: string, block: number): Allocation {
+  const base = block * BLOCK_SIZE
+  return {
+    clusterId,
+    telnetBase: base,
+    sshBase: base + 256,
+    mcastPortBase: base + 512,
+    mcastGroupPrefix: `239.255.${block}`,
+  }
+}
+
+/** Resolve when 127.0.0.1:`port` can be bound now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)))
+  })
+}
+
+/** Ports of `vms` in block `block` that something else holds. */
+export async function busyPorts(block: number, vms: number[]): Promise<number[]> {
+  const a = allocationOf('', block)
+  const ports = vms.flatMap((v) => [a.telnetBase + v, a.sshBase + v])
+  const free = await Promise.all(ports.map(portFree))
+  return ports.filter((_, i) => !free[i])
+}
+
+/**
+ * Lock a block for `clusterId` whose ports for `vms` are free. `stale(id)`
+ * tells whether a lock's owner is gone, so its block can be taken over.
+ */
+export async function allocatePortBlock(
+  home: string,
+  clusterId: string,
+  vms: number[],
+  stale: (ownerId: string) => boolean,
+): Promise<number> {
+  const dir = lockDir(home)
+  mkdirSync(dir, { recursive: true })
+  const blocks = Array.from({ length: LAST_BLOCK - FIRST_BLOCK + 1 }, (_, i) => FIRST_BLOCK + i)
+  // Start at a place that depends on the process, so parallel workers rarely race.
+  const start = (process.pid * 7) % blocks.length
+  const order = [...blocks.slice(start), ...blocks.slice(0, start)]
+  for (const block of order) {
+    const lock = join(dir, String(block))
+    if (existsSync(lock)) {
+      let owner = ''
+      try {
+        owner = readFileSync(lock, 'utf8').trim()
+      } catch {
+        continue
+      }
+      if (!stale(owner)) continue
+      rmSync(lock, { force: true })
+    }
+    let fd: number
+    try {
+      fd = openSync(lock, 'wx', 0o600)
+    } catch {
+      continue // taken by a parallel start between our look and our open
+    }
+    writeSync(fd, clusterId + '\n')
+    closeSync(fd)
+    if ((await busyPorts(block, vms)).length === 0) return block
+    rmSync(lock, { force: true })
+  }
+  throw new XclusterError('No free block of host ports on 127.0.0.1 (ports 20480-60415): stop other clusters or run `xc cleanup`.')
+}
+
+/** Release a block, if `clusterId` holds it. */
+export function releasePortBlock(home: string, block: number, clusterId: string): void {
+  const lock = join(lockDir(home), String(block))
+  try {
+    if (readFileSync(lock, 'utf8').trim() === clusterId) rmSync(lock, { force: true })
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,132 @@
+// The cluster plan: pure data derived from a spec and the host resources
+// allocated for the cluster. Every VM's role, NICs, MACs, addresses, ports.
+import { netsOf, roleOf, type ClusterSpec, type NetworkMode, type Role } from './options.ts'
+
+export interface NicPlan {
+  /** eth0, eth1, ... in the order of the VM's net list. */
+  ifname: string
+  index: number
+  net: number
+  mac: string
+  ipv4: string
+  ipv6: string
+  /** QEMU id of the netdev for this NIC, unique in the VM. */
+  id: string
+}
+
+export interface VmPlan {
+  num: number
+  name: string
+  role: Role
+  mem: number
+  smp: number
+  nics: NicPlan[]
+  /** Host ports (127.0.0.1) forwarded to the guest's telnet and ssh in user mode. */
+  telnetPort: number
+  sshPort: number
+  append: string
+}
+
+/** Host resources reserved for one cluster (see ../net/port-block.ts). */
+export interface Allocation {
+  clusterId: string
+  /** VM v's telnet forward is telnetBase + v; ssh is sshBase + v. */
+  telnetBase: number
+  sshBase: number
+  /** Net k (k >= 1) in user mode is multicast group `mcastGroup(k)` on port mcastPortBase + k. */
+  mcastPortBase: number
+  mcastGroupPrefix: string
+}
+
+export interface ClusterPlan {
+  id: string
+  name: string
+  network: NetworkMode
+  prefix: string
+  vms: VmPlan[]
+  /** Every net some VM is on, sorted. */
+  nets: number[]
+  allocation: Allocation
+}
+
+export const HOST_VM_NUMBER = 250
+
+/** `vm-001` for 1. */
+export function vmName(vm: number): string {
+  return `vm-${String(vm).padStart(3, '0')}`
+}
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0')
+
+/** MAC of VM `vm` on net `net`: 00:00:00:01:<net>:<vm>. */
+export function macOf(vm: number, net: number): string {
+  return `00:00:00:01:${hex2(net)}:${hex2(vm)}`
+}
+
+/** 192.168.<net>.<vm> */
+export function ipv4Of(net: number, vm: number): string {
+  return `192.168.${net}.${vm}`
+}
+
+/** <prefix>:192.168.<net>.<vm>, e.g. 1000::1:192.168.1.2 */
+export function ipv6Of(net: number, vm: number, prefix = '1000::1'): string {
+  return `${prefix}:${ipv4Of(net, vm)}`
+}
+
+/** The multicast group of net k in user mode. */
+export function mcastGroupOf(alloc: Allocation, net: number): string {
+  return `${alloc.mcastGroupPrefix}.${net}`
+}
+
+/** Pure: the whole cluster as data. */
+export function planCluster(spec: ClusterSpec, alloc: Allocation): ClusterPlan {
+  const vms = spec.vms.map((num): VmPlan => {
+    const nets = netsOf(spec, num)
+    return {
+      num,
+      name: vmName(num),
+      role: roleOf(num),
+      mem: spec.memVm[num] ?? spec.mem,
+      smp: spec.smpVm[num] ?? spec.smp,
+      nics: nets.map((net, index) => ({
+        ifname: `eth${index}`,
+        index,
+        net,
+        mac: macOf(num, net),
+        ipv4: ipv4Of(net, num),
+        ipv6: ipv6Of(net, num, spec.prefix),
+        id: `n${net}`,
+      })),
+      telnetPort: alloc.telnetBase + num,
+      sshPort: alloc.sshBase + num,
+      append: [spec.append, spec.appendVm[num] ?? ''].filter(Boolean).join(' '),
+    }
+  })
+  const nets = [...new Set(vms.flatMap((v) => v.nics.map((n) => n.net)))].sort((a, b) => a - b)
+  return {
+    id: alloc.clusterId,
+    name: spec.name,
+    network: spec.network,
+    prefix: spec.prefix,
+    vms,
+    nets,
+    allocation: alloc,
+  }
+}
+
+/** The /etc/hosts of a cluster: every VM on net 0 by name, and on each other net as name-netK. */
+export function hostsFile(plan: Pick<ClusterPlan, 'vms' | 'prefix'>): string {
+  const lines = [
+    '127.0.0.1 localhost',
+    '::1 localhost',
+    `${ipv4Of(0, HOST_VM_NUMBER)} host`,
+    `${ipv6Of(0, HOST_VM_NUMBER, plan.prefix)} host`,
+  ]
+  for (const vm of plan.vms) {
+    for (const nic of vm.nics) {
+      const name = nic.net === 0 ? vm.name : `${vm.name}-net${nic.net}`
+      lines.push(`${nic.ipv4} ${name}`, `${nic.ipv6} ${name}`)
+    }
+  }
+  return lines.join('\n') + '\n'
+}

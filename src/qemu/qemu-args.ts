@@ -1,0 +1,49 @@
+// The QEMU command line of one VM, as an argv array. Pure.
+import type { VmPlan } from '../plan/plan.ts'
+
+export interface VmFiles {
+  console: string
+  qmp: string
+  pidfile: string
+}
+
+export interface QemuArgsInput {
+  vm: VmPlan
+  accel: 'kvm' | 'tcg'
+  kernel: string
+  initrd: string
+  files: VmFiles
+  /** The -netdev/-device options of each NIC, in NIC order. */
+  nicArgs: string[][]
+  /** Marks the process as this cluster's (checked by cleanup before a kill). */
+  clusterTag: string
+}
+
+const FIRMWARE = '/usr/share/qemu/qboot.rom'
+
+/** argv (without the program) for one VM. */
+export function qemuArgs(i: QemuArgsInput): string[] {
+  const append = ['console=ttyS0', 'quiet', 'panic=-1', `xc.cluster=${i.clusterTag}`, i.vm.append].filter(Boolean).join(' ')
+  return [
+    '-name', `${i.vm.name},process=xc-${i.vm.name}`,
+    '-M', 'q35',
+    '-accel', i.accel,
+    '-cpu', i.accel === 'kvm' ? 'host' : 'max',
+    '-m', String(i.vm.mem),
+    '-smp', String(i.vm.smp),
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-bios', FIRMWARE,
+    '-kernel', i.kernel,
+    '-initrd', i.initrd,
+    '-append', append,
+    '-serial', `file:${i.files.console}`,
+    '-qmp', `unix:${i.files.qmp},server=on,wait=off`,
+    '-pidfile', i.files.pidfile,
+    ...i.nicArgs.flat(),
+  ]
+}
+
+/** The virtio NIC device that goes with netdev `id`; romfile= skips iPXE. */
+export function nicDevice(id: string, mac: string): string[] {
+  return ['-device', `virtio-net-pci,netdev=${id},mac=${mac},romfile=`]
+}
