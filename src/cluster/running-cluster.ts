@@ -1,5 +1,6 @@
 // A started cluster: its VMs by number or name, scale-out and scale-in,
 // and stop (reverse order, idempotent, keeps going past a failure).
+import { execa } from 'execa'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
 import { BLOCK_SIZE, busyPorts } from '../net/port-block.ts'
 import { planCluster, vmName, type ClusterPlan } from '../plan/plan.ts'
@@ -36,6 +37,22 @@ export class RunningCluster implements AsyncDisposable {
   }
   get stateDir(): string {
     return this.state.dir
+  }
+
+  /** The cluster's network namespace (bridge mode), else undefined. */
+  get netns(): string | undefined {
+    return this.state.state.netns
+  }
+
+  /**
+   * Run a program on the host side of the cluster's networks: inside the
+   * cluster's namespace in bridge mode (where 192.168.0.250 is), on the host in
+   * user mode. Resolves whatever the exit code.
+   */
+  async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const [file, ...args] = this.ctx.backend.wrap(argv)
+    const r = await execa(file, args, { reject: false, timeout: opts.timeout ?? 30_000 })
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 }
   }
 
   /** Every running VM, by number. */

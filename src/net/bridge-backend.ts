@@ -36,7 +36,7 @@ export function bridgeBatch(plan: ClusterPlan): string[] {
     lines.push(`link add ${br} type bridge forward_delay 0 stp_state 0`)
     if (net === 0) {
       lines.push(`addr add ${ipv4Of(0, HOST_VM_NUMBER)}/24 dev ${br}`)
-      lines.push(`-6 addr add ${ipv6Of(0, HOST_VM_NUMBER, plan.prefix)}/120 dev ${br} nodad`)
+      lines.push(`addr add ${ipv6Of(0, HOST_VM_NUMBER, plan.prefix)}/120 dev ${br} nodad`)
     }
     lines.push(`link set ${br} up`)
   }

@@ -1,0 +1,4 @@
+// The seed's experiment in user-space networking (no rights needed).
+import { networkingSuite } from './suite.ts'
+
+networkingSuite('user')
