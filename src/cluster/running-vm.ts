@@ -1,6 +1,7 @@
 // A running VM: run commands in it over telnet, read its console, control it
 // through its QEMU monitor.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import type { Duplex } from 'node:stream'
 import { ChannelError, GuestCommandError, XcTimeoutError } from '../errors.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { TELNET_PORT } from '../net/user-backend.ts'
@@ -25,6 +26,11 @@ export function consoleTail(path: string, lines = 30): string {
   const text = readFileSync(path, 'utf8').replace(/\r/g, '')
   const all = text.split('\n')
   return all.slice(-lines - 1).join('\n').trim() || '(console log is empty)'
+}
+
+/** `s` as one word for the guest's shell. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
 export class RunningVm {
@@ -62,9 +68,14 @@ export class RunningVm {
     return consoleTail(this.record.console, lines)
   }
 
+  /** A raw byte stream to the VM's `port` (23 telnet, 22 ssh), through the cluster's backend. */
+  openStream(port: number): Promise<Duplex> {
+    return this.backend.connect(this.plan, port)
+  }
+
   /** Open the control channel (used for readiness and by exec). */
   async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT): Promise<ShellChannel> {
-    const sock = await this.backend.connect(this.plan, TELNET_PORT)
+    const sock = await this.openStream(TELNET_PORT)
     return ShellChannel.open(sock, this.name, timeoutMs)
   }
 
@@ -123,10 +134,59 @@ export class RunningVm {
     return r.exitCode === 0
   }
 
+  /** Copy `remote` from the VM to `local` on the host, byte for byte. */
+  async getFile(remote: string, local: string): Promise<void> {
+    const r = await this.execRaw(`cat ${shellQuote(remote)}`, { timeout: 300_000 })
+    if (r.exitCode !== 0) throw new GuestCommandError(this.name, `cat ${remote}`, r.exitCode, '', r.stderr.toString())
+    writeFileSync(local, r.stdout)
+  }
+
+  /** Copy `local` from the host to `remote` in the VM. */
+  async putFile(local: string, remote: string, mode?: number): Promise<void> {
+    const b64 = readFileSync(local).toString('base64')
+    const chmod = mode !== undefined ? ` && chmod ${mode.toString(8)} ${shellQuote(remote)}` : ''
+    await this.run(`echo ${b64} | base64 -d > ${shellQuote(remote)}${chmod}`, { timeout: 300_000 })
+  }
+
   /** Send a QMP command to the VM's monitor. */
   async monitor(execute: string, args?: object): Promise<unknown> {
     const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])
     return r
+  }
+
+  /** Pause the VM's CPUs (QMP stop); its NICs and processes freeze. */
+  async pause(): Promise<void> {
+    await this.monitor('stop')
+  }
+
+  /** Resume after pause(). */
+  async resume(): Promise<void> {
+    await this.monitor('cont')
+  }
+
+  /**
+   * Hard-reset the VM and wait until its shell answers again. QEMU runs with
+   * -no-reboot (a guest crash ends QEMU, which the harness reports at once),
+   * so the reboot action is switched to reset for the duration.
+   */
+  async reset(timeoutMs = 120_000): Promise<void> {
+    this.closeChannel()
+    await this.monitor('set-action', { reboot: 'reset' })
+    await this.monitor('system_reset')
+    const deadline = Date.now() + timeoutMs
+    let last: unknown
+    while (Date.now() < deadline) {
+      if (!this.alive) throw this.deadError(last)
+      try {
+        this.adoptChannel(await this.connect(Math.min(10_000, deadline - Date.now())))
+        await this.monitor('set-action', { reboot: 'shutdown' })
+        return
+      } catch (e) {
+        last = e
+        await new Promise((r) => setTimeout(r, 300))
+      }
+    }
+    throw new XcTimeoutError(`${this.name}: no shell within ${timeoutMs} ms after reset\n${this.consoleTail()}`)
   }
 
   /** Close the control channel (the VM keeps running). */

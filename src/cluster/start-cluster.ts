@@ -38,7 +38,7 @@ export function validateOptions(options: ClusterOptions): ClusterSpec {
 }
 
 /** The image for these options: the one setup built, or one for the user's kernel. */
-async function imageFor(options: ClusterOptions, home: string): Promise<ImageManifest> {
+export async function imageFor(options: ClusterOptions, home: string): Promise<ImageManifest> {
   const kernel = options.kernel ?? (process.env.XCLUSTER_KERNEL || undefined)
   if (!kernel) return loadImage(home)
   const modules = options.modules ?? process.env.XCLUSTER_MODULES

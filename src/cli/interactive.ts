@@ -1,0 +1,36 @@
+// `xc vm N`: a human's telnet session to a VM's root shell, through the
+// same connection the harness uses (loopback forward or namespace relay).
+import type { RunningVm } from '../cluster/running-vm.ts'
+import { TelnetDecoder, telnetEncode } from '../control/telnet-codec.ts'
+import { TELNET_PORT } from '../net/user-backend.ts'
+
+const CTRL_RIGHT_BRACKET = 0x1d
+
+/** Connect the terminal to `vm`'s telnet shell; resolves with 0 when the session ends. */
+export async function interactiveShell(vm: RunningVm): Promise<number> {
+  const sock = await vm.openStream(TELNET_PORT)
+  const stdin = process.stdin
+  const raw = stdin.isTTY
+  if (raw) stdin.setRawMode(true)
+  const decoder = new TelnetDecoder((b) => sock.write(b))
+  return new Promise((resolve) => {
+    const finish = (): void => {
+      if (raw) stdin.setRawMode(false)
+      stdin.off('data', onInput)
+      stdin.pause()
+      sock.destroy()
+      resolve(0)
+    }
+    const onInput = (d: Buffer): void => {
+      if (d.includes(CTRL_RIGHT_BRACKET)) return finish()
+      sock.write(telnetEncode(d))
+    }
+    sock.on('data', (d: Buffer) => process.stdout.write(decoder.decode(d)))
+    sock.on('close', finish)
+    sock.on('error', finish)
+    stdin.on('data', onInput)
+    stdin.on('end', () => sock.end())
+    stdin.resume()
+    sock.resume()
+  })
+}

@@ -1,0 +1,44 @@
+// The xc command line: one function per command, each with --help.
+import { commands, usageOf, type Command } from './commands.ts'
+import { CliUsageError } from './cli-error.ts'
+import { XclusterError } from '../errors.ts'
+
+const GENERAL = `Usage: xc <command> [options]
+
+Commands:
+${Object.values(commands)
+  .map((c: Command) => `  ${c.name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run \`xc <command> --help\` for a command's options.`
+
+/** Run xc with `argv`; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(GENERAL + '\n')
+    return name ? 0 : 2
+  }
+  const cmd = commands[name]
+  if (!cmd) {
+    process.stderr.write(`xc: unknown command \`${name}\`\n\n${GENERAL}\n`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(usageOf(cmd) + '\n')
+    return 0
+  }
+  try {
+    return await cmd.run(rest)
+  } catch (e) {
+    if (e instanceof CliUsageError) {
+      process.stderr.write(`xc ${name}: ${e.message}\n\n${usageOf(cmd)}\n`)
+      return 2
+    }
+    if (e instanceof XclusterError) {
+      process.stderr.write(`xc ${name}: ${e.message}\n`)
+      return 1
+    }
+    throw e
+  }
+}

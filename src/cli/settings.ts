@@ -1,0 +1,101 @@
+// Cluster options from the command line and from xcluster's environment
+// variables (`__nvm`, `__nets_vm`, `__netsNNN`, ...), the command line
+// winning; each setting remembers where it came from (for `xc env`).
+import type { ClusterOptions } from '../plan/options.ts'
+import { DEFAULTS } from '../plan/options.ts'
+
+export type Source = 'default' | 'environment' | 'option'
+
+export interface Setting {
+  key: string
+  value: unknown
+  source: Source
+  /** The variable or flag it came from. */
+  from?: string
+}
+
+const INTS = { nvm: '__nvm', nrouters: '__nrouters', ntesters: '__ntesters', mem: '__mem', smp: '__smp' } as const
+const LISTS = { netsVm: '__nets_vm', netsRouter: '__nets_router', netsTester: '' } as const
+const PER_VM = { nets: '__nets', memVm: '__mem', smpVm: '__smp' } as const
+
+const flagOf = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** Parse a value given as text: integers stay integers, "0,1,2" becomes a net list. */
+function asInt(text: string): number | string {
+  return /^-?\d+$/.test(text) ? Number(text) : text
+}
+function asList(text: string): Array<number | string> {
+  return text.split(',').map((s) => asInt(s.trim()))
+}
+
+/**
+ * Options from `flags` (name -> text, as --name=value gave them) and `env`.
+ * Unknown flags are the caller's to reject; values are checked by checkOptions.
+ */
+export function resolveSettings(flags: Record<string, string>, env: NodeJS.ProcessEnv): { options: ClusterOptions; settings: Setting[] } {
+  const settings: Setting[] = []
+  const options: Record<string, unknown> = {}
+  const set = (key: string, value: unknown, source: Source, from?: string): void => {
+    options[key] = value
+    const i = settings.findIndex((s) => s.key === key)
+    if (i >= 0) settings.splice(i, 1)
+    settings.push({ key, value, source, from })
+  }
+  for (const [key, v] of Object.entries(INTS)) {
+    const d = (DEFAULTS as Record<string, unknown>)[key]
+    if (d !== undefined) settings.push({ key, value: d, source: 'default' })
+    if (env[v] !== undefined && env[v] !== '') set(key, asInt(env[v]!), 'environment', v)
+    const f = flagOf(key)
+    if (flags[f] !== undefined) set(key, asInt(flags[f]), 'option', `--${f}`)
+  }
+  for (const [key, v] of Object.entries(LISTS)) {
+    settings.push({ key, value: (DEFAULTS as Record<string, unknown>)[key], source: 'default' })
+    if (v && env[v]) set(key, asList(env[v]!), 'environment', v)
+    const f = flagOf(key)
+    if (flags[f] !== undefined) set(key, asList(flags[f]), 'option', `--${f}`)
+  }
+  // Per VM: __nets201=0,1,3, __mem201=256, __smp1=2 (and --nets201=... on the command line).
+  for (const [key, prefix] of Object.entries(PER_VM)) {
+    const per: Record<number, unknown> = {}
+    const parse = (text: string): unknown => (key === 'nets' ? asList(text) : asInt(text))
+    for (const [name, text] of Object.entries(env)) {
+      const m = new RegExp(`^${prefix}(\\d{1,3})$`).exec(name)
+      if (m && text) {
+        per[Number(m[1])] = parse(text)
+        settings.push({ key: `${key}[${Number(m[1])}]`, value: per[Number(m[1])], source: 'environment', from: name })
+      }
+    }
+    for (const [name, text] of Object.entries(flags)) {
+      const m = new RegExp(`^${prefix.replace(/^__/, '')}(\\d{1,3})$`).exec(name)
+      if (m) {
+        per[Number(m[1])] = parse(text)
+        const k = `${key}[${Number(m[1])}]`
+        const i = settings.findIndex((s) => s.key === k)
+        if (i >= 0) settings.splice(i, 1)
+        settings.push({ key: k, value: per[Number(m[1])], source: 'option', from: `--${name}` })
+      }
+    }
+    if (Object.keys(per).length) options[key] = per
+  }
+  // Network: --network, XCLUSTER_NETWORK; a net-setup script (__net_setup) on top of it.
+  settings.push({ key: 'network', value: DEFAULTS.network, source: 'default' })
+  let network: string = DEFAULTS.network
+  if (env.XCLUSTER_NETWORK) {
+    network = env.XCLUSTER_NETWORK
+    set('network', network, 'environment', 'XCLUSTER_NETWORK')
+  }
+  if (flags.network !== undefined) {
+    network = flags.network
+    set('network', network, 'option', '--network')
+  }
+  const netSetup = flags['net-setup'] ?? env.__net_setup
+  if (netSetup) {
+    set('network', { base: network, netSetup }, flags['net-setup'] ? 'option' : 'environment', flags['net-setup'] ? '--net-setup' : '__net_setup')
+  }
+  for (const key of ['accel', 'topology', 'prefix']) {
+    if (flags[key] !== undefined) set(key, flags[key], 'option', `--${key}`)
+  }
+  if (flags.name !== undefined) set('name', flags.name, 'option', '--name')
+  else settings.push({ key: 'name', value: 'default', source: 'default' })
+  return { options: options as ClusterOptions, settings }
+}
