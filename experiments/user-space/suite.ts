@@ -1,11 +1,11 @@
 // The seed's experiment as one suite for both networking modes: what each VM
 // can reach over the internal net (0) and the cluster net (1), the host
 // alias, and the model's names, MACs and NICs.
-import { fileURLToPath } from 'node:url'
+import { STD_ADDRESSES } from '../../fixtures/index.ts'
 import { expect, test } from 'xcluster/vitest'
 import { macOf, vmName } from 'xcluster'
 
-const overlay = fileURLToPath(new URL('./overlay', import.meta.url))
+const overlay = STD_ADDRESSES
 
 /** Define the suite for `mode` in the calling file (one cluster per file). */
 export function networkingSuite(mode: 'user' | 'bridge'): void {

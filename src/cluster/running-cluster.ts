@@ -21,6 +21,7 @@ export class RunningCluster implements AsyncDisposable {
     private _plan: ClusterPlan,
     private readonly ctx: BootContext,
     vms: RunningVm[],
+    private readonly stopHooks: Array<{ label: string; fn: () => Promise<void> | void }> = [],
   ) {
     for (const vm of vms) this.byNum.set(vm.num, vm)
   }
@@ -126,6 +127,7 @@ export class RunningCluster implements AsyncDisposable {
         const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined
         if (bad) throw bad.reason
       })
+      for (const h of this.stopHooks) t.push(h.label, h.fn)
       await t.run()
     })()
     return this.stopping

@@ -23,6 +23,8 @@ import { RunningCluster } from './running-cluster.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
 import { StateDir } from './state-dir.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
+import { defaultStart, StartContext } from './start-context.ts'
+import { Teardown } from './teardown.ts'
 
 export interface StartOptions {
   /** Leave the cluster running after this process exits (xc start). */
@@ -82,7 +84,7 @@ function clusterEnv(plan: ClusterPlan): string {
 }
 
 /** Write the cluster's initrd: the base image followed by the cluster's own segment. */
-async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir): Promise<string> {
+async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir, path: string): Promise<string> {
   const overlays: Record<string, string[]> = { all: spec.overlays }
   for (const [role, list] of Object.entries(spec.overlaysRole)) if (list?.length) overlays[role] = list
   for (const [num, list] of Object.entries(spec.overlaysVm)) {
@@ -98,7 +100,6 @@ async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageMan
       ...Object.fromEntries(env.split('\n').filter((l) => l.includes('=') && !l.startsWith('export')).map((l) => l.split(/=(.*)/s).slice(0, 2))),
     },
   })
-  const path = state.path('initrd.gz')
   writeFileSync(path, Buffer.concat([readFileSync(image.initrd), segment]))
   return path
 }
@@ -215,7 +216,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
   const state = StateDir.create(home, spec.name, spec.network, detached)
   const t0 = Date.now()
   let backend: NetworkBackend | undefined
-  const vms: RunningVm[] = []
+  let sc: StartContext | undefined
   try {
     const block = await allocatePortBlock(home, state.id, spec.vms, (owner) => owner !== state.id && !stateExists(home, owner))
     state.update((r) => (r.portBlock = block))
@@ -224,33 +225,39 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       r.plan = plan
       r.options = serialisableOptions(options)
     })
-    const initrd = await writeInitrd(spec, plan, image, state)
     backend = createBackend(plan, state, spec)
-    await backend.prepare()
     const concurrency = spec.bootConcurrency ?? defaultBootConcurrency()
     const ctx: BootContext = {
-      home, spec, state, plan, backend, accel, image, initrd, detached,
+      home, spec, state, plan, backend, accel, image, initrd: state.path('initrd.gz'), detached,
       bootTimeout: spec.bootTimeout ?? defaultBootTimeout(accel, plan.vms.length, concurrency),
     }
-    const progress = (kind: ProgressEvent['kind'], vm: string): void =>
-      options.onProgress?.({ kind, vm, ready: vms.length, total: plan.vms.length, elapsedMs: Date.now() - t0 })
-    const results = await mapLimit(plan.vms, concurrency, async (vmPlan) => {
-      const vm = await bootVm(ctx, vmPlan, () => progress('booting', vmPlan.name))
-      vms.push(vm)
-      progress('ready', vm.name)
-      return vm
+    const startCtx: StartContext = new StartContext(ctx, {
+      writeInitrd: async () => {
+        await writeInitrd(spec, ctx.plan, image, state, ctx.initrd)
+      },
+      bootVm: (num, onLaunch) => {
+        const vmPlan = ctx.plan.vms.find((v) => v.num === num)
+        if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
+        return bootVm(ctx, vmPlan, onLaunch)
+      },
+      mapLimit,
+      concurrency,
+      progress: (kind, vm) =>
+        options.onProgress?.({ kind, vm, ready: startCtx.vms.length, total: ctx.plan.vms.length, elapsedMs: Date.now() - t0 }),
     })
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
-    const real = failures.filter((f) => !/^not started/.test(f.message))
-    if (real.length) {
-      for (const f of real) if (f instanceof VmBootError) progress('failed', f.vm)
-      throw real[0]
-    }
-    return new RunningCluster(home, state, plan, ctx, vms)
+    sc = startCtx
+    await (spec.start ?? defaultStart)(startCtx)
+    if (!startCtx.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
+    return new RunningCluster(home, state, ctx.plan, ctx, startCtx.vms, startCtx.stopHooks)
   } catch (e) {
-    await Promise.allSettled(vms.map((vm) => vm.stop()))
-    await backend?.teardown().catch(() => {})
-    await removeClusterResources(home, state).catch(() => {})
+    const t = new Teardown()
+    t.push('state', () => removeClusterResources(home, state).then(() => {}))
+    t.push('network', () => backend?.teardown())
+    t.push('VMs', async () => {
+      await Promise.allSettled((sc?.vms ?? []).map((vm) => vm.stop()))
+    })
+    for (const h of sc?.stopHooks ?? []) t.push(h.label, h.fn)
+    await t.run().catch(() => {})
     throw e
   }
 }

@@ -2,6 +2,7 @@
 // they are validated. Pure: no I/O here (paths and programs are checked in
 // ../cluster/preflight.ts, which adds its problems to the same list).
 import type { NetSetup } from '../net/net-setup.ts'
+import type { CustomStart } from '../cluster/start-context.ts'
 
 export type Role = 'node' | 'router' | 'tester'
 export type Accel = 'auto' | 'kvm' | 'tcg'
@@ -56,6 +57,8 @@ export interface ClusterOptions {
   bootTimeout?: number
   /** How many VMs boot at once (default: adapts to cores). */
   bootConcurrency?: number
+  /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
+  start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
   onProgress?: (event: ProgressEvent) => void
 }
@@ -124,6 +127,7 @@ export interface ClusterSpec {
   prefix: string
   bootTimeout?: number
   bootConcurrency?: number
+  start?: CustomStart
 }
 
 const show = (v: unknown): string => {
@@ -141,7 +145,7 @@ const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
-  'onProgress',
+  'onProgress', 'start',
 ])
 
 /**
@@ -326,6 +330,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
       problems.push(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
     }
   }
+  if (opts.start !== undefined && typeof opts.start !== 'function') {
+    problems.push(`Expected \`start\` to be a function (ctx: StartContext) => Promise<void>, got ${show(opts.start)}`)
+  }
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
     problems.push(`Expected \`onProgress\` to be a function, got ${show(opts.onProgress)}`)
   }
@@ -359,6 +366,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency,
+    start: typeof opts.start === 'function' ? opts.start : undefined,
   }
   return { spec, problems }
 }
