@@ -24,8 +24,8 @@ export class ClusterConfigError extends XclusterError {
 /** A host program or file the harness needs is missing; says how to get it. */
 export class MissingDependencyError extends XclusterError {}
 
-/** The process lacks the rights (root or CAP_NET_ADMIN) a feature needs. */
-export class PermissionError extends XclusterError {}
+/** Options that need rights (root or CAP_NET_ADMIN) this process lacks; lists every problem too. */
+export class PermissionError extends ClusterConfigError {}
 
 /** A VM did not come up in time; carries the tail of its console log. */
 export class VmBootError extends XclusterError {

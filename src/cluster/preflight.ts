@@ -21,6 +21,9 @@ export function which(program: string): string | undefined {
   return undefined
 }
 
+/** How a missing-rights problem starts (validateOptions then throws PermissionError). */
+export const RIGHTS_PROBLEM = "network: 'bridge'"
+
 /** True when this process may manage network namespaces (root or CAP_NET_ADMIN). */
 export function hasNetAdmin(): boolean {
   if (process.getuid?.() === 0) return true
@@ -62,7 +65,7 @@ export function preflight(opts: ClusterOptions, spec: ClusterSpec): string[] {
   }
   if (spec.network === 'bridge' && !hasNetAdmin()) {
     problems.push(
-      "network: 'bridge' needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights",
+      RIGHTS_PROBLEM + " needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights",
     )
   }
   if (typeof spec.netSetup === 'string') {

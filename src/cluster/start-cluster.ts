@@ -5,7 +5,7 @@ import { writeFileSync, readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
-import { ClusterConfigError, VmBootError, XclusterError } from '../errors.ts'
+import { ClusterConfigError, PermissionError, VmBootError, XclusterError } from '../errors.ts'
 import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
 import { xclusterHome } from '../image/home.ts'
 import { buildSegment } from '../image/overlay-segment.ts'
@@ -18,7 +18,7 @@ import { QEMU, resolveAccel } from '../qemu/accel.ts'
 import { qemuArgs } from '../qemu/qemu-args.ts'
 import { QemuProcess } from '../qemu/launcher.ts'
 import { cleanupDeadClusters, removeClusterResources } from './cleanup.ts'
-import { preflight } from './preflight.ts'
+import { preflight, RIGHTS_PROBLEM } from './preflight.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
 import { StateDir } from './state-dir.ts'
@@ -35,6 +35,7 @@ export interface StartOptions {
 export function validateOptions(options: ClusterOptions): ClusterSpec {
   const { spec, problems } = checkOptions(options)
   problems.push(...preflight(options, spec))
+  if (problems.some((p) => p.startsWith(RIGHTS_PROBLEM))) throw new PermissionError(problems)
   if (problems.length) throw new ClusterConfigError(problems)
   return spec
 }

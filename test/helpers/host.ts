@@ -1,0 +1,71 @@
+// Helpers of the harness's own tests: private homes, and what a cluster left
+// on the machine, looked up by the cluster's own ids (never by pattern).
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { imagePaths, xclusterHome } from '../../src/image/home.ts'
+
+/** A fresh XCLUSTER_HOME whose image is the one setup built, with a run/ of its own. */
+export function privateHome(): { home: string; remove: () => void } {
+  const home = mkdtempSync(join(tmpdir(), 'xc-home-'))
+  symlinkSync(imagePaths(xclusterHome()).dir, join(home, 'image'))
+  return { home, remove: () => rmSync(home, { recursive: true, force: true }) }
+}
+
+/** Collect the cluster ids that appear under `home/run` until the returned function is called. */
+export function watchClusterIds(home: string): () => Set<string> {
+  const seen = new Set<string>()
+  const look = (): void => {
+    const run = join(home, 'run')
+    if (!existsSync(run)) return
+    for (const d of readdirSync(run)) if (/^[0-9a-f]{8}$/.test(d)) seen.add(d)
+  }
+  const timer = setInterval(look, 10)
+  look()
+  return () => {
+    clearInterval(timer)
+    look()
+    return seen
+  }
+}
+
+/** Processes whose command line names `needle` (e.g. a private home or a state directory). */
+export function processesNaming(needle: string): string[] {
+  const out: string[] = []
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue
+      if (cmd.includes(needle)) out.push(`${pid} ${cmd.slice(0, 120)}`)
+    } catch {
+      // gone
+    }
+  }
+  return out
+}
+
+/** Network namespaces present now. */
+export async function netnsList(): Promise<string[]> {
+  const { stdout } = await execa('ip', ['netns', 'list'])
+  return stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean)
+}
+
+/** Everything of the clusters `ids` (under `home`) still on the machine; empty when all is gone. */
+export async function leftovers(home: string, ids: Iterable<string>): Promise<string[]> {
+  const left: string[] = []
+  const ns = await netnsList()
+  for (const id of ids) {
+    if (ns.includes(`xc-${id}`)) left.push(`namespace xc-${id}`)
+    if (existsSync(join(home, 'run', id))) left.push(`state directory ${join(home, 'run', id)}`)
+    left.push(...processesNaming(join(home, 'run', id)).map((p) => `process ${p}`))
+  }
+  const ports = join(home, 'run', 'ports')
+  if (existsSync(ports)) for (const f of readdirSync(ports)) {
+    const owner = readFileSync(join(ports, f), 'utf8').trim()
+    if ([...ids].includes(owner)) left.push(`port block ${f} of ${owner}`)
+  }
+  return left
+}

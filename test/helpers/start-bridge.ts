@@ -1,0 +1,12 @@
+// Run as an unprivileged user by start-errors.test.ts: tries a bridge-mode
+// start and prints what it threw as JSON.
+import { startCluster } from '../../src/index.ts'
+
+const home = process.argv[2]
+try {
+  await startCluster({ home, nvm: 1, nrouters: 0, network: 'bridge' })
+  console.log(JSON.stringify({ name: 'none', problems: [], message: 'started' }))
+} catch (e) {
+  const err = e as Error & { problems?: string[] }
+  console.log(JSON.stringify({ name: err.name, problems: err.problems ?? [], message: err.message }))
+}
