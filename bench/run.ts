@@ -26,6 +26,7 @@ import {
   type RunningCluster,
   type RunningVm,
 } from '../src/index.ts'
+import { removeClusterResources } from '../src/cluster/cleanup.ts'
 import { listStates } from '../src/cluster/state-dir.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
 import { ConsoleWatcher, parsePhases, PHASES, type Phase } from './console.ts'
@@ -64,9 +65,15 @@ async function stopCluster(c: RunningCluster): Promise<number> {
   return performance.now() - t
 }
 
-async function stopEverything(): Promise<void> {
+/** Stop what is running; with `inFlight`, also remove a cluster whose start was cut short (by its recorded state). */
+async function stopEverything(inFlight = false): Promise<void> {
   await Promise.allSettled([...live].map((c) => stopCluster(c)))
   await Promise.allSettled([...liveFloors].map((f) => f()))
+  if (inFlight) {
+    const home = xclusterHome()
+    const ours = listStates(home).filter((s) => s.state.owner.pid === process.pid)
+    await Promise.allSettled(ours.map((s) => removeClusterResources(home, s)))
+  }
 }
 
 let interrupted = false
@@ -75,7 +82,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     if (interrupted) return
     interrupted = true
     log(`${sig}: stopping what the benchmark started ...`)
-    void stopEverything().finally(() => process.exit(130))
+    void stopEverything(true).finally(() => process.exit(130))
   })
 }
 
@@ -204,6 +211,8 @@ interface PhaseResult {
   initToNetworkMs?: number
   networkToTelnetMs?: number
   telnetToReadyMs?: number
+  /** Host ms from the console's telnet line until the harness's shell answered: readiness-detection lag. */
+  telnetLineToShellMs?: number
 }
 
 /** Boot one VM alone (user mode) and time its phases from its console. */
@@ -254,6 +263,7 @@ async function phaseRun(): Promise<PhaseResult> {
       initToNetworkMs: d('init', 'network'),
       networkToTelnetMs: d('network', 'telnet'),
       telnetToReadyMs: d('telnet', 'ready'),
+      telnetLineToShellMs: hostSeenMs.telnet !== undefined ? round(readyAt - spawnAt - hostSeenMs.telnet, 0) : undefined,
     }
   } finally {
     watcher.stop()
@@ -331,6 +341,7 @@ async function main(): Promise<void> {
       ['  network -> telnet', msec(phases.networkToTelnetMs, 0), 'guest uptime (overlays, telnetd)'],
       ['  telnet -> ready', msec(phases.telnetToReadyMs, 0), 'guest uptime (init.d rc scripts)'],
       ['  spawn -> telnet-ready (host)', msec(phases.spawnToTelnetReadyMs, 0), `startCluster total ${msec(phases.startClusterMs, 0)}`],
+      ['  telnet line -> shell answers', msec(phases.telnetLineToShellMs, 0), 'host: console shows telnetd up -> harness channel open'],
     )
   }
   if (idleRes) {

@@ -147,7 +147,21 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   }
 }
 
-/** Readiness: the telnet control shell answers. Fails at once when QEMU exits. */
+/** True once the guest's boot script has started telnetd (its console says so). */
+function telnetdUp(consolePath: string): boolean {
+  try {
+    return readFileSync(consolePath, 'latin1').includes('xc-phase: telnet')
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Readiness: the telnet control shell answers. Fails at once when QEMU exits.
+ * Connections wait for the console to show telnetd: a user-mode forward
+ * accepts at once and then retries the guest with growing back-off, so an
+ * early connect would only add seconds.
+ */
 async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel> {
   const qemuLog = (): string => {
     try {
@@ -156,7 +170,8 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
       return ''
     }
   }
-  const deadline = Date.now() + timeoutMs
+  const started = Date.now()
+  const deadline = started + timeoutMs
   return pRetry(
     async () => {
       if (!vm.alive) {
@@ -167,9 +182,11 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
       }
       const left = deadline - Date.now()
       if (left <= 0) throw new AbortError(new Error(`boot timeout of ${timeoutMs} ms`))
-      return vm.connect(Math.min(15_000, left))
+      // Without the console marker (an unusual init), try anyway after 20 s.
+      if (!telnetdUp(vm.record.console) && Date.now() - started < 20_000) throw new Error('telnetd not up yet')
+      return vm.connect(Math.min(5_000, left))
     },
-    { retries: 100_000, minTimeout: 100, maxTimeout: 400, factor: 1.2, maxRetryTime: timeoutMs },
+    { retries: 100_000, minTimeout: 50, maxTimeout: 200, factor: 1.2, maxRetryTime: timeoutMs },
   )
 }
 

@@ -17,7 +17,7 @@ export class Teardown {
       try {
         await fn()
       } catch (e) {
-        first ??= new Error(`teardown step "${label}" failed: ${(e as Error).message}`, { cause: e })
+        first ??= new Error(`teardown step "${label}" failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
       }
     }
     if (first) throw first

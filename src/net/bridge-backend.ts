@@ -82,7 +82,8 @@ export class BridgeBackend implements NetworkBackend {
   private async startRelay(): Promise<void> {
     const child = execa('ip', ['netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], {
       stdin: 'ignore',
-      stderr: 'inherit',
+      // A file, not our stderr: a detached relay must not hold the caller's pipes open.
+      stderr: { file: this.state.path('relay.log'), append: true },
       reject: false,
       detached: this.state.state.detached,
       cleanup: !this.state.state.detached,

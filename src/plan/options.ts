@@ -1,6 +1,7 @@
 // Cluster options as the user writes them, their defaults, and the one place
 // they are validated. Pure: no I/O here (paths and programs are checked in
 // ../cluster/preflight.ts, which adds its problems to the same list).
+import { isIPv6 } from 'node:net'
 import type { NetSetup } from '../net/net-setup.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
 
@@ -131,7 +132,13 @@ export interface ClusterSpec {
 }
 
 const show = (v: unknown): string => {
-  if (typeof v === 'string') return `\`${v}\``
+  if (typeof v === 'number' && !Number.isFinite(v)) return `\`${String(v)}\``
+  if (v === undefined) return '`undefined`'
+  // A string that reads like a number says it is a string: `"4"` is not 4.
+  if (typeof v === 'string') {
+    if (v === '') return '`""` (an empty string)'
+    return /^\s*[-+]?\d+(\.\d+)?\s*$/.test(v) ? `\`${JSON.stringify(v)}\` (a string)` : `\`${v}\``
+  }
   try {
     return `\`${JSON.stringify(v)}\``
   } catch {
@@ -179,7 +186,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
   const ntesters = int('ntesters', opts.ntesters, DEFAULTS.ntesters, LIMITS.ntesters)
 
   const netList = (key: string, v: unknown, def: number[]): number[] => {
-    if (v === undefined) return def
+    if (v === undefined) return def && [...def]
     if (!Array.isArray(v) || v.length === 0) {
       problems.push(`Expected \`${key}\` to be a non-empty list of net numbers, got ${show(v)}`)
       return def
@@ -203,7 +210,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
       problems.push(`\`${key}\` has ${v.length} nets; at most ${LIMITS.maxNics} NICs per VM`)
       ok = false
     }
-    return ok ? [...v] : def
+    return ok ? [...v] : def && [...def]
   }
 
   const netsVm = netList('netsVm', opts.netsVm, DEFAULTS.netsVm)
@@ -220,7 +227,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     for (const [k, val] of Object.entries(v)) {
       const num = Number(k)
       if (!isInt(num) || num < LIMITS.vm[0] || num > LIMITS.vm[1]) {
-        problems.push(`Expected the keys of \`${key}\` to be VM numbers ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got ${show(k)}`)
+        problems.push(`Expected the keys of \`${key}\` to be VM numbers ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got \`${k}\``)
         continue
       }
       const r = each(`${key}[${k}]`, val)
@@ -311,7 +318,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
   })
 
   const prefix = opts.prefix ?? DEFAULTS.prefix
-  if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !prefix.includes('::') || prefix.endsWith(':')) {
+  if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {
     problems.push(`Expected \`prefix\` to be an IPv6 prefix such as \`1000::1\` (the std address is <prefix>:192.168.k.v), got ${show(prefix)}`)
   }
 

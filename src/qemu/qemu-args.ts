@@ -25,7 +25,7 @@ const FIRMWARE = '/usr/share/qemu/qboot.rom'
 export function qemuArgs(i: QemuArgsInput): string[] {
   const append = ['console=ttyS0', 'quiet', 'panic=-1', `xc.cluster=${i.clusterTag}`, i.vm.append].filter(Boolean).join(' ')
   return [
-    '-name', `${i.vm.name},process=xc-${i.vm.name}`,
+    '-name', i.vm.name,
     '-M', 'q35',
     '-accel', i.accel,
     '-cpu', i.accel === 'kvm' ? 'host' : 'max',

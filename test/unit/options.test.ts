@@ -273,7 +273,7 @@ describe('checkOptions problems', () => {
       "Expected `network.base` to be 'user' or 'bridge', got `tap`",
     ])
     expect(problemsOf({ network: { netSetup: '' } })).toEqual([
-      'Expected `network.netSetup` to be a function (vm, net, context) => string[] or the path of an executable, got ``',
+      'Expected `network.netSetup` to be a function (vm, net, context) => string[] or the path of an executable, got `""` (an empty string)',
     ])
     expect(problemsOf({ network: { base: 'user' } })).toEqual([
       "Expected `network` to be 'user', 'bridge' or { base, netSetup }, got `{\"base\":\"user\"}`",
@@ -287,8 +287,17 @@ describe('checkOptions problems', () => {
 
   it.each(['fd00::', '1000:1', 'g::1', '', 'fd00::/64'])('rejects prefix %j', (prefix) => {
     expect(problemsOf({ prefix })).toEqual([
-      `Expected \`prefix\` to be an IPv6 prefix such as \`1000::1\` (the std address is <prefix>:192.168.k.v), got \`${prefix}\``,
+      `Expected \`prefix\` to be an IPv6 prefix such as \`1000::1\` (the std address is <prefix>:192.168.k.v), got ${prefix === '' ? '`""` (an empty string)' : `\`${prefix}\``}`,
     ])
+  })
+
+  it.each(['1::2::3', '1:2:3:4:5::6'])('rejects prefix %j, which gives no valid IPv6 address', (prefix) => {
+    expect(problemsOf({ prefix })).toHaveLength(1)
+  })
+
+  it('a returned net list is a copy: changing it does not change the defaults', () => {
+    checkOptions({}).spec.netsVm.push(7)
+    expect(checkOptions({}).spec.netsVm).toEqual([0, 1])
   })
 
   it.each(['1000::1', 'fd00::5', 'FD00::ab:1'])('accepts prefix %j', (prefix) => {
@@ -323,10 +332,20 @@ describe('checkOptions problems', () => {
       'Expected `append` to be a string, got `3`',
       'Expected `bootTimeout` to be an integer 1-3600000, got `0`',
       'Expected `bootConcurrency` to be an integer 1-256, got `257`',
-      'Expected `home` to be a path, got ``',
+      'Expected `home` to be a path, got `""` (an empty string)',
       'Expected `kernel` to be a path, got `5`',
       'Expected `onProgress` to be a function, got `yes`',
     ])
+  })
+
+  it('rejects a start hook that is not a function, and keeps one that is', () => {
+    expect(problemsOf({ start: 'go' })).toEqual([
+      'Expected `start` to be a function (ctx: StartContext) => Promise<void>, got `go`',
+    ])
+    const start = async (): Promise<void> => {}
+    const { spec, problems } = checkOptions({ start })
+    expect(problems).toEqual([])
+    expect(spec.start).toBe(start)
   })
 
   it('does not let one call change the defaults of the next', () => {

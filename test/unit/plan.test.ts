@@ -97,6 +97,11 @@ describe('planCluster', () => {
     expect(p.nets).toEqual([0, 1, 3, 5])
   })
 
+  it('sorts nets numerically', () => {
+    const p = plan({ nvm: 1, nrouters: 1, netsVm: [0, 10], netsRouter: [0, 2, 10, 100] })
+    expect(p.nets).toEqual([0, 2, 10, 100])
+  })
+
   it('uses a custom IPv6 prefix', () => {
     const p = plan({ nvm: 2, nrouters: 0, prefix: 'fd00::5' })
     expect(p.prefix).toBe('fd00::5')

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { validateOptions } from '../../src/cluster/start-cluster.ts'
-import { ClusterConfigError, XclusterError } from '../../src/errors.ts'
+import { ClusterConfigError, PermissionError, XclusterError } from '../../src/errors.ts'
 import type { ClusterOptions } from '../../src/plan/options.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'xc-unit-validate-'))
@@ -67,6 +67,7 @@ describe('validateOptions', () => {
     expect(err).toBeInstanceOf(ClusterConfigError)
     const e = err as ClusterConfigError
     expect(e.name).toBe('ClusterConfigError')
+    expect(e).not.toBeInstanceOf(PermissionError)
     expect(e.problems).toEqual([
       'Expected `nvm` to be an integer 1-200, got `0`',
       'Expected `nrouters` to be an integer 0-20, got `21`',

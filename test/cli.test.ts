@@ -1,0 +1,122 @@
+// The xc command driven as a user would: a fresh process for every step,
+// in both networking modes, then bad use.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
+import { leftovers, privateHome } from './helpers/host.ts'
+
+const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
+let home: string
+let remove: () => void
+beforeAll(() => ({ home, remove } = privateHome()))
+afterAll(async () => {
+  for (const name of ['cli-user', 'cli-bridge', 'cli-bad']) await xc('stop', `--name=${name}`)
+  remove()
+})
+
+/** Run `xc args...` in a fresh process with the private home. */
+function xc(...args: string[]) {
+  return execa(process.execPath, [XC, ...args], { reject: false, env: { XCLUSTER_HOME: home }, timeout: 240_000 })
+}
+
+describe.each(['user', 'bridge'] as const)('xc in %s mode', (mode) => {
+  const name = `cli-${mode}`
+  let id = ''
+
+  test('start -> status -> rsh -> scaleout -> stop, nothing left', async () => {
+    const start = await xc('start', `--name=${name}`, '--nvm=2', '--nrouters=0', `--network=${mode}`)
+    expect(start.exitCode, start.stderr).toBe(0)
+    expect(start.stdout).toMatch(new RegExp(`^cluster ${name} \\(([0-9a-f]{8})\\) is up: vm-001 vm-002`))
+    expect(start.stderr).toContain('vm-001 ready')
+    id = /\(([0-9a-f]{8})\)/.exec(start.stdout)![1]
+
+    const status = JSON.parse((await xc('status', `--name=${name}`, '--json')).stdout)
+    expect(status).toMatchObject({ name, running: true, id, network: mode })
+    expect(status.vms.map((v: { name: string; alive: boolean }) => [v.name, v.alive])).toEqual([['vm-001', true], ['vm-002', true]])
+
+    const host = await xc('rsh', `--name=${name}`, '1', 'hostname')
+    expect([host.exitCode, host.stdout]).toEqual([0, 'vm-001'])
+    const no = await xc('rsh', `--name=${name}`, '1', 'false')
+    expect(no.exitCode).toBe(1)
+    const code = await xc('rsh', `--name=${name}`, '2', 'echo to-stderr >&2; exit 42')
+    expect([code.exitCode, code.stderr]).toEqual([42, 'to-stderr'])
+
+    const out = await xc('scaleout', `--name=${name}`, '3')
+    expect(out.exitCode, out.stderr).toBe(0)
+    expect((await xc('rsh', `--name=${name}`, '3', 'hostname')).stdout).toBe('vm-003')
+    expect((await xc('rsh', `--name=${name}`, '3', 'ping -c1 -W2 192.168.0.250')).exitCode).toBe(0)
+
+    const stop = await xc('stop', `--name=${name}`)
+    expect(stop.exitCode, stop.stderr).toBe(0)
+    expect((await xc('status', `--name=${name}`)).stdout).toBe(`cluster ${name}: none running`)
+    expect(await leftovers(home, [id])).toEqual([])
+  })
+})
+
+describe('interactive and bad use', () => {
+  beforeAll(async () => {
+    const r = await xc('start', '--name=cli-bad', '--nvm=1', '--nrouters=0')
+    expect(r.exitCode, r.stderr).toBe(0)
+  })
+
+  test('xc vm 1 in a pseudo-terminal: type hostname, read vm-001, exit cleanly', async () => {
+    // `script` gives xc a real pty; the typed lines go through it to the VM's shell.
+    const typed = '(sleep 3; printf "hostname\\r"; sleep 1; printf "exit\\r"; sleep 2)'
+    const r = await execa('sh', ['-c', `${typed} | script -qfec "${process.execPath} ${XC} vm --name=cli-bad 1" /dev/null`], {
+      reject: false,
+      env: { XCLUSTER_HOME: home, TERM: 'dumb' },
+      timeout: 60_000,
+    })
+    expect(r.exitCode).toBe(0)
+    const lines = r.stdout.replace(/\r/g, '').split('\n')
+    expect(lines).toContain('vm-001')
+    expect(lines.some((l) => l.includes('vm-001 #') && l.includes('exit'))).toBe(true)
+  })
+
+  test('unknown command: one line and the usage, exit 2', async () => {
+    const r = await xc('frobnicate')
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr.split('\n')[0]).toBe('xc: unknown command `frobnicate`')
+    expect(r.stderr).toContain('Usage: xc <command> [options]')
+  })
+
+  test('unknown option: one line and the usage of that command', async () => {
+    const r = await xc('start', '--bogus=1')
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr.split('\n')[0]).toBe('xc start: unknown option `--bogus`')
+    expect(r.stderr).toContain('Usage: xc start [cluster options] [overlay...]')
+  })
+
+  test('rsh to a VM that does not exist', async () => {
+    const r = await xc('rsh', '--name=cli-bad', '9', 'true')
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toBe('xc rsh: No VM vm-009 in cluster cli-bad; it has vm-001')
+  })
+
+  test('start when that cluster is already running', async () => {
+    const r = await xc('start', '--name=cli-bad', '--nvm=1', '--nrouters=0')
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toMatch(/^xc start: cluster cli-bad is already running \(id [0-9a-f]{8}\); stop it with `xc stop --name=cli-bad`/)
+  })
+
+  test('stop when none runs', async () => {
+    const r = await xc('stop', '--name=nothing-here')
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toBe('xc stop: No cluster named nothing-here is running (start one with `xc start --name=nothing-here`)')
+  })
+
+  test('bad values get the same listed problems as the library', async () => {
+    const r = await xc('start', '--name=cli-bad2', '--nvm=0', '--mem=10')
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain('Expected `nvm` to be an integer 1-200, got `0`')
+    expect(r.stderr).toContain('Expected `mem` to be an integer 80-16384, got `10`')
+  })
+
+  test('every command has --help', async () => {
+    for (const cmd of ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'reset_vm', 'cleanup']) {
+      const r = await xc(cmd, '--help')
+      expect(r.exitCode, cmd).toBe(0)
+      expect(r.stdout, cmd).toMatch(new RegExp(`^Usage: xc ${cmd}`))
+    }
+  })
+})
