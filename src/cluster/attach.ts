@@ -37,6 +37,7 @@ export async function attachCluster(name = 'default', homeOverride?: string): Pr
     initrd: state.path('initrd.gz'),
     detached: s.detached,
     bootTimeout: spec.bootTimeout ?? 120_000,
+    keeper: s.keeper?.socket,
   }
   const vms: RunningVm[] = []
   for (const vmPlan of plan.vms) {

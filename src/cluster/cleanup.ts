@@ -27,11 +27,8 @@ function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: 
   return out
 }
 
-/** Remove every resource `state` records. Returns what was removed, one line each. */
-export async function removeClusterResources(home: string, state: StateDir): Promise<string[]> {
-  const s = state.state
-  const removed: string[] = []
-  const kills = pidsOf(s).filter((p) => sameProcess(p.pid, p.startTime) && belongsTo(p.pid, s.dir))
+async function killAll(list: Array<{ pid: number; startTime?: number; what: string }>, dir: string, removed: string[]): Promise<void> {
+  const kills = list.filter((p) => sameProcess(p.pid, p.startTime) && belongsTo(p.pid, dir))
   for (const p of kills) {
     try {
       process.kill(p.pid, 'SIGKILL')
@@ -41,6 +38,15 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
     }
   }
   await Promise.all(kills.map((p) => waitGone(p.pid, 3000)))
+}
+
+/** Remove every resource `state` records. Returns what was removed, one line each. */
+export async function removeClusterResources(home: string, state: StateDir): Promise<string[]> {
+  const s = state.state
+  const removed: string[] = []
+  // The keeper last: it is the parent that reaps the others.
+  await killAll(pidsOf(s), s.dir, removed)
+  if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
   if (s.netns) {
     const r = await execa('ip', ['netns', 'delete', s.netns], { reject: false })
     if (r.exitCode === 0) removed.push(`network namespace ${s.netns}`)

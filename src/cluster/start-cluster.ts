@@ -25,6 +25,7 @@ import { StateDir } from './state-dir.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
 import { defaultStart, StartContext } from './start-context.ts'
 import { Teardown } from './teardown.ts'
+import { startKeeper } from './keeper.ts'
 
 export interface StartOptions {
   /** Leave the cluster running after this process exits (xc start). */
@@ -67,6 +68,8 @@ export interface BootContext {
   initrd: string
   detached: boolean
   bootTimeout: number
+  /** Socket of the keeper that parents a detached cluster's processes. */
+  keeper?: string
 }
 
 /** The cluster's settings as seen inside every VM (/etc/xcluster/cluster.env). */
@@ -123,7 +126,10 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   state.update((r) => {
     r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
   })
-  const proc = QemuProcess.launch({ argv, logFile: state.path(`${vmPlan.name}.qemu.log`), detached: ctx.detached }, files.qmp)
+  const proc = await QemuProcess.launch(
+    { argv, logFile: state.path(`${vmPlan.name}.qemu.log`), detached: ctx.detached, keeper: ctx.keeper },
+    files.qmp,
+  )
   state.update((r) => {
     r.vms[vmPlan.name].process = proc.record
     r.vms[vmPlan.name].startedAt = new Date().toISOString()
@@ -243,11 +249,13 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       r.plan = plan
       r.options = serialisableOptions(options)
     })
+    const keeper = detached ? await startKeeper(state) : undefined
     backend = createBackend(plan, state, spec)
     const concurrency = spec.bootConcurrency ?? defaultBootConcurrency()
     const ctx: BootContext = {
       home, spec, state, plan, backend, accel, image, initrd: state.path('initrd.gz'), detached,
       bootTimeout: spec.bootTimeout ?? defaultBootTimeout(accel, plan.vms.length, concurrency),
+      keeper,
     }
     const startCtx: StartContext = new StartContext(ctx, {
       writeInitrd: async () => {

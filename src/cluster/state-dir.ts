@@ -40,6 +40,8 @@ export interface StateRecord {
   netns?: string
   /** Relay into the namespace (bridge mode). */
   relay?: ProcessRecord & { socket: string }
+  /** Parent of a detached cluster's processes (see keeper.mjs). */
+  keeper?: ProcessRecord & { socket: string }
   vms: Record<string, VmRecord>
   plan?: ClusterPlan
   /** Options as given (serialisable part), for scale-out by `xc`. */

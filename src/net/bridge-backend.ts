@@ -9,6 +9,8 @@ import { execa } from 'execa'
 import { HostCommandError, XcTimeoutError } from '../errors.ts'
 import type { StateDir } from '../cluster/state-dir.ts'
 import { procStartTime, waitGone, sameProcess } from '../cluster/proc.ts'
+import { keeperSpawn } from '../cluster/keeper.ts'
+import { existsSync } from 'node:fs'
 import { HOST_VM_NUMBER, ipv4Of, ipv6Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
 import { nicDevice } from '../qemu/qemu-args.ts'
 import { CONNECT_TIMEOUT_MS, type NetworkBackend } from './backend.ts'
@@ -55,7 +57,6 @@ export class BridgeBackend implements NetworkBackend {
   readonly mode = 'bridge' as const
   readonly netns: string
   readonly relaySocket: string
-  private relayPid?: number
 
   constructor(
     private readonly plan: ClusterPlan,
@@ -80,16 +81,25 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   private async startRelay(): Promise<void> {
+    const keeper = this.state.state.keeper
+    if (keeper) {
+      // A detached cluster: the keeper parents the relay, which says READY by making its socket.
+      const argv = ['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket]
+      const rec = await keeperSpawn(keeper.socket, argv, this.state.path('relay.log'))
+      this.state.update((r) => (r.relay = { ...rec, socket: this.relaySocket }))
+      const end = Date.now() + 10_000
+      while (!existsSync(this.relaySocket)) {
+        if (Date.now() > end || !sameProcess(rec.pid, rec.startTime)) throw new HostCommandError(`the namespace relay did not start: ${this.state.path('relay.log')}`)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      return
+    }
     const child = execa('ip', ['netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], {
       stdin: 'ignore',
-      // A file, not our stderr: a detached relay must not hold the caller's pipes open.
       stderr: { file: this.state.path('relay.log'), append: true },
       reject: false,
-      detached: this.state.state.detached,
-      cleanup: !this.state.state.detached,
     })
     const pid = child.pid!
-    this.relayPid = pid
     this.state.update((r) => (r.relay = { pid, startTime: procStartTime(pid), socket: this.relaySocket }))
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new XcTimeoutError('the namespace relay did not start within 10 s')), 10_000)
@@ -102,10 +112,6 @@ export class BridgeBackend implements NetworkBackend {
         reject(new HostCommandError(`the namespace relay exited: ${r.exitCode ?? r.signal}`))
       })
     })
-    if (this.state.state.detached) {
-      child.stdout!.destroy()
-      child.unref()
-    }
   }
 
   async prepareVm(vm: VmPlan): Promise<void> {

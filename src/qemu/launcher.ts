@@ -3,6 +3,7 @@
 import { execa, type ResultPromise } from 'execa'
 import { procStartTime, sameProcess, waitGone } from '../cluster/proc.ts'
 import type { ProcessRecord } from '../cluster/state-dir.ts'
+import { keeperSpawn } from '../cluster/keeper.ts'
 import { qmp } from './qmp.ts'
 
 export interface LaunchOptions {
@@ -11,6 +12,8 @@ export interface LaunchOptions {
   logFile: string
   /** Survive this process (xc start); otherwise killed when this process exits. */
   detached: boolean
+  /** The cluster keeper's socket: it starts QEMU as its own child (detached clusters). */
+  keeper?: string
 }
 
 export class QemuProcess {
@@ -28,7 +31,8 @@ export class QemuProcess {
   }
 
   /** Spawn QEMU. Resolves once the process exists (not when the VM is up). */
-  static launch(o: LaunchOptions, qmpPath: string): QemuProcess {
+  static async launch(o: LaunchOptions, qmpPath: string): Promise<QemuProcess> {
+    if (o.keeper) return QemuProcess.adopt(await keeperSpawn(o.keeper, o.argv, o.logFile), qmpPath)
     const [file, ...args] = o.argv
     const log = { file: o.logFile, append: true }
     const child = execa(file, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, detached: o.detached, cleanup: !o.detached })

@@ -1,0 +1,64 @@
+// Start and use the keeper of a detached cluster (see keeper.mjs).
+import { connect } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
+import { HostCommandError, XcTimeoutError } from '../errors.ts'
+import { procStartTime } from './proc.ts'
+import type { ProcessRecord, StateDir } from './state-dir.ts'
+
+const KEEPER = fileURLToPath(new URL('./keeper.mjs', import.meta.url))
+
+/** Start the keeper of `state`'s cluster, detached, and record it before it runs anything. */
+export async function startKeeper(state: StateDir): Promise<string> {
+  const socket = state.path('keeper.sock')
+  const child = execa(process.execPath, [KEEPER, socket], {
+    stdin: 'ignore',
+    stderr: { file: state.path('keeper.log'), append: true },
+    reject: false,
+    detached: true,
+    cleanup: false,
+  })
+  const pid = child.pid!
+  state.update((r) => (r.keeper = { pid, startTime: procStartTime(pid), socket }))
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new XcTimeoutError('the cluster keeper did not start within 10 s')), 10_000)
+    child.stdout!.once('data', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    void child.then((r) => {
+      clearTimeout(timer)
+      reject(new HostCommandError(`the cluster keeper exited: ${r.exitCode ?? r.signal}`))
+    })
+  })
+  child.stdout!.destroy()
+  child.unref()
+  return socket
+}
+
+/** Have the keeper at `socket` start `argv` with output to `log`; its pid and start time. */
+export function keeperSpawn(socket: string, argv: string[], log: string): Promise<ProcessRecord> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socket)
+    let buf = ''
+    const timer = setTimeout(() => {
+      sock.destroy()
+      reject(new XcTimeoutError(`the cluster keeper at ${socket} did not answer within 10 s`))
+    }, 10_000)
+    sock.on('connect', () => sock.write(JSON.stringify({ op: 'spawn', argv, log }) + '\n'))
+    sock.on('data', (d) => {
+      buf += d.toString()
+      const nl = buf.indexOf('\n')
+      if (nl < 0) return
+      clearTimeout(timer)
+      sock.end()
+      const reply = JSON.parse(buf.slice(0, nl)) as { pid?: number; error?: string }
+      if (!reply.pid) return reject(new HostCommandError(`the cluster keeper could not start ${argv[0]}: ${reply.error}`))
+      resolve({ pid: reply.pid, startTime: procStartTime(reply.pid) })
+    })
+    sock.on('error', (e) => {
+      clearTimeout(timer)
+      reject(new HostCommandError(`the cluster keeper at ${socket} is not there (${e.message}); run \`xc cleanup\``))
+    })
+  })
+}
