@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # qemu-system-x86: the VMs (and qboot.rom); busybox-static: the guest's userland
-# and depmod; iproute2: namespaces, bridges, taps; dpkg/apt: the kernel package.
-PACKAGES=(qemu-system-x86 busybox-static iproute2)
+# and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
+# the rest: the programs of the tools disk (tools: true). dpkg/apt: the kernel.
+PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs
+  tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

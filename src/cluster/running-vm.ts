@@ -4,7 +4,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import { ChannelError, GuestCommandError, XcTimeoutError } from '../errors.ts'
 import type { NetworkBackend } from '../net/backend.ts'
-import { TELNET_PORT } from '../net/user-backend.ts'
+import { SSH_PORT, TELNET_PORT } from '../net/user-backend.ts'
+import { SshSession } from '../control/ssh.ts'
+import { dirname, join } from 'node:path'
 import type { Role } from '../plan/options.ts'
 import type { NicPlan, VmPlan } from '../plan/plan.ts'
 import { qmp } from '../qemu/qmp.ts'
@@ -35,6 +37,7 @@ export function shellQuote(s: string): string {
 
 export class RunningVm {
   private channel?: Promise<ShellChannel>
+  private sshSession?: Promise<SshSession>
 
   constructor(
     readonly plan: VmPlan,
@@ -134,6 +137,22 @@ export class RunningVm {
     return r.exitCode === 0
   }
 
+  /**
+   * An ssh session as root (clusters with `tools: true`, which run dropbear),
+   * with the cluster's key; stdout and stderr apart, files both ways.
+   */
+  async ssh(): Promise<SshSession> {
+    if (this.sshSession) {
+      const s = await this.sshSession.catch(() => undefined)
+      if (s) return s
+    }
+    const key = join(dirname(this.record.console), 'id_ed25519')
+    if (!existsSync(key)) throw new ChannelError(`${this.name}: no ssh key: ssh needs a cluster started with tools: true`)
+    this.sshSession = this.openStream(SSH_PORT).then((sock) => SshSession.open(sock, this.name, readFileSync(key)))
+    this.sshSession.catch(() => (this.sshSession = undefined))
+    return this.sshSession
+  }
+
   /** Copy `remote` from the VM to `local` on the host, byte for byte. */
   async getFile(remote: string, local: string): Promise<void> {
     const r = await this.execRaw(`cat ${shellQuote(remote)}`, { timeout: 300_000 })
@@ -193,6 +212,8 @@ export class RunningVm {
   closeChannel(): void {
     void this.channel?.then((c) => c.close()).catch(() => {})
     this.channel = undefined
+    void this.sshSession?.then((s) => s.close()).catch(() => {})
+    this.sshSession = undefined
   }
 
   /** Stop the VM: QMP quit, then kill. Safe to call twice. */

@@ -25,6 +25,7 @@ import { StateDir } from './state-dir.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
 import { defaultStart, StartContext } from './start-context.ts'
 import { Teardown } from './teardown.ts'
+import { clusterKeys } from '../control/ssh-keys.ts'
 import { startKeeper } from './keeper.ts'
 
 export interface StartOptions {
@@ -73,17 +74,18 @@ export interface BootContext {
 }
 
 /** The cluster's settings as seen inside every VM (/etc/xcluster/cluster.env). */
-function clusterEnv(plan: ClusterPlan): string {
+function clusterEnv(plan: ClusterPlan, tools: boolean): string {
   const count = (role: string): number => plan.vms.filter((v) => v.role === role).length
   return [
     `PREFIX=${plan.prefix}`,
     `XCLUSTER_ID=${plan.id}`,
     `XCLUSTER_NAME=${plan.name}`,
     `XCLUSTER_NETWORK=${plan.network}`,
+    `XCLUSTER_TOOLS=${tools ? 'yes' : 'no'}`,
     `__nvm=${count('node')}`,
     `__nrouters=${count('router')}`,
     `__ntesters=${count('tester')}`,
-    `export PREFIX XCLUSTER_ID XCLUSTER_NAME XCLUSTER_NETWORK __nvm __nrouters __ntesters`,
+    `export PREFIX XCLUSTER_ID XCLUSTER_NAME XCLUSTER_NETWORK XCLUSTER_TOOLS __nvm __nrouters __ntesters`,
   ].join('\n') + '\n'
 }
 
@@ -95,9 +97,15 @@ async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageMan
     const vm = plan.vms.find((v) => v.num === Number(num))
     if (vm && list.length) overlays[vm.name] = list
   }
-  const env = clusterEnv(plan)
+  const env = clusterEnv(plan, spec.tools)
+  const files: Record<string, string | Buffer> = { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': env }
+  if (spec.tools) {
+    const keys = await clusterKeys(state)
+    files['root/.ssh/authorized_keys'] = keys.publicKey + '\n'
+    files['etc/dropbear/dropbear_ed25519_host_key'] = keys.hostKey
+  }
   const segment = await buildSegment({
-    files: { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': env },
+    files,
     overlays,
     env: {
       ...(process.env as Record<string, string>),
@@ -121,7 +129,10 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   for (const nic of vmPlan.nics) nicArgs.push(await backend.nicArgs(vmPlan, nic))
   const argv = backend.wrap([
     QEMU,
-    ...qemuArgs({ vm: vmPlan, accel: ctx.accel, kernel: ctx.image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id }),
+    ...qemuArgs({
+      vm: vmPlan, accel: ctx.accel, kernel: ctx.image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
+      toolsDisk: ctx.spec.tools ? ctx.image.tools : undefined,
+    }),
   ])
   state.update((r) => {
     r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
@@ -153,18 +164,19 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   }
 }
 
-/** True once the guest's boot script has started telnetd (its console says so). */
-function telnetdUp(consolePath: string): boolean {
+/** True once the guest's boot script has run its rc scripts, telnetd running (its console says so). */
+function bootDone(consolePath: string): boolean {
   try {
-    return readFileSync(consolePath, 'latin1').includes('xc-phase: telnet')
+    return readFileSync(consolePath, 'latin1').includes('xc-phase: ready')
   } catch {
     return false
   }
 }
 
 /**
- * Readiness: the telnet control shell answers. Fails at once when QEMU exits.
- * Connections wait for the console to show telnetd: a user-mode forward
+ * Readiness: the boot script (overlays, rc scripts) is done and the telnet
+ * control shell answers. Fails at once when QEMU exits. Connections wait for
+ * the console to say the boot is done: a user-mode forward
  * accepts at once and then retries the guest with growing back-off, so an
  * early connect would only add seconds.
  */
@@ -189,7 +201,7 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
       const left = deadline - Date.now()
       if (left <= 0) throw new AbortError(new Error(`boot timeout of ${timeoutMs} ms`))
       // Without the console marker (an unusual init), try anyway after 20 s.
-      if (!telnetdUp(vm.record.console) && Date.now() - started < 20_000) throw new Error('telnetd not up yet')
+      if (!bootDone(vm.record.console) && Date.now() - started < 20_000) throw new Error('the boot script has not finished yet')
       return vm.connect(Math.min(5_000, left))
     },
     { retries: 100_000, minTimeout: 50, maxTimeout: 200, factor: 1.2, maxRetryTime: timeoutMs },

@@ -1,8 +1,11 @@
 // Builds the VM image into the cache: the kernel (Debian's cloud kernel by
 // default, or the user's), and the base initramfs written here in TypeScript.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
+import { which } from '../cluster/preflight.ts'
+import { buildToolsDisk, TOOL_PROGRAMS } from './tools-disk.ts'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
 import { cpioGz, parentDirs, type CpioEntry } from './cpio.ts'
@@ -12,9 +15,12 @@ import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep } from './
 
 /** Modules loaded at boot: virtio networking (their dependencies come from modules.dep). */
 export const BOOT_MODULES = ['virtio_pci', 'virtio_net']
+/** Modules shipped in the base image: those, and virtio_blk for the tools disk. */
+export const BASE_MODULES = [...BOOT_MODULES, 'virtio_blk']
 /** The Debian meta package whose kernel is the default. */
 export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64'
 export const BUSYBOX = '/bin/busybox'
+const IMAGE_SRC = fileURLToPath(new URL('.', import.meta.url))
 
 export interface ImageManifest {
   key: string
@@ -24,6 +30,8 @@ export interface ImageManifest {
   initrd: string
   modules: string[]
   initrdBytes: number
+  /** The tools disk (host programs and network modules), attached when a cluster asks for tools. */
+  tools: string
 }
 
 export interface BuildImageOptions {
@@ -174,12 +182,13 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
   }
   const kernelVersion = modulesDir.replace(/\/+$/, '').split('/').pop()!
 
+  // Any change to the code that makes the image makes a new image.
   const guestHash = createHash('sha256')
-    .update([INITTAB, BOOT_SCRIPT, LOGIN_SCRIPT, CTL_SCRIPT, PROFILE, BOOT_MODULES.join(',')].join('\0'))
-    .digest('hex')
-    .slice(0, 16)
-  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), guestHash].join('|')
-  if (existsSync(paths.manifest) && existsSync(paths.initrd) && existsSync(paths.kernel)) {
+  for (const f of readdirSync(IMAGE_SRC).filter((n) => /\.(ts|mjs)$/.test(n)).sort()) guestHash.update(f).update(readFileSync(join(IMAGE_SRC, f)))
+  const codeHash = guestHash.digest('hex').slice(0, 16)
+  const toolKeys = TOOL_PROGRAMS.map((p) => which(p)).map((p) => (p ? fileKey(realpathSync(p)) : 'missing'))
+  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), codeHash, ...toolKeys].join('|')
+  if (existsSync(paths.manifest) && existsSync(paths.initrd) && existsSync(paths.kernel) && existsSync(paths.tools)) {
     const old = JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
     if (old.key === key) {
       log(`image is up to date (${paths.dir})`)
@@ -189,7 +198,7 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
 
   log(`building the base initramfs for kernel ${kernelVersion} ...`)
   const deps = parseModulesDep(await ensureModulesDep(modulesDir))
-  const { paths: modulePaths, missing } = moduleClosure(deps, BOOT_MODULES)
+  const { paths: modulePaths, missing } = moduleClosure(deps, BASE_MODULES)
   if (missing.length) {
     throw new MissingDependencyError(`kernel ${kernelVersion} has no module ${missing.join(', ')} (virtio networking); use a kernel with virtio_net`)
   }
@@ -197,6 +206,9 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
   const tmpInitrd = paths.initrd + '.tmp'
   writeFileSync(tmpInitrd, initrd)
   renameSync(tmpInitrd, paths.initrd)
+  log('building the tools disk (host programs, network modules, dropbear) ...')
+  await buildToolsDisk(paths.tools + '.tmp', modulesDir, kernelVersion, await busyboxApplets())
+  renameSync(paths.tools + '.tmp', paths.tools)
   copyFileSync(kernel, paths.kernel + '.tmp')
   renameSync(paths.kernel + '.tmp', paths.kernel)
   const manifest: ImageManifest = {
@@ -207,9 +219,10 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
     initrd: paths.initrd,
     modules: modulePaths.map(moduleName),
     initrdBytes: initrd.length,
+    tools: paths.tools,
   }
   writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2) + '\n')
-  log(`image ready: ${paths.kernel}, ${paths.initrd} (${(initrd.length / 1024).toFixed(0)} KiB, modules: ${manifest.modules.join(' ')})`)
+  log(`image ready: ${paths.kernel}, ${paths.initrd} (${(initrd.length / 1024).toFixed(0)} KiB, modules: ${manifest.modules.join(' ')}), ${paths.tools} (${(statSync(paths.tools).size / 1048576).toFixed(0)} MiB)`)
   return manifest
 }
 

@@ -40,6 +40,17 @@ ip addr add 192.168.0.$v/24 dev eth0
 ip -6 addr add $PREFIX:192.168.0.$v/120 dev eth0
 ip link set eth0 up
 echo "xc-phase: network $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+# The tools disk (tools: true): programs, libraries and modules on /xt.
+if [ "$XCLUSTER_TOOLS" = yes ]; then
+  modprobe virtio_blk
+  i=0
+  while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
+  mkdir -p /xt
+  if mount -t ext4 -o ro /dev/vda /xt; then . /xt/xt-setup
+  else echo "xc: the tools disk did not mount" > /dev/console
+  fi
+  export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+fi
 # Overlays: /xcluster/ovl/<order>-<name> (a directory or a .tar), first the
 # common ones, then those of this VM's role, then this VM's own, each in sort order.
 case $v in
@@ -67,11 +78,13 @@ touch /run/xcluster-ready
 
 /** Login program of telnetd: an interactive root shell for humans. */
 export const LOGIN_SCRIPT = `#!/bin/sh
+[ -x /bin/bash ] && exec /bin/bash -l
 exec /bin/sh -l
 `
 
 export const PROFILE = `export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 [ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
+[ "$XCLUSTER_TOOLS" = yes ] && export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PS1='\\h # '
 `
 
@@ -102,5 +115,5 @@ while IFS= read -r line; do
 done
 `
 
-export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n'
-export const GROUP = 'root:x:0:\n'
+export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:104:104::/nonexistent:/bin/false\n'
+export const GROUP = 'root:x:0:\ntcpdump:x:104:\n'

@@ -16,6 +16,7 @@ export interface ImagePaths {
   /** The unpacked modules tree of the default kernel: <dir>/kernel-pkg/lib/modules/<version>. */
   kernelPkg: string
   initrd: string
+  tools: string
   manifest: string
 }
 
@@ -27,6 +28,7 @@ export function imagePaths(home: string): ImagePaths {
     kernel: join(dir, 'vmlinuz'),
     kernelPkg: join(dir, 'kernel-pkg'),
     initrd: join(dir, 'base.cpio.gz'),
+    tools: join(dir, 'tools.ext4'),
     manifest: join(dir, 'manifest.json'),
   }
 }

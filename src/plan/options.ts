@@ -36,6 +36,12 @@ export interface ClusterOptions {
   memVm?: Record<number, number>
   smp?: number
   smpVm?: Record<number, number>
+  /**
+   * Real network tools in every VM (iproute2, tcpdump, iperf3, nft/iptables,
+   * ethtool, socat, iputils ping), the kernel modules they need, and ssh
+   * (dropbear, a key per cluster). Default false: the base image is busybox only.
+   */
+  tools?: boolean
   /** Overlays applied to every VM, in the order given. */
   overlays?: string[]
   /** Overlays per role or per VM number, applied after the common ones. */
@@ -117,6 +123,7 @@ export interface ClusterSpec {
   memVm: Record<number, number>
   smp: number
   smpVm: Record<number, number>
+  tools: boolean
   overlays: string[]
   overlaysRole: Partial<Record<Role, string[]>>
   overlaysVm: Record<number, string[]>
@@ -152,7 +159,7 @@ const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
-  'onProgress', 'start',
+  'onProgress', 'start', 'tools',
 ])
 
 /**
@@ -337,6 +344,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
       problems.push(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
     }
   }
+  if (opts.tools !== undefined && typeof opts.tools !== 'boolean') {
+    problems.push(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
+  }
   if (opts.start !== undefined && typeof opts.start !== 'function') {
     problems.push(`Expected \`start\` to be a function (ctx: StartContext) => Promise<void>, got ${show(opts.start)}`)
   }
@@ -367,6 +377,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     vms: [...vms].sort((a, b) => a - b),
     netsVm, netsRouter, netsTester, nets,
     mem, memVm, smp, smpVm,
+    tools: opts.tools === true,
     overlays, overlaysRole, overlaysVm,
     network, netSetup, accel,
     append: typeof append === 'string' ? append : '',

@@ -17,6 +17,8 @@ export interface QemuArgsInput {
   nicArgs: string[][]
   /** Marks the process as this cluster's (checked by cleanup before a kill). */
   clusterTag: string
+  /** The read-only tools disk, attached as the first virtio disk (/dev/vda). */
+  toolsDisk?: string
 }
 
 const FIRMWARE = '/usr/share/qemu/qboot.rom'
@@ -39,6 +41,9 @@ export function qemuArgs(i: QemuArgsInput): string[] {
     '-serial', `file:${i.files.console}`,
     '-qmp', `unix:${i.files.qmp},server=on,wait=off`,
     '-pidfile', i.files.pidfile,
+    ...(i.toolsDisk
+      ? ['-drive', `file=${i.toolsDisk},if=none,id=tools,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=tools']
+      : []),
     ...i.nicArgs.flat(),
   ]
 }
