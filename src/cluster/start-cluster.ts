@@ -1,7 +1,7 @@
 // startCluster: validate -> plan -> network backend -> image -> launcher ->
 // readiness -> RunningCluster. Any failure on the way stops what was started.
 import { availableParallelism } from 'node:os'
-import { writeFileSync, readFileSync } from 'node:fs'
+import { existsSync, writeFileSync, readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
@@ -26,6 +26,8 @@ import type { ShellChannel } from '../control/shell-channel.ts'
 import { defaultStart, StartContext } from './start-context.ts'
 import { Teardown } from './teardown.ts'
 import { clusterKeys } from '../control/ssh-keys.ts'
+import { getTopology } from '../topology/index.ts'
+import { renderScript, TOPOLOGY_RC } from '../topology/script.ts'
 import { startKeeper } from './keeper.ts'
 
 export interface StartOptions {
@@ -91,6 +93,7 @@ function clusterEnv(plan: ClusterPlan, tools: boolean): string {
 
 /** Write the cluster's initrd: the base image followed by the cluster's own segment. */
 async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir, path: string): Promise<string> {
+  const keyPath = state.path('id_ed25519')
   const overlays: Record<string, string[]> = { all: spec.overlays }
   for (const [role, list] of Object.entries(spec.overlaysRole)) if (list?.length) overlays[role] = list
   for (const [num, list] of Object.entries(spec.overlaysVm)) {
@@ -98,9 +101,14 @@ async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageMan
     if (vm && list.length) overlays[vm.name] = list
   }
   const env = clusterEnv(plan, spec.tools)
-  const files: Record<string, string | Buffer> = { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': env }
+  const files: Record<string, string | Buffer | { data: string; mode: number }> = { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': env }
+  const topology = spec.topology ? getTopology(spec.topology) : undefined
+  if (topology) {
+    files['etc/init.d/11topology.rc'] = { data: TOPOLOGY_RC, mode: 0o755 }
+    for (const vm of plan.vms) files[`etc/xcluster/topology/${vm.name}.sh`] = renderScript(vm.name, topology.vmConfig(vm, plan))
+  }
   if (spec.tools) {
-    const keys = await clusterKeys(state)
+    const keys = await clusterKeys(state, existsSync(keyPath))
     files['root/.ssh/authorized_keys'] = keys.publicKey + '\n'
     files['etc/dropbear/dropbear_ed25519_host_key'] = keys.hostKey
   }
@@ -114,6 +122,11 @@ async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageMan
   })
   writeFileSync(path, Buffer.concat([readFileSync(image.initrd), segment]))
   return path
+}
+
+/** (Re)write the cluster's initrd from its current plan (at start, and before a scale-out). */
+export async function writeClusterInitrd(ctx: BootContext): Promise<void> {
+  await writeInitrd(ctx.spec, ctx.plan, ctx.image, ctx.state, ctx.initrd)
 }
 
 /** Launch one VM and wait until its control shell answers; the VM is stopped if it does not. */
@@ -270,9 +283,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       keeper,
     }
     const startCtx: StartContext = new StartContext(ctx, {
-      writeInitrd: async () => {
-        await writeInitrd(spec, ctx.plan, image, state, ctx.initrd)
-      },
+      writeInitrd: () => writeClusterInitrd(ctx),
       bootVm: (num, onLaunch) => {
         const vmPlan = ctx.plan.vms.find((v) => v.num === num)
         if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)

@@ -13,10 +13,13 @@ export interface ClusterKeys {
   hostKey: Buffer
 }
 
-/** Make the cluster's keys (once) and return them. */
-export async function clusterKeys(state: StateDir): Promise<ClusterKeys> {
+/** Make the cluster's keys (or, with `reuse`, read those made before) and return them. */
+export async function clusterKeys(state: StateDir, reuse = false): Promise<ClusterKeys> {
   const privateKeyPath = state.path('id_ed25519')
   const hostKeyPath = state.path('dropbear_ed25519_host_key')
+  if (reuse) {
+    return { privateKeyPath, publicKey: readFileSync(privateKeyPath + '.pub', 'utf8').trim(), hostKey: readFileSync(hostKeyPath) }
+  }
   const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `xcluster-${state.id}` })
   writeFileSync(privateKeyPath, pair.private, { mode: 0o600 })
   writeFileSync(privateKeyPath + '.pub', pair.public + '\n', { mode: 0o644 })

@@ -30,6 +30,8 @@ export interface ImageManifest {
   initrd: string
   modules: string[]
   initrdBytes: number
+  /** imageCodeHash() of the code that built it. */
+  codeHash: string
   /** The tools disk (host programs and network modules), attached when a cluster asks for tools. */
   tools: string
 }
@@ -41,6 +43,13 @@ export interface BuildImageOptions {
   /** Its modules directory (lib/modules/<version>); default `$XCLUSTER_MODULES`. */
   modules?: string
   log?: (line: string) => void
+}
+
+/** A hash of the code that makes the image: any change to it makes a new image. */
+export function imageCodeHash(): string {
+  const h = createHash('sha256')
+  for (const f of readdirSync(IMAGE_SRC).filter((n) => /\.(ts|mjs)$/.test(n)).sort()) h.update(f).update(readFileSync(join(IMAGE_SRC, f)))
+  return h.digest('hex').slice(0, 16)
 }
 
 /** The kernel package `linux-image-cloud-amd64` stands for, e.g. linux-image-6.1.0-57-cloud-amd64. */
@@ -182,10 +191,7 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
   }
   const kernelVersion = modulesDir.replace(/\/+$/, '').split('/').pop()!
 
-  // Any change to the code that makes the image makes a new image.
-  const guestHash = createHash('sha256')
-  for (const f of readdirSync(IMAGE_SRC).filter((n) => /\.(ts|mjs)$/.test(n)).sort()) guestHash.update(f).update(readFileSync(join(IMAGE_SRC, f)))
-  const codeHash = guestHash.digest('hex').slice(0, 16)
+  const codeHash = imageCodeHash()
   const toolKeys = TOOL_PROGRAMS.map((p) => which(p)).map((p) => (p ? fileKey(realpathSync(p)) : 'missing'))
   const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), codeHash, ...toolKeys].join('|')
   if (existsSync(paths.manifest) && existsSync(paths.initrd) && existsSync(paths.kernel) && existsSync(paths.tools)) {
@@ -219,6 +225,7 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
     initrd: paths.initrd,
     modules: modulePaths.map(moduleName),
     initrdBytes: initrd.length,
+    codeHash,
     tools: paths.tools,
   }
   writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2) + '\n')
@@ -234,5 +241,9 @@ export function loadImage(home?: string): ImageManifest {
       `No VM image in ${paths.dir}. Run \`npm run setup\` (or \`npx xc setup\`) first, or set XCLUSTER_HOME to where it was built.`,
     )
   }
-  return JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
+  const manifest = JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
+  if (manifest.codeHash !== imageCodeHash()) {
+    throw new MissingDependencyError(`The VM image in ${paths.dir} was built by another version of xcluster. Run \`npm run setup\` to rebuild it.`)
+  }
+  return manifest
 }

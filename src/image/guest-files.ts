@@ -91,7 +91,8 @@ export PS1='\\h # '
 /**
  * The harness's control channel. The harness types `exec /bin/xc-ctl` at the
  * interactive prompt; from then on the session is a framed, non-interactive
- * shell: no echo, no prompt, no line editing, raw bytes.
+ * shell: no echo, no prompt, no line editing, raw bytes. It answers only once
+ * the boot script has finished, so a VM is ready when its rc scripts are done.
  *
  * Request: `<id> p <command>` (printable ASCII) or `<id> b <base64 command>`.
  * Reply:   <stdout> RS "XC-ERR <id>" LF <stderr> RS "XC-END <id> <status>" LF
@@ -102,6 +103,8 @@ export const CTL_SCRIPT = `#!/bin/sh
 stty raw -echo 2>/dev/null
 cd /
 err=/tmp/.xc-err.$$
+# Ready means booted: overlays unpacked and every rc script done.
+while [ ! -e /run/xcluster-ready ]; do usleep 50000; done
 printf '\\036XC-READY\\n'
 while IFS= read -r line; do
   id=\${line%% *}; rest=\${line#* }

@@ -67,7 +67,7 @@ export async function runTarScript(dir: string, env: Record<string, string>): Pr
 
 export interface SegmentInput {
   /** Files written as they are (e.g. etc/hosts, etc/xcluster/cluster.env). */
-  files: Record<string, string | Buffer>
+  files: Record<string, string | Buffer | { data: string | Buffer; mode: number }>
   /** Overlay lists by scope: `all`, a role, or a VM name. */
   overlays: Record<string, string[]>
   /** Environment of overlay tar scripts. */
@@ -88,7 +88,9 @@ export async function buildSegment(input: SegmentInput): Promise<Buffer> {
       entries.push(e)
     }
   }
-  for (const [path, data] of Object.entries(input.files)) add([{ type: 'file', path, data, mode: 0o644 }])
+  for (const [path, f] of Object.entries(input.files)) {
+    add([typeof f === 'string' || Buffer.isBuffer(f) ? { type: 'file', path, data: f, mode: 0o644 } : { type: 'file', path, data: f.data, mode: f.mode }])
+  }
   for (const [scope, list] of Object.entries(input.overlays)) {
     for (const [i, path] of list.entries()) {
       const name = `xcluster/ovl/${scope}/${String(i).padStart(3, '0')}-${basename(path).replace(/[^A-Za-z0-9._-]/g, '_')}`

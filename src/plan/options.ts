@@ -4,6 +4,7 @@
 import { isIPv6 } from 'node:net'
 import type { NetSetup } from '../net/net-setup.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
+import { getTopology, TOPOLOGIES } from '../topology/index.ts'
 
 export type Role = 'node' | 'router' | 'tester'
 export type Accel = 'auto' | 'kvm' | 'tcg'
@@ -42,6 +43,12 @@ export interface ClusterOptions {
    * (dropbear, a key per cluster). Default false: the base image is busybox only.
    */
   tools?: boolean
+  /**
+   * A standard xcluster topology (xnet, dual-path, multihop, ...): its option
+   * defaults apply under yours, the tools are on, and each VM sets up its
+   * addresses, routes, forwarding and NAT at boot.
+   */
+  topology?: string
   /** Overlays applied to every VM, in the order given. */
   overlays?: string[]
   /** Overlays per role or per VM number, applied after the common ones. */
@@ -124,6 +131,7 @@ export interface ClusterSpec {
   smp: number
   smpVm: Record<number, number>
   tools: boolean
+  topology?: string
   overlays: string[]
   overlaysRole: Partial<Record<Role, string[]>>
   overlaysVm: Record<number, string[]>
@@ -159,7 +167,7 @@ const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
-  'onProgress', 'start', 'tools',
+  'onProgress', 'start', 'tools', 'topology',
 ])
 
 /**
@@ -168,7 +176,27 @@ const KNOWN = new Set<string>([
  */
 export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: string[] } {
   const problems: string[] = []
-  const opts = (o ?? {}) as ClusterOptions & Record<string, unknown>
+  let opts = (o ?? {}) as ClusterOptions & Record<string, unknown>
+  // A topology's defaults apply under the user's own options.
+  let topology: string | undefined
+  if (opts.topology !== undefined) {
+    const t = typeof opts.topology === 'string' ? getTopology(opts.topology) : undefined
+    if (!t) {
+      problems.push(`Unknown topology ${show(opts.topology)}; known: ${Object.keys(TOPOLOGIES).sort().join(', ')}`)
+    } else {
+      topology = t.name
+      if (opts.tools === false) problems.push(`topology ${t.name} needs the tools (iproute2, iptables) in the VMs: drop \`tools: false\``)
+      const d = t.defaults(opts)
+      opts = {
+        ...d,
+        ...opts,
+        nets: { ...d.nets, ...opts.nets },
+        memVm: { ...d.memVm, ...opts.memVm },
+        smpVm: { ...d.smpVm, ...opts.smpVm },
+        tools: true,
+      } as typeof opts
+    }
+  }
 
   for (const key of Object.keys(opts)) {
     if (!KNOWN.has(key)) problems.push(`Unknown option \`${key}\`. Known options: ${[...KNOWN].join(', ')}`)
@@ -378,6 +406,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     netsVm, netsRouter, netsTester, nets,
     mem, memVm, smp, smpVm,
     tools: opts.tools === true,
+    topology,
     overlays, overlaysRole, overlaysVm,
     network, netSetup, accel,
     append: typeof append === 'string' ? append : '',

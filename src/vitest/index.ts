@@ -55,3 +55,4 @@ export const test = base
 
 export const it = test
 export const describe = base.describe
+export { topologySuite, writeDiagram, type TopologyChecks } from './topology-suite.ts'
