@@ -29,6 +29,9 @@ describe('checkOptions defaults', () => {
       prefix: '1000::1',
       bootTimeout: undefined,
       bootConcurrency: undefined,
+      start: undefined,
+      tools: false,
+      topology: undefined,
     })
   })
 
