@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
+import { join } from 'node:path'
 import { leftovers, privateHome } from './helpers/host.ts'
 
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
@@ -24,7 +25,7 @@ describe.each(['user', 'bridge'] as const)('xc in %s mode', (mode) => {
   let id = ''
 
   test('start -> status -> rsh -> scaleout -> stop, nothing left', async () => {
-    const start = await xc('start', `--name=${name}`, '--nvm=2', '--nrouters=0', `--network=${mode}`)
+    const start = await xc('start', `--name=${name}`, '--nvm=2', '--nrouters=0', `--network=${mode}`, '--tools=yes')
     expect(start.exitCode, start.stderr).toBe(0)
     expect(start.stdout).toMatch(new RegExp(`^cluster ${name} \\(([0-9a-f]{8})\\) is up: vm-001 vm-002`))
     expect(start.stderr).toContain('vm-001 ready')
@@ -45,6 +46,17 @@ describe.each(['user', 'bridge'] as const)('xc in %s mode', (mode) => {
     expect(out.exitCode, out.stderr).toBe(0)
     expect((await xc('rsh', `--name=${name}`, '3', 'hostname')).stdout).toBe('vm-003')
     expect((await xc('rsh', `--name=${name}`, '3', 'ping -c1 -W2 192.168.0.250')).exitCode).toBe(0)
+
+    // A capture round trip: the pcap comes back and the host's tcpdump reads it.
+    expect((await xc('tcpdump', `--name=${name}`, '--start', '1', 'eth0', 'icmp')).exitCode).toBe(0)
+    expect((await xc('rsh', `--name=${name}`, '1', 'ping -c2 -W2 192.168.0.250')).exitCode).toBe(0)
+    const pcap = join(home, `${name}.pcap`)
+    const got = await xc('tcpdump', `--name=${name}`, '--get', '1', 'eth0', pcap)
+    expect(got.exitCode, got.stderr).toBe(0)
+    const read = await execa('tcpdump', ['-n', '-r', pcap], { reject: false })
+    expect(read.exitCode, read.stderr).toBe(0)
+    expect(read.stdout).toMatch(/IP 192\.168\.0\.1 > 192\.168\.0\.250: ICMP echo request/)
+    expect(read.stdout).toMatch(/IP 192\.168\.0\.250 > 192\.168\.0\.1: ICMP echo reply/)
 
     const stop = await xc('stop', `--name=${name}`)
     expect(stop.exitCode, stop.stderr).toBe(0)
@@ -105,6 +117,15 @@ describe('interactive and bad use', () => {
     expect(r.stderr).toBe('xc stop: No cluster named nothing-here is running (start one with `xc start --name=nothing-here`)')
   })
 
+  test('diagram writes the SVG of the running cluster', async () => {
+    const out = join(home, 'cli-bad.svg')
+    const r = await xc('diagram', '--name=cli-bad', `--out=${out}`)
+    expect(r.exitCode, r.stderr).toBe(0)
+    const svg = (await import('node:fs')).readFileSync(out, 'utf8')
+    expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+    expect(svg).toContain('vm-001')
+  })
+
   test('bad values get the same listed problems as the library', async () => {
     const r = await xc('start', '--name=cli-bad2', '--nvm=0', '--mem=10')
     expect(r.exitCode).toBe(1)
@@ -113,7 +134,7 @@ describe('interactive and bad use', () => {
   })
 
   test('every command has --help', async () => {
-    for (const cmd of ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'reset_vm', 'cleanup']) {
+    for (const cmd of ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'tcpdump', 'diagram', 'cleanup']) {
       const r = await xc(cmd, '--help')
       expect(r.exitCode, cmd).toBe(0)
       expect(r.stdout, cmd).toMatch(new RegExp(`^Usage: xc ${cmd}`))

@@ -12,7 +12,11 @@ import { sameProcess } from '../cluster/proc.ts'
 import { buildImage } from '../image/build-image.ts'
 import { xclusterHome } from '../image/home.ts'
 import { checkOptions } from '../plan/options.ts'
-import { XclusterError } from '../errors.ts'
+import { ClusterConfigError, XclusterError } from '../errors.ts'
+import { planCluster } from '../plan/plan.ts'
+import { allocationOf } from '../net/port-block.ts'
+import { topologySvg } from '../diagram/svg.ts'
+import { getTopology } from '../topology/index.ts'
 import { CliUsageError } from './cli-error.ts'
 import { resolveSettings } from './settings.ts'
 import { progressPrinter } from './progress.ts'
@@ -33,7 +37,7 @@ export function usageOf(cmd: Command): string {
 }
 
 const NAME_OPT = { name: { type: 'string' as const } }
-const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name']
+const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools']
 const CLUSTER_OPTIONS = `  --name=NAME            cluster name (default: default)
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -46,7 +50,9 @@ const CLUSTER_OPTIONS = `  --name=NAME            cluster name (default: default
   --smp=N                vCPUs per VM (__smp); --smpNNN (__smpNNN)
   --network=user|bridge  networking (XCLUSTER_NETWORK; default user)
   --net-setup=PATH       net-setup script, run as PATH <vm> <net> (__net_setup)
-  --accel=auto|kvm|tcg   accelerator (default auto)`
+  --accel=auto|kvm|tcg   accelerator (default auto)
+  --tools=yes|no         real network tools and ssh in the VMs (default no)
+  --topology=NAME        a standard xcluster topology (xnet, dual-path, ...); implies --tools=yes`
 
 /** Split args into cluster flags (--key=value), per-VM flags and positionals; anything else is bad use. */
 function parseClusterArgs(args: string[], extra: string[] = []): { flags: Record<string, string>; positionals: string[]; bools: Set<string> } {
@@ -168,7 +174,7 @@ const status: Command = {
     const state = listStates(xclusterHome()).find((s) => s.state.name === name && !s.state.stoppedAt)
     const alive = state ? clusterAlive(state.state) : false
     const vms = state
-      ? Object.values(state.state.vms).map((v) => {
+      ? Object.values(state.state.vms).sort((a, b) => a.num - b.num).map((v) => {
           const p = state.state.plan?.vms.find((x) => x.num === v.num)
           const up = !!v.process && sameProcess(v.process.pid, v.process.startTime)
           return {
@@ -304,6 +310,56 @@ function monitorCommand(name: string, summary: string, act: (vm: RunningVm) => P
   }
 }
 
+const tcpdump: Command = {
+  name: 'tcpdump',
+  summary: 'Capture on a VM interface: --start begins, --get stops it and brings back a pcap file (needs --tools=yes).',
+  usage: 'tcpdump --start N IFACE [filter...] | tcpdump --get N IFACE [file]',
+  options: '  --name=NAME   cluster name (default: default)\n  --start       start capturing\n  --get         stop and write the pcap (default file: vm-NNN-IFACE.pcap)',
+  async run(args) {
+    const { values, positionals } = strictArgs(args, { ...NAME_OPT, start: { type: 'boolean' }, get: { type: 'boolean' } }, [2, 64])
+    if (values.start === values.get) throw new CliUsageError('give exactly one of --start and --get')
+    const cluster = await attachCluster(values.name ?? 'default')
+    const v = cluster.vm(vmNumber(positionals[0]))
+    const iface = positionals[1]
+    if (values.start) {
+      await v.startCapture(iface, positionals.slice(2).join(' '))
+      process.stdout.write(`capturing on ${v.name} ${iface}\n`)
+    } else {
+      if (positionals.length > 3) throw new CliUsageError(`unexpected argument \`${positionals[3]}\``)
+      const file = positionals[2] ?? `${v.name}-${iface}.pcap`
+      const pcap = await v.stopCapture(iface, file)
+      process.stdout.write(`${file} (${pcap.length} bytes)\n`)
+    }
+    return 0
+  },
+}
+
+const diagram: Command = {
+  name: 'diagram',
+  summary: 'The topology picture (SVG) of a running cluster, or of the given options.',
+  usage: 'diagram [--name=NAME] [cluster options] [--out=FILE]',
+  options: CLUSTER_OPTIONS + '\n  --out=FILE             write the SVG there (default: stdout)',
+  async run(args) {
+    const { flags, positionals } = parseClusterArgs(args, ['out'])
+    if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
+    const { options } = resolveSettings(flags, process.env)
+    const running = findCluster(xclusterHome(), options.name ?? 'default')
+    let plan = running?.state.plan
+    if (!plan || Object.keys(flags).some((k) => k !== 'name' && k !== 'out')) {
+      const { spec, problems } = checkOptions(options)
+      if (problems.length) throw new ClusterConfigError(problems)
+      plan = planCluster(spec, allocationOf('00000000', 20))
+    }
+    const topo = getTopology(String(running?.state.options?.topology ?? options.topology ?? ''))
+    const svg = topologySvg(plan, { extra: topo?.diagram?.(plan) })
+    if (flags.out) {
+      writeFileSync(flags.out, svg)
+      process.stdout.write(`${flags.out}\n`)
+    } else process.stdout.write(svg)
+    return 0
+  },
+}
+
 const cleanup: Command = {
   name: 'cleanup',
   summary: 'Remove what killed runs left (processes, namespaces, taps, files), by recorded id; list it.',
@@ -340,6 +396,6 @@ export const commands: Record<string, Command> = Object.fromEntries(
     monitorCommand('stop_vm', 'Pause VM N through its QEMU monitor.', (v) => v.pause()),
     monitorCommand('cont_vm', 'Resume VM N after stop_vm.', (v) => v.resume()),
     monitorCommand('reset_vm', 'Reset VM N through its QEMU monitor (a hard reboot); returns when its shell answers.', (v) => v.reset()),
-    cleanup, stateJson,
+    tcpdump, diagram, cleanup, stateJson,
   ].map((c) => [c.name, c]),
 )

@@ -167,6 +167,28 @@ export class RunningVm {
     await this.run(`echo ${b64} | base64 -d > ${shellQuote(remote)}${chmod}`, { timeout: 300_000 })
   }
 
+  /** Start capturing on `iface` into a pcap file in the VM (needs tools: true); `filter` is a tcpdump expression. */
+  async startCapture(iface: string, filter = ''): Promise<void> {
+    const base = `/tmp/xc-capture-${iface.replace(/[^A-Za-z0-9_.-]/g, '_')}`
+    await this.run(`command -v tcpdump >/dev/null || { echo 'tcpdump is not in this VM: start the cluster with tools: true' >&2; exit 1; }`)
+    await this.run(`[ ! -e ${base}.pid ] || kill -INT $(cat ${base}.pid) 2>/dev/null; rm -f ${base}.pcap ${base}.pid`)
+    // -U: each packet is flushed as it is written. setsid: the capture outlives this
+    // telnet session (xc tcpdump --start returns; a hang-up would end it).
+    await this.run(`setsid tcpdump -U -n -i ${shellQuote(iface)} -w ${base}.pcap ${filter} < /dev/null > ${base}.log 2>&1 & echo $! > ${base}.pid`)
+    // Wait until tcpdump listens, so that the next packet is seen.
+    await this.run(`i=0; while ! grep -q listening ${base}.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; grep -q listening ${base}.log || { cat ${base}.log >&2; exit 1; }`, { timeout: 20_000 })
+  }
+
+  /** Stop the capture on `iface` and bring the pcap back (to `local` if given); resolves with its bytes. */
+  async stopCapture(iface: string, local?: string): Promise<Buffer> {
+    const base = `/tmp/xc-capture-${iface.replace(/[^A-Za-z0-9_.-]/g, '_')}`
+    await this.run(`[ -e ${base}.pid ] || { echo 'no capture running on ${iface}' >&2; exit 1; }; pid=$(cat ${base}.pid); kill -INT $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -f ${base}.pid`, { timeout: 20_000 })
+    const r = await this.execRaw(`cat ${base}.pcap`, { timeout: 120_000 })
+    if (r.exitCode !== 0) throw new GuestCommandError(this.name, `cat ${base}.pcap`, r.exitCode, '', r.stderr.toString())
+    if (local) writeFileSync(local, r.stdout)
+    return r.stdout
+  }
+
   /** Send a QMP command to the VM's monitor. */
   async monitor(execute: string, args?: object): Promise<unknown> {
     const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])
