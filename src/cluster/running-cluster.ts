@@ -23,7 +23,28 @@ export class RunningCluster implements AsyncDisposable {
     vms: RunningVm[],
     private readonly stopHooks: Array<{ label: string; fn: () => Promise<void> | void }> = [],
   ) {
-    for (const vm of vms) this.byNum.set(vm.num, vm)
+    for (const vm of vms) this.adopt(vm)
+  }
+
+  private adopt(vm: RunningVm): void {
+    vm.restarter = (v) => this.restart(v.num)
+    this.byNum.set(vm.num, vm)
+  }
+
+  /** Stop VM `num` and boot it again from scratch; the same handle keeps working. */
+  async restart(num: number): Promise<void> {
+    const vm = this.vm(num)
+    const { bootVm } = await import('./start-cluster.ts')
+    await vm.stop()
+    await this.ctx.backend.releaseVm(vm.plan)
+    vm.adoptFrom(await bootVm(this.ctx, vm.plan))
+  }
+
+  /** Cut `vms` off net `net` (their links down); heal() brings them back. */
+  async partition(vms: Array<number | string>, net: number): Promise<{ heal: () => Promise<void> }> {
+    const links = vms.map((v) => this.vm(v).link(net))
+    await Promise.all(links.map((l) => l.down()))
+    return { heal: async () => void (await Promise.all(links.map((l) => l.up()))) }
   }
 
   get id(): string {
@@ -96,7 +117,7 @@ export class RunningCluster implements AsyncDisposable {
     await writeClusterInitrd(this.ctx)
     const results = await mapLimit(planned, defaultBootConcurrency(), (vp) => bootVm(this.ctx, vp))
     const started = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<RunningVm>).value)
-    for (const vm of started) this.byNum.set(vm.num, vm)
+    for (const vm of started) this.adopt(vm)
     this._plan = { ...this._plan, vms: [...this._plan.vms.filter((v) => !nums.includes(v.num)), ...planned].sort((a, b) => a.num - b.num) }
     this.state.update((r) => (r.plan = this._plan))
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined

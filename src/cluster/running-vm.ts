@@ -2,7 +2,8 @@
 // through its QEMU monitor.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
-import { ChannelError, GuestCommandError, XcTimeoutError } from '../errors.ts'
+import { ChannelError, GuestCommandError, XcTimeoutError, XclusterError } from '../errors.ts'
+import { LinkControl } from './faults.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { SSH_PORT, TELNET_PORT } from '../net/user-backend.ts'
 import { SshSession } from '../control/ssh.ts'
@@ -38,11 +39,13 @@ export function shellQuote(s: string): string {
 export class RunningVm {
   private channel?: Promise<ShellChannel>
   private sshSession?: Promise<SshSession>
+  /** Set by the cluster: boots this VM again. */
+  restarter?: (vm: RunningVm) => Promise<void>
 
   constructor(
     readonly plan: VmPlan,
-    readonly record: VmRecord,
-    readonly process: QemuProcess,
+    public record: VmRecord,
+    public process: QemuProcess,
     private readonly backend: NetworkBackend,
   ) {}
 
@@ -80,6 +83,14 @@ export class RunningVm {
   async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT): Promise<ShellChannel> {
     const sock = await this.openStream(TELNET_PORT)
     return ShellChannel.open(sock, this.name, timeoutMs)
+  }
+
+  /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */
+  adoptFrom(fresh: RunningVm): void {
+    this.closeChannel()
+    this.process = fresh.process
+    this.record = fresh.record
+    this.channel = fresh.channel
   }
 
   /** Adopt a channel opened during readiness. */
@@ -193,6 +204,23 @@ export class RunningVm {
   async monitor(execute: string, args?: object): Promise<unknown> {
     const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])
     return r
+  }
+
+  /** The VM's link on net `net`: down(), up(), impair({ delayMs, lossPercent, ... }), clear(). */
+  link(net: number): LinkControl {
+    return new LinkControl(this, net)
+  }
+
+  /** Kill the VM's QEMU at once (a crash, on purpose). */
+  kill(): void {
+    this.closeChannel()
+    this.process.kill()
+  }
+
+  /** Stop the VM and boot it again from scratch (same plan); resolves when its shell answers. */
+  async restart(): Promise<void> {
+    if (!this.restarter) throw new XclusterError(`${this.name}: restart() needs the cluster that started it`)
+    await this.restarter(this)
   }
 
   /** Pause the VM's CPUs (QMP stop); its NICs and processes freeze. */

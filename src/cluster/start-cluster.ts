@@ -297,6 +297,11 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     sc = startCtx
     await (spec.start ?? defaultStart)(startCtx)
     if (!startCtx.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
+    for (const [num, nets] of Object.entries(spec.impairments)) {
+      const vm = startCtx.vms.find((v) => v.num === Number(num))
+      if (!vm) throw new XclusterError(`impairments: no VM ${num} in the cluster`)
+      for (const [net, imp] of Object.entries(nets)) await vm.link(Number(net)).impair(imp)
+    }
     return new RunningCluster(home, state, ctx.plan, ctx, startCtx.vms, startCtx.stopHooks)
   } catch (e) {
     const t = new Teardown()

@@ -5,6 +5,7 @@ import { isIPv6 } from 'node:net'
 import type { NetSetup } from '../net/net-setup.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
 import { getTopology, TOPOLOGIES } from '../topology/index.ts'
+import { impairmentProblems, type Impairment } from '../cluster/faults.ts'
 
 export type Role = 'node' | 'router' | 'tester'
 export type Accel = 'auto' | 'kvm' | 'tcg'
@@ -49,6 +50,11 @@ export interface ClusterOptions {
    * addresses, routes, forwarding and NAT at boot.
    */
   topology?: string
+  /**
+   * Impairments per VM number and net, applied once the VMs are up (and
+   * changeable with vm.link(net).impair()); they need `tools: true`.
+   */
+  impairments?: Record<number, Record<number, Impairment>>
   /** Overlays applied to every VM, in the order given. */
   overlays?: string[]
   /** Overlays per role or per VM number, applied after the common ones. */
@@ -132,6 +138,7 @@ export interface ClusterSpec {
   smpVm: Record<number, number>
   tools: boolean
   topology?: string
+  impairments: Record<number, Record<number, Impairment>>
   overlays: string[]
   overlaysRole: Partial<Record<Role, string[]>>
   overlaysVm: Record<number, string[]>
@@ -167,7 +174,7 @@ const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
-  'onProgress', 'start', 'tools', 'topology',
+  'onProgress', 'start', 'tools', 'topology', 'impairments',
 ])
 
 /**
@@ -375,6 +382,21 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
   if (opts.tools !== undefined && typeof opts.tools !== 'boolean') {
     problems.push(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
   }
+  const impairments = perVm('impairments', opts.impairments, (k, val) => {
+    if (typeof val !== 'object' || val === null) {
+      problems.push(`Expected \`${k}\` to be an object keyed by net number, got ${show(val)}`)
+      return undefined
+    }
+    const out: Record<number, Impairment> = {}
+    for (const [net, imp] of Object.entries(val as Record<string, Impairment>)) {
+      problems.push(...impairmentProblems(imp ?? {}, `\`${k}[${net}]\``))
+      out[Number(net)] = imp
+    }
+    return out
+  })
+  if (Object.keys(impairments).length && opts.tools !== true) {
+    problems.push('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
+  }
   if (opts.start !== undefined && typeof opts.start !== 'function') {
     problems.push(`Expected \`start\` to be a function (ctx: StartContext) => Promise<void>, got ${show(opts.start)}`)
   }
@@ -407,6 +429,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     mem, memVm, smp, smpVm,
     tools: opts.tools === true,
     topology,
+    impairments,
     overlays, overlaysRole, overlaysVm,
     network, netSetup, accel,
     append: typeof append === 'string' ? append : '',

@@ -32,6 +32,7 @@ describe('checkOptions defaults', () => {
       start: undefined,
       tools: false,
       topology: undefined,
+      impairments: {},
     })
   })
 

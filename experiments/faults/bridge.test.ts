@@ -1,0 +1,4 @@
+// Fault injection in bridge mode.
+import { faultSuite } from './suite.ts'
+
+faultSuite('bridge')

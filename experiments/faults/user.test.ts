@@ -1,0 +1,4 @@
+// Fault injection in user mode.
+import { faultSuite } from './suite.ts'
+
+faultSuite('user')
