@@ -49,7 +49,7 @@ describe('qemuArgs', () => {
       '-bios', '/usr/share/qemu/qboot.rom',
       '-kernel', '/img/vmlinuz',
       '-initrd', '/st/initrd.cpio.gz',
-      '-append', 'console=ttyS0 quiet panic=-1 xc.cluster=q1',
+      '-append', 'console=ttyS0 quiet panic=-1 no_timer_check xc.cluster=q1',
       '-serial', 'file:/st/vm-001.log',
       '-qmp', 'unix:/st/vm-001.qmp,server=on,wait=off',
       '-pidfile', '/st/vm-001.pid',
@@ -77,7 +77,7 @@ describe('qemuArgs', () => {
     expect(after(argv, '-m')).toBe('192')
     expect(after(argv, '-smp')).toBe('2')
     expect(after(argv, '-name')).toBe('vm-201')
-    expect(after(argv, '-append')).toBe('console=ttyS0 quiet panic=-1 xc.cluster=tag-9 xc.debug=1')
+    expect(after(argv, '-append')).toBe('console=ttyS0 quiet panic=-1 no_timer_check xc.cluster=tag-9 xc.debug=1')
   })
 
   it('puts every NIC option after the fixed options, in NIC order', () => {
