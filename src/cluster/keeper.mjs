@@ -16,6 +16,8 @@ if (!path) {
   process.exit(2)
 }
 rmSync(path, { force: true })
+// The QEMUs started here make their monitor sockets 0600.
+process.umask(0o177)
 
 function spawnChild(req) {
   const fd = openSync(req.log, 'a')

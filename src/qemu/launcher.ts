@@ -35,7 +35,14 @@ export class QemuProcess {
     if (o.keeper) return QemuProcess.adopt(await keeperSpawn(o.keeper, o.argv, o.logFile), qmpPath)
     const [file, ...args] = o.argv
     const log = { file: o.logFile, append: true }
-    const child = execa(file, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, detached: o.detached, cleanup: !o.detached })
+    // QEMU makes its monitor socket with the umask it inherits: 0600, not 0755.
+    const umask = process.umask(0o177)
+    let child: ResultPromise
+    try {
+      child = execa(file, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, detached: o.detached, cleanup: !o.detached })
+    } finally {
+      process.umask(umask)
+    }
     if (o.detached) child.unref()
     const pid = child.pid!
     return new QemuProcess(child, { pid, startTime: procStartTime(pid) }, qmpPath)

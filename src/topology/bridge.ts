@@ -56,6 +56,7 @@ export const bridge: Topology = {
     'Testers are addressed on net 1 (192.168.1.22x) on eth1, which is attached to host net 2; the picture\'s std 192.168.2.x labels for them are not configured.',
     '/etc/hosts comes from the plan, so it lists the std net-2 names of testers, which are not configured (as the original\'s stale entries).',
     'The original had no test for this topology; the experiment pings across the bridge both ways.',
+    'Bridge mode only: in user mode the nets are QEMU multicast sockets, which hand every frame back to its sender, so br1 in vm-201 re-forwards its own frames (a broadcast storm, MACs learned on the wrong port).',
   ],
   diagram: (plan) => configExtras(bridge, plan, ['vm-201 bridges net 1 and net 2 (br1): one subnet 192.168.1.0/24 for nodes and testers.']),
 }

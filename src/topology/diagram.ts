@@ -22,7 +22,7 @@ export function configExtras(topology: Pick<Topology, 'vmConfig'>, plan: Cluster
       else if (mine.length === 0) rows.push({ ifname: nic.ifname, label: 'no address' })
       else {
         const hasStd = std.some((s) => mine.includes(s))
-        for (const c of mine) if (!std.includes(c)) rows.push({ ifname: nic.ifname, label: `${hasStd ? 'also' : 'set'}: ${c}` })
+        for (const c of mine) if (!std.includes(c)) rows.push({ ifname: nic.ifname, label: `${hasStd ? 'also' : 'instead'}: ${c}` })
       }
     }
     for (const b of cfg.bridges ?? []) {

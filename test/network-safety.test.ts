@@ -1,0 +1,128 @@
+// Network safety as tests: the harness listens only on 127.0.0.1 or on Unix
+// sockets of mode 0600, joins its multicast groups on loopback only, and a
+// capture on the host's uplink during a run with traffic on every net sees no
+// packet of it (while the same capture filter on loopback does: the control).
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readFileSync, readlinkSync, statSync, readdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa, type ResultPromise } from 'execa'
+import { startCluster, type RunningCluster } from '../src/index.ts'
+import { STD_ADDRESSES } from '../fixtures/index.ts'
+
+/** The interface of the host's default route. */
+async function uplink(): Promise<string> {
+  const { stdout } = await execa('ip', ['-o', 'route', 'show', 'default'])
+  return /dev (\S+)/.exec(stdout)![1]
+}
+
+/** Packets of the harness: VM MACs (00:00:00:01:*), the 192.168/16 nets, its multicast groups. */
+const HARNESS_FILTER = '(ether[6:4] = 0x00000001 or ether[0:4] = 0x00000001) or net 192.168.0.0/16 or net 239.255.0.0/16'
+
+/** Inodes of the sockets that process `pid` holds. */
+function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+      if (m) out.add(m[1])
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out
+}
+
+/** TCP listeners and UDP sockets of `pids`, as [proto, local address] from /proc/net. */
+function socketsOf(pids: number[]): Array<[string, string]> {
+  const inodes = new Set(pids.flatMap((p) => [...socketInodes(p)]))
+  const found: Array<[string, string]> = []
+  for (const proto of ['tcp', 'udp', 'tcp6', 'udp6']) {
+    const lines = readFileSync(`/proc/net/${proto}`, 'utf8').trim().split('\n').slice(1)
+    for (const l of lines) {
+      const f = l.trim().split(/\s+/)
+      const [local, , state, , , , , , inode] = f.slice(1)
+      if (!inodes.has(inode)) continue
+      if (proto.startsWith('tcp') && state !== '0A') continue // listeners only
+      found.push([proto, decodeAddr(local)])
+    }
+  }
+  return found
+}
+
+/** /proc/net hex "0100007F:5A14" -> "127.0.0.1:23060" (IPv4), IPv6 left in hex. */
+function decodeAddr(hex: string): string {
+  const [a, p] = hex.split(':')
+  if (a.length !== 8) return `[${a}]:${parseInt(p, 16)}`
+  const b = a.match(/../g)!.map((x) => parseInt(x, 16)).reverse()
+  return `${b.join('.')}:${parseInt(p, 16)}`
+}
+
+describe.each(['user', 'bridge'] as const)('%s mode', (network) => {
+  let cluster: RunningCluster
+  let capture: ResultPromise
+  let control: ResultPromise
+  const dir = mkdtempSync(join(tmpdir(), 'xc-safety-'))
+
+  beforeAll(async () => {
+    const dev = await uplink()
+    // Captures start before the cluster: its boot, ARP, multicast joins are all seen.
+    capture = execa('tcpdump', ['-i', dev, '-n', '-U', '-w', join(dir, 'uplink.pcap'), HARNESS_FILTER], { reject: false })
+    control = execa('tcpdump', ['-i', 'lo', '-n', '-U', '-w', join(dir, 'lo.pcap'), HARNESS_FILTER], { reject: false })
+    await new Promise((r) => setTimeout(r, 1000))
+    cluster = await startCluster({ name: `safety-${network}`, network, nvm: 2, nrouters: 1, tools: true, overlays: [STD_ADDRESSES] })
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    capture?.kill('SIGINT')
+    control?.kill('SIGINT')
+    await Promise.allSettled([capture, control])
+  })
+
+  test('every socket the harness listens on is on 127.0.0.1 or a 0600 Unix socket; multicast only on lo', async () => {
+    const pids = cluster.vms.map((v) => v.process.record.pid)
+    const relay = cluster.state.state.relay
+    if (relay) pids.push(relay.pid)
+    const sockets = socketsOf(pids)
+    const group = cluster.plan.allocation.mcastGroupPrefix
+    for (const [proto, addr] of sockets) {
+      const ok = addr.startsWith('127.0.0.1:') || (proto === 'udp' && addr.startsWith(`${group}.`))
+      expect(ok, `${proto} ${addr}`).toBe(true)
+    }
+    if (network === 'user') {
+      expect(sockets.length).toBeGreaterThan(0)
+      // The telnet and ssh forwards of every VM listen, on loopback.
+      expect(sockets.filter(([p]) => p === 'tcp').length).toBe(2 * cluster.vms.length)
+      // Multicast memberships of the cluster's groups: on lo, nowhere else.
+      const igmp = readFileSync('/proc/net/igmp', 'utf8')
+      const perDev = igmp.split(/\n(?=\d+\s)/).map((block) => ({ dev: block.split(/\s+/)[1], block }))
+      for (const { dev, block } of perDev) {
+        const hex = group.split('.').map(Number)
+        const mine = new RegExp(`\\b[0-9A-F]{2}${hex[2].toString(16).padStart(2, '0').toUpperCase()}${'FF'}EF\\b`)
+        if (mine.test(block)) expect(dev).toBe('lo')
+      }
+    }
+    for (const f of readdirSync(cluster.stateDir).filter((n) => n.endsWith('.sock') || n.endsWith('.qmp'))) {
+      expect((statSync(join(cluster.stateDir, f)).mode & 0o777).toString(8), f).toBe('600')
+    }
+  })
+
+  test('a capture on the host uplink during traffic on every net sees no packet of the harness', async () => {
+    expect(await cluster.vm(1).ping('192.168.1.2')).toBe(true)
+    expect(await cluster.vm(1).ping('1000::1:192.168.1.201')).toBe(true)
+    expect(await cluster.vm(201).ping('192.168.0.250')).toBe(true)
+    await cluster.vm(2).run('iperf3 -s -D -1')
+    await cluster.vm(1).run('iperf3 -c 192.168.1.2 -t 1', { timeout: 30_000 })
+    await new Promise((r) => setTimeout(r, 500))
+    const count = async (file: string): Promise<number> => {
+      const r = await execa('tcpdump', ['-n', '-r', file], { reject: false })
+      return r.stdout.split('\n').filter(Boolean).length
+    }
+    const onUplink = await count(join(dir, 'uplink.pcap'))
+    const onLo = await count(join(dir, 'lo.pcap'))
+    console.log(`[${network}] packets of the harness on the uplink: ${onUplink}; on lo: ${onLo}`)
+    expect(onUplink).toBe(0)
+    // The control: in user mode the multicast nets run over lo, so the same filter sees them there.
+    if (network === 'user') expect(onLo).toBeGreaterThan(0)
+  })
+})
