@@ -1,0 +1,51 @@
+// Prints the README's table of bad inputs and the errors they get, from the
+// real validation (so the table cannot drift from the code):
+//   npx tsx scripts/bad-input-table.ts
+import { checkOptions } from '../src/plan/options.ts'
+import { validateOptions } from '../src/cluster/start-cluster.ts'
+
+const cases: Array<[string, Record<string, unknown>]> = [
+  ['nodes out of range', { nvm: 0 }],
+  ['too many routers', { nrouters: 21 }],
+  ['negative testers', { ntesters: -1 }],
+  ['a count as a string', { nvm: '4' }],
+  ['a count that is not an integer', { nvm: 1.5 }],
+  ['NaN', { nvm: NaN }],
+  ['per-VM nets without net 0', { nets: { 3: [1, 2] } }],
+  ['a net out of range', { netsVm: [0, 300] }],
+  ['a net twice', { netsRouter: [0, 1, 1] }],
+  ['more than 16 NICs', { netsVm: Array.from({ length: 17 }, (_, i) => i) }],
+  ['a VM number out of range as key', { memVm: { 241: 128 } }],
+  ['memory below what the kernel boots with', { mem: 64 }],
+  ['a VM twice', { extraVms: [1] }],
+  ['unknown option', { nvms: 4 }],
+  ['bad network', { network: 'bridged' }],
+  ['net-setup that is not a function or path', { network: { netSetup: 42 } }],
+  ['bad accel', { accel: 'KVM' }],
+  ['an IPv6 prefix that gives no valid address', { prefix: '1::2::3' }],
+  ['a cluster name for file and interface names', { name: 'a name with spaces and more than 32 characters' }],
+  ['unknown topology', { topology: 'mesh' }],
+  ['impairment with a bad value', { tools: true, impairments: { 1: { 1: { lossPercent: 150 } } } }],
+  ['impairments without the tools', { impairments: { 1: { 1: { delayMs: 10 } } } }],
+  ['reorder without delay', { tools: true, impairments: { 1: { 1: { reorderPercent: 10 } } } }],
+]
+const io: Array<[string, Record<string, unknown>]> = [
+  ['an overlay path that does not exist', { overlays: ['/nonexistent/ovl'] }],
+  ['a kernel path that does not exist', { kernel: '/nonexistent/vmlinuz', modules: '/nonexistent/modules' }],
+  ['a net-setup script that does not exist', { network: { netSetup: '/nonexistent/net-setup.sh' } }],
+]
+const show = (o: unknown): string => JSON.stringify(o, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? 'NaN' : v))
+const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+console.log('| input | options | error |\n| --- | --- | --- |')
+for (const [what, o] of cases) {
+  const { problems } = checkOptions(o as never)
+  console.log(`| ${what} | \`${md(show(o))}\` | ${md(problems.join(' / '))} |`)
+}
+for (const [what, o] of io) {
+  try {
+    validateOptions(o as never)
+  } catch (e) {
+    const problems = (e as { problems?: string[] }).problems ?? [String(e)]
+    console.log(`| ${what} | \`${md(show(o))}\` | ${md(problems.filter((p) => !p.startsWith('No VM image')).join(' / '))} |`)
+  }
+}
