@@ -6,7 +6,8 @@
 //   2. the same cluster in bridge mode beside user mode;
 //   3. exec('true') latency on one VM, user and bridge mode;
 //   4. boot phases of one VM from its console;
-//   5. idle RSS and CPU per VM of a running cluster.
+//   5. idle RSS and CPU per VM of a running cluster;
+//   6. TCP throughput VM to VM over net 1 (iperf3), user against bridge mode.
 // Boots alternate floor, user, bridge (twice; once with --quick) and the medians
 // are reported. The benchmark reports; it never fails on a number. Everything it
 // starts is stopped in finally blocks (and on Ctrl-C).
@@ -27,6 +28,7 @@ import {
   type RunningVm,
 } from '../src/index.ts'
 import { removeClusterResources } from '../src/cluster/cleanup.ts'
+import { STD_ADDRESSES } from '../fixtures/index.ts'
 import { listStates } from '../src/cluster/state-dir.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
 import { ConsoleWatcher, parsePhases, PHASES, type Phase } from './console.ts'
@@ -312,6 +314,26 @@ async function main(): Promise<void> {
     if (b && Number.isFinite(b.ms)) bridgeRuns.push(b)
   }
 
+  // TCP throughput VM to VM over net 1 (iperf3), user mode (multicast socket net)
+  // against bridge mode (tap and bridge). Each mode's 2-VM cluster has the tools.
+  const throughput: Record<string, number> = {}
+  for (const network of ['user', 'bridge'] as const) {
+    log(`throughput: iperf3 vm-001 -> vm-002 over net 1, ${network} mode ...`)
+    await part(`throughput ${network}`, async () => {
+      const c = await startCluster({ name: `bench-tp-${network}`, network, nvm: 2, nrouters: 0, tools: true, overlays: [STD_ADDRESSES] })
+      live.add(c)
+      try {
+        await c.vm(2).run('iperf3 -s -D -1')
+        const out = await c.vm(1).run('iperf3 -c 192.168.1.2 -t 5 -J', { timeout: 60_000 })
+        const bps = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second
+        throughput[network] = bps / 1e6
+        log(`  ${network}: ${throughput[network].toFixed(0)} Mbit/s`)
+      } finally {
+        await stopCluster(c)
+      }
+    })
+  }
+
   // ---------------------------------------------------------------- report
   const floorMs = median(floorRuns.map((r) => r.ms))
   const userMs = median(userRuns.map((r) => r.ms))
@@ -350,6 +372,11 @@ async function main(): Promise<void> {
       [`idle CPU per VM (mean of nodes, ${IDLE_WINDOW_MS / 1000} s)`, `${idleRes.nodes.cpuPct.toFixed(2)} %`, `of one core; all ${idleRes.perVm.length} VMs: ${idleRes.all.cpuPct.toFixed(2)} %`],
     )
   }
+  rows.push(
+    ['TCP throughput over net 1, user mode', throughput.user ? `${throughput.user.toFixed(0)} Mbit/s` : 'n/a', 'iperf3 -t 5, vm-001 -> vm-002, multicast socket net'],
+    ['TCP throughput over net 1, bridge mode', throughput.bridge ? `${throughput.bridge.toFixed(0)} Mbit/s` : 'n/a', 'tap and Linux bridge'],
+    ['bridge / user throughput', times(ratio(throughput.bridge ?? NaN, throughput.user ?? NaN)), 'the seed says bridge is much faster'],
+  )
   const stopU = median(userRuns.map((r) => r.stopMs ?? NaN).filter(Number.isFinite))
   const stopB = median(bridgeRuns.map((r) => r.stopMs ?? NaN).filter(Number.isFinite))
   rows.push(['cluster stop, user / bridge', `${secs(stopU)} / ${secs(stopB)}`, 'median'])
@@ -377,6 +404,7 @@ async function main(): Promise<void> {
     },
     stop: { userMs: userRuns.map((r) => round(r.stopMs ?? NaN, 0)), bridgeMs: bridgeRuns.map((r) => round(r.stopMs ?? NaN, 0)) },
     exec: { command: 'true', warmup: EXEC_WARMUP, user: execUser ?? null, bridge: execBridge ?? null },
+    throughputMbps: { ...throughput, bridgeOverUser: round(ratio(throughput.bridge ?? NaN, throughput.user ?? NaN), 3) },
     phases: phases ?? null,
     idle: idleRes ?? null,
     errors,
