@@ -47,9 +47,10 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
   // The keeper last: it is the parent that reaps the others.
   await killAll(pidsOf(s), s.dir, removed)
   if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
-  if (s.netns) {
-    const r = await execa('ip', ['netns', 'delete', s.netns], { reject: false })
-    if (r.exitCode === 0) removed.push(`network namespace ${s.netns}`)
+  for (const ns of [s.netns, ...(s.netnsExtra ?? [])]) {
+    if (!ns) continue
+    const r = await execa('ip', ['netns', 'delete', ns], { reject: false })
+    if (r.exitCode === 0) removed.push(`network namespace ${ns}`)
   }
   if (s.portBlock !== undefined) releasePortBlock(home, s.portBlock, s.id)
   if (existsSync(s.dir)) {

@@ -146,7 +146,7 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
       vm: vmPlan, accel: ctx.accel, kernel: ctx.image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
       toolsDisk: ctx.spec.tools ? ctx.image.tools : undefined,
     }),
-  ])
+  ], vmPlan)
   state.update((r) => {
     r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
   })

@@ -38,6 +38,8 @@ export interface StateRecord {
   portBlock?: number
   /** Network namespace made for the cluster (bridge mode). */
   netns?: string
+  /** More namespaces of a cluster that spans simulated hosts (one per host, and the underlay). */
+  netnsExtra?: string[]
   /** Relay into the namespace (bridge mode). */
   relay?: ProcessRecord & { socket: string }
   /** Parent of a detached cluster's processes (see keeper.mjs). */

@@ -12,8 +12,8 @@ export interface NetworkBackend {
   prepareVm(vm: VmPlan): Promise<void>
   /** -netdev/-device options of one NIC. */
   nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]>
-  /** The command that starts QEMU (e.g. inside the namespace). */
-  wrap(argv: string[]): string[]
+  /** The command that starts QEMU of `vm` (e.g. inside its host's namespace); without a VM, the host side of net 0. */
+  wrap(argv: string[], vm?: VmPlan): string[]
   /** A byte stream to `port` (23 telnet, 22 ssh) of VM `vm`. */
   connect(vm: VmPlan, port: number): Promise<Duplex>
   /** Remove one VM's host side (scale-in). */

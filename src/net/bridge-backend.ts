@@ -30,13 +30,46 @@ export function tapName(vm: number, net: number): string {
   return `t${vm}n${net}`
 }
 
+/** The underlay address of simulated host number `i` (0-based). */
+export function underlayAddress(i: number): string {
+  return `192.168.255.${i + 1}`
+}
+/** The VXLAN VNI of net k. */
+export function vniOf(net: number): number {
+  return 100 + net
+}
+/** VXLAN adds 50 bytes: the underlay carries full 1500-byte frames of the nets. */
+export const UNDERLAY_MTU = 1550
+
+/**
+ * `ip -batch` lines of simulated host number `i` of a cluster that spans
+ * hosts: its underlay address and, per net, a VXLAN device on that net's
+ * bridge (the bridges come from bridgeBatch). Pure.
+ */
+export function vxlanBatch(plan: ClusterPlan, i: number): string[] {
+  const lines = [`addr add ${underlayAddress(i)}/24 dev underlay`, 'link set underlay up']
+  for (const net of plan.nets) {
+    lines.push(
+      `link add vx${net} type vxlan id ${vniOf(net)} dstport 4789 local ${underlayAddress(i)} dev underlay`,
+      `link set vx${net} mtu 1500 master ${bridgeName(net)} up`,
+    )
+  }
+  return lines
+}
+
+/** `bridge -batch` lines: flood each net's unknown traffic to every other host (head-end replication). Pure. */
+export function floodBatch(plan: ClusterPlan, i: number): string[] {
+  const peers = (plan.hosts ?? []).map((_, j) => j).filter((j) => j !== i)
+  return plan.nets.flatMap((net) => peers.map((j) => `fdb append 00:00:00:00:00:00 dev vx${net} dst ${underlayAddress(j)}`))
+}
+
 /** `ip -batch` lines that make the namespace's bridges and the host address on net 0. Pure. */
-export function bridgeBatch(plan: ClusterPlan): string[] {
+export function bridgeBatch(plan: ClusterPlan, hostSide = true): string[] {
   const lines = ['link set lo up']
   for (const net of plan.nets) {
     const br = bridgeName(net)
     lines.push(`link add ${br} type bridge forward_delay 0 stp_state 0`)
-    if (net === 0) {
+    if (net === 0 && hostSide) {
       lines.push(`addr add ${ipv4Of(0, HOST_VM_NUMBER)}/24 dev ${br}`)
       lines.push(`addr add ${ipv6Of(0, HOST_VM_NUMBER, plan.prefix)}/120 dev ${br} nodad`)
     }
@@ -66,18 +99,56 @@ export class BridgeBackend implements NetworkBackend {
     this.relaySocket = state.path('relay.sock')
   }
 
-  private async ipBatch(lines: string[]): Promise<void> {
-    const r = await execa('ip', ['-n', this.netns, '-batch', '-'], { input: lines.join('\n') + '\n', reject: false })
-    if (r.exitCode !== 0) throw new HostCommandError(`ip -n ${this.netns} -batch failed: ${r.stderr.trim()}\n${lines.join('\n')}`)
+  private async ipBatch(lines: string[], ns = this.netns, tool = 'ip'): Promise<void> {
+    const r = await execa(tool, ['-n', ns, '-batch', '-'], { input: lines.join('\n') + '\n', reject: false })
+    if (r.exitCode !== 0) throw new HostCommandError(`${tool} -n ${ns} -batch failed: ${r.stderr.trim()}\n${lines.join('\n')}`)
+  }
+
+  /** The namespace of simulated host number i (host 0 is the cluster's own namespace). */
+  private hostNetns(i: number): string {
+    return i === 0 ? this.netns : `${this.netns}-${this.plan.hosts![i]}`
+  }
+
+  /** The namespace a VM runs in. */
+  private netnsOf(vm?: VmPlan): string {
+    if (!vm?.host || !this.plan.hosts) return this.netns
+    return this.hostNetns(this.plan.hosts.indexOf(vm.host))
   }
 
   async prepare(): Promise<void> {
-    // Recorded before it is made, so that a kill right after leaves a trace.
-    this.state.update((r) => (r.netns = this.netns))
-    const add = await execa('ip', ['netns', 'add', this.netns], { reject: false })
-    if (add.exitCode !== 0) throw new HostCommandError(`ip netns add ${this.netns} failed: ${add.stderr.trim()}`)
+    const hosts = this.plan.hosts ?? []
+    const extra = hosts.length > 1 ? [...hosts.slice(1).map((_, j) => this.hostNetns(j + 1)), `${this.netns}-ul`] : []
+    // Recorded before they are made, so that a kill right after leaves a trace.
+    this.state.update((r) => {
+      r.netns = this.netns
+      if (extra.length) r.netnsExtra = extra
+    })
+    for (const ns of [this.netns, ...extra]) {
+      const add = await execa('ip', ['netns', 'add', ns], { reject: false })
+      if (add.exitCode !== 0) throw new HostCommandError(`ip netns add ${ns} failed: ${add.stderr.trim()}`)
+    }
     await this.ipBatch(bridgeBatch(this.plan))
+    if (hosts.length > 1) await this.prepareHosts(hosts, `${this.netns}-ul`)
     await this.startRelay()
+  }
+
+  /**
+   * Simulated hosts: an underlay namespace with a bridge, one veth into it per
+   * host (MTU 1550 for the VXLAN overhead), and in each host, per net, a VXLAN
+   * device on the net's bridge flooding to every other host.
+   */
+  private async prepareHosts(hosts: string[], underlay: string): Promise<void> {
+    await this.ipBatch([`link add ul type bridge`, `link set ul mtu ${UNDERLAY_MTU} up`], underlay)
+    for (const [i] of hosts.entries()) {
+      const ns = this.hostNetns(i)
+      await this.ipBatch([
+        `link add u${i} mtu ${UNDERLAY_MTU} type veth peer name underlay mtu ${UNDERLAY_MTU} netns ${ns}`,
+        `link set u${i} master ul up`,
+      ], underlay)
+      if (i > 0) await this.ipBatch(bridgeBatch(this.plan, false), ns)
+      await this.ipBatch(vxlanBatch(this.plan, i), ns)
+      await this.ipBatch(floodBatch(this.plan, i), ns, 'bridge')
+    }
   }
 
   private async startRelay(): Promise<void> {
@@ -115,15 +186,15 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   async prepareVm(vm: VmPlan): Promise<void> {
-    await this.ipBatch(tapBatch(vm))
+    await this.ipBatch(tapBatch(vm), this.netnsOf(vm))
   }
 
   async nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]> {
     return ['-netdev', `tap,id=${nic.id},ifname=${tapName(vm.num, nic.net)},script=no,downscript=no`, ...nicDevice(nic.id, nic.mac)]
   }
 
-  wrap(argv: string[]): string[] {
-    return ['ip', 'netns', 'exec', this.netns, ...argv]
+  wrap(argv: string[], vm?: VmPlan): string[] {
+    return ['ip', 'netns', 'exec', this.netnsOf(vm), ...argv]
   }
 
   connect(vm: VmPlan, port: number): Promise<Duplex> {
@@ -131,7 +202,7 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   async releaseVm(vm: VmPlan): Promise<void> {
-    await this.ipBatch(vm.nics.map((nic) => `link delete ${tapName(vm.num, nic.net)}`)).catch(() => {})
+    await this.ipBatch(vm.nics.map((nic) => `link delete ${tapName(vm.num, nic.net)}`), this.netnsOf(vm)).catch(() => {})
   }
 
   async teardown(): Promise<void> {
@@ -140,8 +211,8 @@ export class BridgeBackend implements NetworkBackend {
       process.kill(relay.pid, 'SIGTERM')
       await waitGone(relay.pid, 2000)
     }
-    // Deleting the namespace removes its bridges and taps with it.
-    await execa('ip', ['netns', 'delete', this.netns], { reject: false })
+    // Deleting the namespaces removes their bridges, taps, VXLAN devices and veths with them.
+    for (const ns of [this.netns, ...(this.state.state.netnsExtra ?? [])]) await execa('ip', ['netns', 'delete', ns], { reject: false })
   }
 }
 

@@ -78,8 +78,8 @@ export class CustomBackend implements NetworkBackend {
     return args
   }
 
-  wrap(argv: string[]): string[] {
-    return this.base.wrap(argv)
+  wrap(argv: string[], vm?: VmPlan): string[] {
+    return this.base.wrap(argv, vm)
   }
 
   connect(vm: VmPlan, port: number): Promise<Duplex> {

@@ -55,6 +55,13 @@ export interface ClusterOptions {
    * changeable with vm.link(net).impair()); they need `tools: true`.
    */
   impairments?: Record<number, Record<number, Impairment>>
+  /**
+   * Run the cluster across (simulated) hosts, e.g. { a: [1, 201], b: [2] }:
+   * bridge mode, each host its own namespace with its own bridges, each net's
+   * bridges joined between hosts by VXLAN (one VNI per net). VMs not listed
+   * run on the first host, which also has the host side (192.168.0.250).
+   */
+  hosts?: Record<string, number[]>
   /** Overlays applied to every VM, in the order given. */
   overlays?: string[]
   /** Overlays per role or per VM number, applied after the common ones. */
@@ -139,6 +146,7 @@ export interface ClusterSpec {
   tools: boolean
   topology?: string
   impairments: Record<number, Record<number, Impairment>>
+  hosts?: Record<string, number[]>
   overlays: string[]
   overlaysRole: Partial<Record<Role, string[]>>
   overlaysVm: Record<number, string[]>
@@ -174,7 +182,7 @@ const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
-  'onProgress', 'start', 'tools', 'topology', 'impairments',
+  'onProgress', 'start', 'tools', 'topology', 'impairments', 'hosts',
 ])
 
 /**
@@ -397,6 +405,29 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
   if (Object.keys(impairments).length && opts.tools !== true) {
     problems.push('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
   }
+  let hosts: Record<string, number[]> | undefined
+  if (opts.hosts !== undefined) {
+    const h = opts.hosts as unknown
+    if (typeof h !== 'object' || h === null || Array.isArray(h) || Object.keys(h).length < 2) {
+      problems.push(`Expected \`hosts\` to name at least two hosts, each with its VM numbers, e.g. { a: [1], b: [2] }, got ${show(h)}`)
+    } else {
+      hosts = {}
+      const seen = new Map<number, string>()
+      for (const [name, list] of Object.entries(h as Record<string, unknown>)) {
+        if (!/^[a-z][a-z0-9]{0,7}$/.test(name)) problems.push(`Expected host names of 1-8 lower-case letters and digits (they name namespaces), got \`${name}\``)
+        if (!Array.isArray(list) || list.some((v) => !isInt(v))) {
+          problems.push(`Expected \`hosts.${name}\` to be a list of VM numbers, got ${show(list)}`)
+          continue
+        }
+        for (const v of list as number[]) {
+          if (seen.has(v)) problems.push(`vm-${String(v).padStart(3, '0')} is on two hosts: ${seen.get(v)} and ${name}`)
+          seen.set(v, name)
+        }
+        hosts[name] = [...(list as number[])]
+      }
+    }
+    if (opts.network !== 'bridge') problems.push("`hosts` needs network: 'bridge' (each host is a namespace with bridges joined by VXLAN)")
+  }
   if (opts.start !== undefined && typeof opts.start !== 'function') {
     problems.push(`Expected \`start\` to be a function (ctx: StartContext) => Promise<void>, got ${show(opts.start)}`)
   }
@@ -422,6 +453,12 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     }
   }
 
+  if (hosts) {
+    for (const [name, list] of Object.entries(hosts)) {
+      for (const v of list) if (!vms.has(v)) problems.push(`\`hosts.${name}\` lists vm-${String(v).padStart(3, '0')}, which is not in the cluster`)
+    }
+  }
+
   const spec: ClusterSpec = {
     name: typeof name === 'string' ? name : 'default',
     vms: [...vms].sort((a, b) => a - b),
@@ -430,6 +467,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     tools: opts.tools === true,
     topology,
     impairments,
+    hosts,
     overlays, overlaysRole, overlaysVm,
     network, netSetup, accel,
     append: typeof append === 'string' ? append : '',

@@ -25,6 +25,8 @@ export interface VmPlan {
   telnetPort: number
   sshPort: number
   append: string
+  /** The (simulated) host the VM runs on, when the cluster spans hosts. */
+  host?: string
 }
 
 /** Host resources reserved for one cluster (see ../net/port-block.ts). */
@@ -47,6 +49,8 @@ export interface ClusterPlan {
   /** Every net some VM is on, sorted. */
   nets: number[]
   allocation: Allocation
+  /** Host names in order, when the cluster spans hosts (bridge mode, nets joined by VXLAN). */
+  hosts?: string[]
 }
 
 export const HOST_VM_NUMBER = 250
@@ -78,6 +82,11 @@ export function mcastGroupOf(alloc: Allocation, net: number): string {
   return `${alloc.mcastGroupPrefix}.${net}`
 }
 
+/** The host VM `vm` runs on: the one that lists it, else the first. */
+export function hostOf(hosts: Record<string, number[]>, vm: number): string {
+  return Object.entries(hosts).find(([, vms]) => vms.includes(vm))?.[0] ?? Object.keys(hosts)[0]
+}
+
 /** Pure: the whole cluster as data. */
 export function planCluster(spec: ClusterSpec, alloc: Allocation): ClusterPlan {
   const vms = spec.vms.map((num): VmPlan => {
@@ -100,10 +109,12 @@ export function planCluster(spec: ClusterSpec, alloc: Allocation): ClusterPlan {
       telnetPort: alloc.telnetBase + num,
       sshPort: alloc.sshBase + num,
       append: [spec.append, spec.appendVm[num] ?? ''].filter(Boolean).join(' '),
+      ...(spec.hosts ? { host: hostOf(spec.hosts, num) } : {}),
     }
   })
   const nets = [...new Set(vms.flatMap((v) => v.nics.map((n) => n.net)))].sort((a, b) => a - b)
   return {
+    ...(spec.hosts ? { hosts: Object.keys(spec.hosts) } : {}),
     id: alloc.clusterId,
     name: spec.name,
     network: spec.network,

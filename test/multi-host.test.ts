@@ -1,0 +1,68 @@
+// A cluster across two simulated hosts: two network namespaces, each with
+// its own bridges and VMs, the bridges of each net joined by VXLAN (one VNI
+// per net) over a veth underlay with room for the VXLAN overhead.
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { readlinkSync } from 'node:fs'
+import { execa } from 'execa'
+import { startCluster, type RunningCluster } from '../src/index.ts'
+import { STD_ADDRESSES } from '../fixtures/index.ts'
+import { leftovers, netnsList } from './helpers/host.ts'
+import { xclusterHome } from '../src/image/home.ts'
+
+let cluster: RunningCluster
+beforeAll(async () => {
+  cluster = await startCluster({
+    name: 'two-hosts', network: 'bridge', nvm: 2, nrouters: 0, tools: true, overlays: [STD_ADDRESSES],
+    hosts: { a: [1], b: [2] },
+  })
+})
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+test('vm-001 runs on host a and vm-002 on host b: different namespaces, with their own bridges', async () => {
+  const ns = (vm: number): string => readlinkSync(`/proc/${cluster.vm(vm).process.record.pid}/ns/net`)
+  expect(ns(1)).not.toBe(ns(2))
+  const extra = cluster.state.state.netnsExtra!
+  expect(extra).toEqual([`${cluster.netns}-b`, `${cluster.netns}-ul`])
+  const links = (await execa('ip', ['-n', extra[0], '-br', 'link'])).stdout
+  for (const dev of ['xcbr0', 'xcbr1', 'vx0', 'vx1', 't2n0', 't2n1', 'underlay']) expect(links).toMatch(new RegExp(`^${dev}(@\\S+)?\\s`, 'm'))
+  expect(links).not.toMatch(/^t1n0/m)
+})
+
+test('vm-001 reaches vm-002 across the hosts on net 1 and on net 0, IPv4 and IPv6', async () => {
+  for (const addr of ['192.168.1.2', '1000::1:192.168.1.2', '192.168.0.2', '1000::1:192.168.0.2']) {
+    expect(await cluster.vm(1).ping(addr, 3), addr).toBe(true)
+  }
+})
+
+test('a full-size ping with do-not-fragment crosses the VXLAN (1500-byte packets, underlay MTU 1550)', async () => {
+  const r = await cluster.vm(1).exec('ping -c 2 -W 3 -M do -s 1472 192.168.1.2')
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+  expect(r.stdout).toContain('1480 bytes from 192.168.1.2')
+})
+
+test('the packets went over the underlay as VXLAN (UDP 4789)', async () => {
+  const ul = `${cluster.netns}-ul`
+  const bytes = async (): Promise<number> => {
+    const [l] = JSON.parse((await execa('ip', ['-n', ul, '-s', '-j', 'link', 'show', 'u0'])).stdout) as Array<{ stats64: { rx: { bytes: number } } }>
+    return l.stats64.rx.bytes
+  }
+  const before = await bytes()
+  expect(await cluster.vm(1).run('ping -c 5 -i 0.2 -s 1000 192.168.1.2')).toContain('5 received')
+  expect((await bytes()) - before).toBeGreaterThan(5 * 1000)
+})
+
+test('the host side (on host a) reaches vm-002 on host b', async () => {
+  const r = await cluster.hostExec(['busybox', 'ping', '-c1', '-W3', '192.168.0.2'])
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+})
+
+test('stop removes every namespace of both hosts and the underlay', async () => {
+  const all = [cluster.netns!, ...cluster.state.state.netnsExtra!]
+  const id = cluster.id
+  await cluster.stop()
+  const now = await netnsList()
+  expect(all.filter((ns) => now.includes(ns))).toEqual([])
+  expect(await leftovers(xclusterHome(), [id])).toEqual([])
+})
