@@ -1,0 +1,5 @@
+// The multilan topology in user mode.
+import { topologySuite } from 'xcluster/vitest'
+import { checks, options } from './checks.ts'
+
+topologySuite('multilan', 'user', options, checks)
