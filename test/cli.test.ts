@@ -47,6 +47,13 @@ describe.each(['user', 'bridge'] as const)('xc in %s mode', (mode) => {
     expect((await xc('rsh', `--name=${name}`, '3', 'hostname')).stdout).toBe('vm-003')
     expect((await xc('rsh', `--name=${name}`, '3', 'ping -c1 -W2 192.168.0.250')).exitCode).toBe(0)
 
+    // xcluster's rcp: a file from the VM, and one to it.
+    const local = join(home, `${name}-hostname`)
+    expect((await xc('rcp', `--name=${name}`, '1', '/etc/hostname', local)).exitCode).toBe(0)
+    expect((await import('node:fs')).readFileSync(local, 'utf8')).toBe('vm-001\n')
+    expect((await xc('rcp', `--name=${name}`, '--to', '2', local, '/tmp/from-host')).exitCode).toBe(0)
+    expect((await xc('rsh', `--name=${name}`, '2', 'cat /tmp/from-host')).stdout).toBe('vm-001')
+
     // A capture round trip: the pcap comes back and the host's tcpdump reads it.
     expect((await xc('tcpdump', `--name=${name}`, '--start', '1', 'eth0', 'icmp')).exitCode).toBe(0)
     expect((await xc('rsh', `--name=${name}`, '1', 'ping -c2 -W2 192.168.0.250')).exitCode).toBe(0)

@@ -56,6 +56,30 @@ export function networkingSuite(mode: 'user' | 'bridge'): void {
     expect(await cluster.vm(201).run('cat /sys/class/net/eth2/address')).toBe(`${macOf(201, 2)}\n`)
   })
 
+  test('the whole reachability matrix on nets 0 and 1, what must and what must not answer', async ({ cluster }) => {
+    const bridge = mode === 'bridge'
+    // Rows: VMs; columns: net 1 addresses, then net 0 addresses of the others and the host alias.
+    await expect(cluster).toHaveReachability({
+      from: [1, 2, 201],
+      to: ['192.168.1.1', '192.168.1.2', '192.168.1.201', '192.168.0.2', '192.168.0.250', '192.168.2.201'],
+      expect: [
+        [true, true, true, bridge, true, false],
+        [true, true, true, true, true, false],
+        [true, true, true, bridge, true, true],
+      ],
+      wait: 1,
+    })
+  })
+
+  test('a wrong expectation fails with the whole matrix, the differences marked', async ({ cluster }) => {
+    const err = await expect(cluster)
+      .toHaveReachability({ from: [1], to: ['192.168.1.2', '192.168.2.201'], expect: [[false, false]], wait: 1 })
+      .catch((e: Error) => e)
+    expect(err).toBeInstanceOf(Error)
+    expect((err as Error).message).toContain('reachability differs (marked !!)')
+    expect((err as Error).message).toMatch(/vm-001\s+yes \(want no\) !!\s+no/)
+  })
+
   test('the router reaches vm-002 on net 1; net 2 has no node', async ({ cluster }) => {
     await expect(cluster.vm(201)).toReach('192.168.1.2')
     await expect(cluster.vm(1)).not.toReach('192.168.2.201', 1)

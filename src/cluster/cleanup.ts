@@ -13,6 +13,17 @@ function belongsTo(pid: number, dir: string): boolean {
   return (procCmdline(pid) ?? []).some((a) => a.includes(dir))
 }
 
+/**
+ * A VM whose launch was recorded but whose pid was not (killed between the
+ * spawn and the record) still gets its pid from QEMU's own pidfile, which QEMU
+ * writes as it starts: wait a little for it.
+ */
+async function awaitPidfiles(s: StateRecord, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  const pending = (): boolean => Object.values(s.vms).some((v) => !v.process && !existsSync(v.pidfile))
+  while (pending() && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
+}
+
 function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: string }> {
   const out: Array<{ pid: number; startTime?: number; what: string }> = []
   for (const vm of Object.values(s.vms)) {
@@ -45,6 +56,7 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
   const s = state.state
   const removed: string[] = []
   // The keeper last: it is the parent that reaps the others.
+  await awaitPidfiles(s)
   await killAll(pidsOf(s), s.dir, removed)
   if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
   for (const ns of [s.netns, ...(s.netnsExtra ?? [])]) {

@@ -1,9 +1,9 @@
 // Start and use the keeper of a detached cluster (see keeper.mjs).
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { execa } from 'execa'
 import { HostCommandError, XcTimeoutError } from '../errors.ts'
 import { procStartTime } from './proc.ts'
+import { startHelper } from './helper-process.ts'
 import type { ProcessRecord, StateDir } from './state-dir.ts'
 
 const KEEPER = fileURLToPath(new URL('./keeper.mjs', import.meta.url))
@@ -11,28 +11,12 @@ const KEEPER = fileURLToPath(new URL('./keeper.mjs', import.meta.url))
 /** Start the keeper of `state`'s cluster, detached, and record it before it runs anything. */
 export async function startKeeper(state: StateDir): Promise<string> {
   const socket = state.path('keeper.sock')
-  const child = execa(process.execPath, [KEEPER, socket], {
-    stdin: 'ignore',
-    stderr: { file: state.path('keeper.log'), append: true },
-    reject: false,
+  await startHelper([process.execPath, KEEPER, socket], {
+    log: state.path('keeper.log'),
     detached: true,
-    cleanup: false,
+    what: 'the cluster keeper',
+    record: (p) => state.update((r) => (r.keeper = { ...p, socket })),
   })
-  const pid = child.pid!
-  state.update((r) => (r.keeper = { pid, startTime: procStartTime(pid), socket }))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new XcTimeoutError('the cluster keeper did not start within 10 s')), 10_000)
-    child.stdout!.once('data', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    void child.then((r) => {
-      clearTimeout(timer)
-      reject(new HostCommandError(`the cluster keeper exited: ${r.exitCode ?? r.signal}`))
-    })
-  })
-  child.stdout!.destroy()
-  child.unref()
   return socket
 }
 

@@ -87,7 +87,7 @@ export class RunningVm {
 
   /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */
   adoptFrom(fresh: RunningVm): void {
-    this.closeChannel()
+    void this.closeChannel()
     this.process = fresh.process
     this.record = fresh.record
     this.channel = fresh.channel
@@ -213,7 +213,7 @@ export class RunningVm {
 
   /** Kill the VM's QEMU at once (a crash, on purpose). */
   kill(): void {
-    this.closeChannel()
+    void this.closeChannel()
     this.process.kill()
   }
 
@@ -239,7 +239,7 @@ export class RunningVm {
    * so the reboot action is switched to reset for the duration.
    */
   async reset(timeoutMs = 120_000): Promise<void> {
-    this.closeChannel()
+    void this.closeChannel()
     await this.monitor('set-action', { reboot: 'reset' })
     await this.monitor('system_reset')
     const deadline = Date.now() + timeoutMs
@@ -258,17 +258,18 @@ export class RunningVm {
     throw new XcTimeoutError(`${this.name}: no shell within ${timeoutMs} ms after reset\n${this.consoleTail()}`)
   }
 
-  /** Close the control channel (the VM keeps running). */
-  closeChannel(): void {
-    void this.channel?.then((c) => c.close()).catch(() => {})
+  /** Close the control channel and ssh session (the VM keeps running); resolves once they are closed. */
+  closeChannel(): Promise<void> {
+    const ch = this.channel
+    const ssh = this.sshSession
     this.channel = undefined
-    void this.sshSession?.then((s) => s.close()).catch(() => {})
     this.sshSession = undefined
+    return Promise.all([ch?.then((c) => c.close()).catch(() => {}), ssh?.then((s) => s.close()).catch(() => {})]).then(() => {})
   }
 
   /** Stop the VM: QMP quit, then kill. Safe to call twice. */
   async stop(): Promise<void> {
-    this.closeChannel()
+    await this.closeChannel()
     await this.process.stop()
   }
 }

@@ -6,10 +6,11 @@ import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { HostCommandError, XcTimeoutError } from '../errors.ts'
+import { HostCommandError } from '../errors.ts'
 import type { StateDir } from '../cluster/state-dir.ts'
-import { procStartTime, waitGone, sameProcess } from '../cluster/proc.ts'
+import { waitGone, sameProcess } from '../cluster/proc.ts'
 import { keeperSpawn } from '../cluster/keeper.ts'
+import { startHelper } from '../cluster/helper-process.ts'
 import { existsSync } from 'node:fs'
 import { HOST_VM_NUMBER, ipv4Of, ipv6Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
 import { nicDevice } from '../qemu/qemu-args.ts'
@@ -165,23 +166,11 @@ export class BridgeBackend implements NetworkBackend {
       }
       return
     }
-    const child = execa('ip', ['netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], {
-      stdin: 'ignore',
-      stderr: { file: this.state.path('relay.log'), append: true },
-      reject: false,
-    })
-    const pid = child.pid!
-    this.state.update((r) => (r.relay = { pid, startTime: procStartTime(pid), socket: this.relaySocket }))
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new XcTimeoutError('the namespace relay did not start within 10 s')), 10_000)
-      child.stdout!.once('data', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      void child.then((r) => {
-        clearTimeout(timer)
-        reject(new HostCommandError(`the namespace relay exited: ${r.exitCode ?? r.signal}`))
-      })
+    await startHelper(['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], {
+      log: this.state.path('relay.log'),
+      detached: false,
+      what: 'the namespace relay',
+      record: (p) => this.state.update((r) => (r.relay = { ...p, socket: this.relaySocket })),
     })
   }
 

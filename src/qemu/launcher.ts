@@ -21,7 +21,7 @@ export class QemuProcess {
   readonly exited: Promise<string>
 
   private constructor(
-    private readonly child: ResultPromise | undefined,
+    child: ResultPromise | undefined,
     readonly record: ProcessRecord,
     private readonly qmpPath: string,
   ) {
