@@ -12,7 +12,7 @@ let remove: () => void
 beforeAll(() => ({ home, remove } = privateHome()))
 afterAll(async () => {
   for (const name of ['cli-user', 'cli-bridge', 'cli-bad']) await xc('stop', `--name=${name}`)
-  remove()
+  await remove()
 })
 
 /** Run `xc args...` in a fresh process with the private home. */

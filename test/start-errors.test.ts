@@ -72,7 +72,7 @@ describe('bad options', () => {
       const err = await startCluster({ home: join(empty.home, 'nothing-here'), nvm: 1 }).catch((e: unknown) => e)
       expect((err as ClusterConfigError).problems.join('\n')).toMatch(/No VM image in .*nothing-here\/image\. Run `npm run setup` first/)
     } finally {
-      empty.remove()
+      await empty.remove()
     }
   })
 })

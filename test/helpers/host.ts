@@ -5,12 +5,24 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { imagePaths, xclusterHome } from '../../src/image/home.ts'
+import { removeClusterResources } from '../../src/cluster/cleanup.ts'
+import { listStates } from '../../src/cluster/state-dir.ts'
 
-/** A fresh XCLUSTER_HOME whose image is the one setup built, with a run/ of its own. */
-export function privateHome(): { home: string; remove: () => void } {
+/**
+ * A fresh XCLUSTER_HOME whose image is the one setup built, with a run/ of its
+ * own. remove() first removes every cluster recorded there, alive or not (a
+ * test that timed out mid-start leaves one), then the directory.
+ */
+export function privateHome(): { home: string; remove: () => Promise<void> } {
   const home = mkdtempSync(join(tmpdir(), 'xc-home-'))
   symlinkSync(imagePaths(xclusterHome()).dir, join(home, 'image'))
-  return { home, remove: () => rmSync(home, { recursive: true, force: true }) }
+  return {
+    home,
+    remove: async () => {
+      for (const s of listStates(home)) await removeClusterResources(home, s)
+      rmSync(home, { recursive: true, force: true })
+    },
+  }
 }
 
 /** Collect the cluster ids that appear under `home/run` until the returned function is called. */
