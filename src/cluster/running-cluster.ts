@@ -55,7 +55,7 @@ export class RunningCluster implements AsyncDisposable {
   }
   /** The plan of the VMs running now. */
   get plan(): ClusterPlan {
-    return { ..._planWith(this._plan, [...this.byNum.keys()]) }
+    return { ...this._plan, vms: this._plan.vms.filter((v) => this.byNum.has(v.num)) }
   }
   get stateDir(): string {
     return this.state.dir
@@ -160,8 +160,4 @@ export class RunningCluster implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
   }
-}
-
-function _planWith(plan: ClusterPlan, nums: number[]): ClusterPlan {
-  return { ...plan, vms: plan.vms.filter((v) => nums.includes(v.num)) }
 }
