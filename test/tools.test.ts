@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { startCluster, type RunningCluster } from '../src/index.ts'
 import { STD_ADDRESSES, XCLUSTER_STYLE_OVERLAY } from '../fixtures/index.ts'
@@ -12,7 +12,11 @@ describe.each(['user', 'bridge'] as const)('%s mode', (network) => {
   let cluster: RunningCluster
   beforeAll(async () => {
     process.env.SETUP = 'test-setup'
-    cluster = await startCluster({ name: `tools-${network}`, network, nvm: 2, nrouters: 0, tools: true, overlays: [STD_ADDRESSES, XCLUSTER_STYLE_OVERLAY] })
+    // The xcluster-style overlay by name, found in the overlay search path.
+    cluster = await startCluster({
+      name: `tools-${network}`, network, nvm: 2, nrouters: 0, tools: true,
+      overlays: [STD_ADDRESSES, 'xcluster-style'], ovlPath: [dirname(XCLUSTER_STYLE_OVERLAY)],
+    })
   })
   afterAll(async () => {
     await cluster?.stop()

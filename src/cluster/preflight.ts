@@ -36,7 +36,7 @@ export function hasNetAdmin(): boolean {
 }
 
 /** Problems of `spec` that only the host can tell. */
-export function preflight(opts: ClusterOptions, spec: ClusterSpec): string[] {
+export function preflight(opts: ClusterOptions, spec: ClusterSpec, ovlPath: string[] = []): string[] {
   const problems: string[] = []
   if (!which(QEMU)) {
     problems.push(`${QEMU} is not installed (not on PATH). Run \`npm run setup\`, or as root: apt-get install qemu-system-x86`)
@@ -59,7 +59,13 @@ export function preflight(opts: ClusterOptions, spec: ClusterSpec): string[] {
   for (const [vm, list] of Object.entries(spec.overlaysVm)) overlayLists.push([`overlaysVm[${vm}]`, list])
   for (const [key, list] of overlayLists) {
     for (const p of list) {
-      if (!existsSync(p)) problems.push(`Overlay ${p} (in \`${key}\`) does not exist`)
+      if (!existsSync(p)) {
+        problems.push(
+          p.includes('/')
+            ? `Overlay ${p} (in \`${key}\`) does not exist`
+            : `Overlay ${p} (in \`${key}\`) does not exist here nor in the overlay search path (${ovlPath.length ? ovlPath.join(':') : 'empty: set XCLUSTER_OVLPATH or ovlPath'})`,
+        )
+      }
       else if (!overlayKind(p)) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
     }
   }

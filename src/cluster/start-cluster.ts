@@ -12,7 +12,8 @@ import { buildSegment } from '../image/overlay-segment.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { createBackend } from '../net/create-backend.ts'
 import { allocatePortBlock, allocationOf } from '../net/port-block.ts'
-import { checkOptions, type ClusterOptions, type ClusterSpec } from '../plan/options.ts'
+import { overlaySearchPath, resolveOverlay } from './overlay-path.ts'
+import { checkOptions, type ClusterOptions, type ClusterSpec, type Role } from '../plan/options.ts'
 import { hostsFile, planCluster, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { QEMU, resolveAccel } from '../qemu/accel.ts'
 import { qemuArgs } from '../qemu/qemu-args.ts'
@@ -38,7 +39,13 @@ export interface StartOptions {
 /** Validate options: every problem in one ClusterConfigError, nothing started. */
 export function validateOptions(options: ClusterOptions): ClusterSpec {
   const { spec, problems } = checkOptions(options)
-  problems.push(...preflight(options, spec))
+  // Overlays given by name are looked up in the overlay search path.
+  const dirs = overlaySearchPath(Array.isArray(options.ovlPath) ? options.ovlPath : undefined)
+  const resolve = (list: string[]): string[] => list.map((o) => resolveOverlay(o, dirs))
+  spec.overlays = resolve(spec.overlays)
+  for (const role of Object.keys(spec.overlaysRole) as Role[]) spec.overlaysRole[role] = resolve(spec.overlaysRole[role] ?? [])
+  for (const vm of Object.keys(spec.overlaysVm)) spec.overlaysVm[Number(vm)] = resolve(spec.overlaysVm[Number(vm)])
+  problems.push(...preflight(options, spec, dirs))
   if (problems.some((p) => p.startsWith(RIGHTS_PROBLEM))) throw new PermissionError(problems)
   if (problems.length) throw new ClusterConfigError(problems)
   return spec

@@ -64,6 +64,8 @@ export interface ClusterOptions {
   hosts?: Record<string, number[]>
   /** Overlays applied to every VM, in the order given. */
   overlays?: string[]
+  /** Where an overlay given by name is looked up (default: $XCLUSTER_OVLPATH, colon-separated). */
+  ovlPath?: string[]
   /** Overlays per role or per VM number, applied after the common ones. */
   overlaysRole?: Partial<Record<Role, string[]>>
   overlaysVm?: Record<number, string[]>
@@ -182,7 +184,7 @@ const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
-  'onProgress', 'start', 'tools', 'topology', 'impairments', 'hosts',
+  'onProgress', 'start', 'tools', 'topology', 'impairments', 'hosts', 'ovlPath',
 ])
 
 /**
@@ -318,6 +320,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     return [...v]
   }
   const overlays = pathList('overlays', opts.overlays)
+  if (opts.ovlPath !== undefined) pathList('ovlPath', opts.ovlPath)
   const overlaysRole: Partial<Record<Role, string[]>> = {}
   if (opts.overlaysRole !== undefined) {
     if (typeof opts.overlaysRole !== 'object' || opts.overlaysRole === null) {
