@@ -123,3 +123,20 @@ export function routerConfig(vm: VmPlan, plan: ClusterPlan, s: RouterSpec): VmNe
   if (s.nat?.length) cfg.nat = natOut(s.nat)
   return cfg
 }
+
+/**
+ * The vmConfig of a routed core between two edges (diamond, x-diamond):
+ * routers set up from `routers`, nodes default via vm-201 on net 1 and
+ * testers via vm-202 on net 2.
+ */
+export function edgeRoutedConfig(routers: Record<number, RouterSpec>): (vm: VmPlan, plan: ClusterPlan) => VmNetConfig {
+  return (vm, plan) => {
+    const p = plan.prefix
+    if (vm.role === 'router') {
+      const spec = routers[vm.num]
+      return spec ? routerConfig(vm, plan, spec) : { addresses: stdAll(vm, p) }
+    }
+    const hop: Hop = vm.role === 'node' ? [201, 1] : [202, 2]
+    return { addresses: stdAll(vm, p), routes: defaultViaHops(usableHops(plan, vm, [hop]), p) }
+  }
+}

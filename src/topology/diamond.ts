@@ -2,7 +2,7 @@
 // and 202 (testers' side) joined by an upper path through 203 (nets 3, 5)
 // and a lower path through 204 (nets 4, 6); the edges route multipath.
 import type { Topology } from './types.ts'
-import { defaultViaHops, routerConfig, stdAll, usableHops, type Hop, type RouterSpec } from './common.ts'
+import { edgeRoutedConfig, type RouterSpec } from './common.ts'
 import { configExtras } from './diagram.ts'
 
 const ROUTERS: Record<number, RouterSpec> = {
@@ -21,15 +21,7 @@ export const diamond: Topology = {
     nets: { 201: [0, 1, 3, 4], 202: [0, 2, 5, 6], 203: [0, 3, 5], 204: [0, 4, 6] },
     memVm: { 201: 128, 202: 128, 203: 128, 204: 128 },
   }),
-  vmConfig(vm, plan) {
-    const p = plan.prefix
-    if (vm.role === 'router') {
-      const spec = ROUTERS[vm.num]
-      return spec ? routerConfig(vm, plan, spec) : { addresses: stdAll(vm, p) }
-    }
-    const hop: Hop = vm.role === 'node' ? [201, 1] : [202, 2]
-    return { addresses: stdAll(vm, p), routes: defaultViaHops(usableHops(plan, vm, [hop]), p) }
-  },
+  vmConfig: edgeRoutedConfig(ROUTERS),
   notes: [
     'A multipath route keeps only the next hops whose router is in the plan.',
     'The default ntesters is 1 when unset; an explicit ntesters is kept, since a topology\'s defaults apply under the user\'s options (the original forced 1 on 0).',

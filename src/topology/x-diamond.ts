@@ -2,7 +2,7 @@
 // 205, lower 204 -> 206) and four cross-links (nets 9-12) that no route
 // uses, left for experiments such as SRv6 steering.
 import type { Topology } from './types.ts'
-import { defaultViaHops, routerConfig, stdAll, usableHops, type Hop, type RouterSpec } from './common.ts'
+import { edgeRoutedConfig, type RouterSpec } from './common.ts'
 import { configExtras } from './diagram.ts'
 
 const ROUTERS: Record<number, RouterSpec> = {
@@ -30,15 +30,7 @@ export const xDiamond: Topology = {
     },
     memVm: { 201: 128, 202: 128, 203: 128, 204: 128, 205: 128, 206: 128 },
   }),
-  vmConfig(vm, plan) {
-    const p = plan.prefix
-    if (vm.role === 'router') {
-      const spec = ROUTERS[vm.num]
-      return spec ? routerConfig(vm, plan, spec) : { addresses: stdAll(vm, p) }
-    }
-    const hop: Hop = vm.role === 'node' ? [201, 1] : [202, 2]
-    return { addresses: stdAll(vm, p), routes: defaultViaHops(usableHops(plan, vm, [hop]), p) }
-  },
+  vmConfig: edgeRoutedConfig(ROUTERS),
   notes: [
     'A multipath route keeps only the next hops whose router is in the plan.',
     'The default ntesters is 1 when unset; an explicit ntesters is kept, since a topology\'s defaults apply under the user\'s options (the original forced 1 on 0).',
