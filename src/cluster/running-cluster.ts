@@ -1,6 +1,6 @@
 // A started cluster: its VMs by number or name, scale-out and scale-in,
 // and stop (reverse order, idempotent, keeps going past a failure).
-import { execa } from 'execa'
+import { hostExec } from '../net/backend.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
 import { BLOCK_SIZE, busyPorts } from '../net/port-block.ts'
 import { planCluster, vmName, type ClusterPlan } from '../plan/plan.ts'
@@ -72,9 +72,7 @@ export class RunningCluster implements AsyncDisposable {
    * user mode. Resolves whatever the exit code.
    */
   async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const [file, ...args] = this.ctx.backend.wrap(argv)
-    const r = await execa(file, args, { reject: false, timeout: opts.timeout ?? 30_000 })
-    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 }
+    return hostExec(this.ctx.backend, argv, opts.timeout ?? 30_000)
   }
 
   /** Every running VM, by number. */

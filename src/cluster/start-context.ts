@@ -2,7 +2,7 @@
 // (xcluster's XCLUSTER_HOOK with its own cmd_start) without editing the
 // harness: change the plan, prepare the host side, do something of their own
 // there, boot the VMs, and register what to undo at stop.
-import { execa } from 'execa'
+import { hostExec } from '../net/backend.ts'
 import { VmBootError, XclusterError } from '../errors.ts'
 import type { ProgressEvent } from '../plan/options.ts'
 import { ipv4Of, ipv6Of, macOf, type ClusterPlan } from '../plan/plan.ts'
@@ -70,9 +70,7 @@ export class StartContext {
 
   /** Run a program on the host side of the networks (inside the namespace in bridge mode). */
   async hostExec(argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const [file, ...args] = this.ctx.backend.wrap(argv)
-    const r = await execa(file, args, { reject: false, timeout: 60_000 })
-    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 }
+    return hostExec(this.ctx.backend, argv, 60_000)
   }
 
   /** Undo something of your own at stop (runs before the harness's own teardown, last registered first). */

@@ -2,6 +2,7 @@
 // NIC its QEMU options, start QEMU where it must run, reach a VM's ports, and
 // remove what it made.
 import type { Duplex } from 'node:stream'
+import { execa } from 'execa'
 import type { NicPlan, VmPlan } from '../plan/plan.ts'
 
 export interface NetworkBackend {
@@ -24,3 +25,10 @@ export interface NetworkBackend {
 
 /** Options of a TCP connect with a bound. */
 export const CONNECT_TIMEOUT_MS = 3000
+
+/** Run a program on the host side of `backend`'s networks (inside the namespace in bridge mode); resolves whatever the exit code. */
+export async function hostExec(backend: NetworkBackend, argv: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const [file, ...args] = backend.wrap(argv)
+  const r = await execa(file, args, { reject: false, timeout: timeoutMs })
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 }
+}
