@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 # qemu-system-x86: the VMs (and qboot.rom); busybox-static: the guest's userland
 # and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
+# lz4: unpacks the cloud kernel's vmlinux for PVH boot;
 # the rest: the programs of the tools disk (tools: true). dpkg/apt: the kernel.
-PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs
+PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs lz4
   tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash)
 
 missing=()

@@ -22,6 +22,7 @@ import { cleanupDeadClusters, removeClusterResources } from './cleanup.ts'
 import { preflight, RIGHTS_PROBLEM } from './preflight.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
+import { waitForConsoleMarker } from './console-marker.ts'
 import { StateDir } from './state-dir.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
 import { defaultStart, StartContext } from './start-context.ts'
@@ -184,21 +185,13 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   }
 }
 
-/** True once the guest's boot script has run its rc scripts, telnetd running (its console says so). */
-function bootDone(consolePath: string): boolean {
-  try {
-    return readFileSync(consolePath, 'latin1').includes('xc-phase: ready')
-  } catch {
-    return false
-  }
-}
-
 /**
  * Readiness: the boot script (overlays, rc scripts) is done and the telnet
  * control shell answers. Fails at once when QEMU exits. Connections wait for
- * the console to say the boot is done: a user-mode forward
- * accepts at once and then retries the guest with growing back-off, so an
- * early connect would only add seconds.
+ * the console to say the boot is done (`xc-phase: ready`, seen through an
+ * inotify watch of the console file): a user-mode forward accepts at once and
+ * then retries the guest with growing back-off, so an early connect would only
+ * add seconds. Without the marker (an unusual init) it connects after 20 s anyway.
  */
 async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel> {
   const qemuLog = (): string => {
@@ -210,21 +203,17 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
   }
   const started = Date.now()
   const deadline = started + timeoutMs
+  const dead = (): VmBootError =>
+    new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${qemuLog() ? `: ${qemuLog().split('\n').slice(-5).join(' | ')}` : ''}`, vm.consoleTail())
+  await waitForConsoleMarker(vm.record.console, 'xc-phase: ready', Math.min(20_000, timeoutMs), () => !vm.alive).promise
   return pRetry(
     async () => {
-      if (!vm.alive) {
-        const log = qemuLog()
-        throw new AbortError(
-          new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log.split('\n').slice(-5).join(' | ')}` : ''}`, vm.consoleTail()),
-        )
-      }
+      if (!vm.alive) throw new AbortError(dead())
       const left = deadline - Date.now()
       if (left <= 0) throw new AbortError(new Error(`boot timeout of ${timeoutMs} ms`))
-      // Without the console marker (an unusual init), try anyway after 20 s.
-      if (!bootDone(vm.record.console) && Date.now() - started < 20_000) throw new Error('the boot script has not finished yet')
       return vm.connect(Math.min(5_000, left))
     },
-    { retries: 100_000, minTimeout: 50, maxTimeout: 200, factor: 1.2, maxRetryTime: timeoutMs },
+    { retries: 100_000, minTimeout: 20, maxTimeout: 200, factor: 1.3, maxRetryTime: timeoutMs },
   )
 }
 

@@ -12,7 +12,10 @@ export function xclusterHome(override?: string): string {
 
 export interface ImagePaths {
   dir: string
+  /** The kernel as packaged (a bzImage). */
   kernel: string
+  /** Its uncompressed vmlinux, booted through PVH when the kernel has the entry note. */
+  vmlinux: string
   /** The unpacked modules tree of the default kernel: <dir>/kernel-pkg/lib/modules/<version>. */
   kernelPkg: string
   initrd: string
@@ -26,6 +29,7 @@ export function imagePaths(home: string): ImagePaths {
   return {
     dir,
     kernel: join(dir, 'vmlinuz'),
+    vmlinux: join(dir, 'vmlinux'),
     kernelPkg: join(dir, 'kernel-pkg'),
     initrd: join(dir, 'base.cpio.gz'),
     tools: join(dir, 'tools.ext4'),

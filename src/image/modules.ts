@@ -55,3 +55,19 @@ export async function ensureModulesDep(modulesDir: string): Promise<string> {
   }
   return readFileSync(dep, 'utf8')
 }
+
+const SIG_MAGIC = '~Module signature appended~\n'
+
+/**
+ * A module without its appended signature. The guest kernel then loads it
+ * without the RSA check (and marks itself tainted, as for any unsigned
+ * module; CONFIG_MODULE_SIG_FORCE is off in Debian's kernels).
+ */
+export function stripModuleSignature(ko: Buffer): Buffer {
+  const end = ko.length - SIG_MAGIC.length
+  if (end < 12 || ko.toString('latin1', end) !== SIG_MAGIC) return ko
+  // struct module_signature (12 bytes) precedes the magic; its last field is the signature's length.
+  const sigLen = ko.readUInt32BE(end - 4)
+  const start = end - 12 - sigLen
+  return start > 0 ? ko.subarray(0, start) : ko
+}
