@@ -152,7 +152,7 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
     QEMU,
     ...qemuArgs({
       vm: vmPlan, accel: ctx.accel, kernel: ctx.image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
-      toolsDisk: ctx.spec.tools ? ctx.image.tools : undefined,
+      toolsDisk: ctx.spec.tools ? ctx.image.tools : undefined, tbSize: ctx.spec.tbSize,
     }),
   ], vmPlan)
   state.update((r) => {
@@ -217,23 +217,36 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
   )
 }
 
-/** Run `fn` over `items` with at most `limit` at once; the first failure stops new starts. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+/**
+ * Run `fn` over `items` with at most `limit` at once; the first failure stops
+ * new starts. With `admit`, each start first waits for it (given how many run).
+ */
+export async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (t: T) => Promise<R>,
+  admit?: (running: number) => Promise<void>,
+): Promise<PromiseSettledResult<R>[]> {
   const results: PromiseSettledResult<R>[] = new Array(items.length)
   let next = 0
+  let running = 0
   let failed = false
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++
+      if (!failed && admit) await admit(running)
       if (failed) {
         results[i] = { status: 'rejected', reason: new XclusterError('not started: another VM failed first') }
         continue
       }
+      running++
       try {
         results[i] = { status: 'fulfilled', value: await fn(items[i]) }
       } catch (reason) {
         failed = true
         results[i] = { status: 'rejected', reason }
+      } finally {
+        running--
       }
     }
   }
@@ -241,9 +254,36 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Pr
   return results
 }
 
-/** How many VMs boot at once by default: every boot is CPU-bound under TCG. */
+/** How many VMs may boot at once by default: every boot is CPU-bound under TCG. */
 export function defaultBootConcurrency(): number {
   return Math.max(2, availableParallelism() * 4)
+}
+
+/** Tasks runnable on the host right now (/proc/loadavg, 4th field), less the reader. */
+export function runnableTasks(): number | undefined {
+  try {
+    const m = /\s(\d+)\/\d+\s/.exec(readFileSync('/proc/loadavg', 'utf8'))
+    return m ? Math.max(0, Number(m[1]) - 1) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The default admission of boots: another boot starts only while the host's
+ * runnable tasks (our booting QEMUs and anything else) are at most twice its
+ * cores, or when nothing of ours is booting. So a big cluster boots in waves
+ * that follow the machine: 2 cores give about 4 boots at a time on an idle
+ * host and fewer on a busy one, instead of xcluster's batches of 20 by hand.
+ */
+export function loadGate(cores = availableParallelism(), pollMs = 50): (running: number) => Promise<void> {
+  return async (running) => {
+    for (;;) {
+      const r = runnableTasks()
+      if (running === 0 || r === undefined || r <= cores * 2) return
+      await new Promise((res) => setTimeout(res, pollMs))
+    }
+  }
 }
 
 /**
@@ -285,7 +325,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
         if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
         return bootVm(ctx, vmPlan, onLaunch)
       },
-      mapLimit,
+      mapLimit: (items, limit, fn) => mapLimit(items, limit, fn, spec.bootConcurrency ? undefined : loadGate()),
       concurrency,
       progress: (kind, vm) =>
         options.onProgress?.({ kind, vm, ready: startCtx.vms.length, total: ctx.plan.vms.length, elapsedMs: Date.now() - t0 }),

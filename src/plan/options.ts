@@ -84,8 +84,14 @@ export interface ClusterOptions {
   modules?: string
   /** Bound on one VM's boot to telnet-ready, ms (default 90 s under TCG, 30 s with KVM). */
   bootTimeout?: number
-  /** How many VMs boot at once (default: adapts to cores). */
+  /** How many VMs boot at once (default: adapts to cores and host load). */
   bootConcurrency?: number
+  /**
+   * TCG translation cache per VM, MiB (QEMU's default grows to about 50 MiB
+   * per booted VM). 24 cuts an idle VM's RSS from about 220 to 192 MiB and
+   * costs about 0.1 s of boot: for clusters of 100 VMs. Ignored with KVM.
+   */
+  tbSize?: number
   /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
@@ -160,6 +166,7 @@ export interface ClusterSpec {
   prefix: string
   bootTimeout?: number
   bootConcurrency?: number
+  tbSize?: number
   start?: CustomStart
 }
 
@@ -183,7 +190,7 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 const KNOWN = new Set<string>([
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
-  'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency',
+  'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'topology', 'impairments', 'hosts', 'ovlPath',
 ])
 
@@ -385,6 +392,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
   }
   const bootTimeout = positive('bootTimeout', opts.bootTimeout, 3_600_000)
   const bootConcurrency = positive('bootConcurrency', opts.bootConcurrency, 256)
+  const tbSize = positive('tbSize', opts.tbSize, 4096)
   for (const key of ['home', 'kernel', 'modules'] as const) {
     if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) {
       problems.push(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
@@ -476,7 +484,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: 
     append: typeof append === 'string' ? append : '',
     appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
-    bootTimeout, bootConcurrency,
+    bootTimeout, bootConcurrency, tbSize,
     start: typeof opts.start === 'function' ? opts.start : undefined,
   }
   return { spec, problems }

@@ -17,6 +17,8 @@ export interface QemuArgsInput {
   nicArgs: string[][]
   /** Marks the process as this cluster's (checked by cleanup before a kill). */
   clusterTag: string
+  /** TCG translation cache, MiB (QEMU's default when absent). */
+  tbSize?: number
   /** The read-only tools disk, attached as the first virtio disk (/dev/vda). */
   toolsDisk?: string
 }
@@ -41,7 +43,7 @@ export function qemuArgs(i: QemuArgsInput): string[] {
   return [
     '-name', i.vm.name,
     '-M', 'q35',
-    '-accel', i.accel,
+    '-accel', i.accel === 'tcg' && i.tbSize ? `tcg,tb-size=${i.tbSize}` : i.accel,
     '-cpu', i.accel === 'kvm' ? 'host' : 'max',
     '-m', String(i.vm.mem),
     '-smp', String(i.vm.smp),
