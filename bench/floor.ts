@@ -18,6 +18,10 @@ export interface FloorInput {
   kernel: string
   initrd: string
   timeoutMs: number
+  /** Kernel parameters that cut boot work; [] for the kernel as packaged (the stock baseline). */
+  bootTuning?: string[]
+  /** CPU model (default: the harness's). */
+  cpu?: string
 }
 
 export interface FloorResult {
@@ -50,6 +54,8 @@ export function floorArgs(vm: VmPlan, i: Omit<FloorInput, 'vms' | 'timeoutMs'>, 
     files,
     nicArgs: [['-netdev', `user,id=${nic.id},restrict=on`, ...nicDevice(nic.id, nic.mac)]],
     clusterTag: 'bench-floor',
+    bootTuning: i.bootTuning,
+    cpu: i.cpu,
   })
 }
 

@@ -80,9 +80,9 @@ export class RunningVm {
   }
 
   /** Open the control channel (used for readiness and by exec). */
-  async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT): Promise<ShellChannel> {
+  async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT, abort?: Promise<never>): Promise<ShellChannel> {
     const sock = await this.openStream(TELNET_PORT)
-    return ShellChannel.open(sock, this.name, timeoutMs)
+    return ShellChannel.open(sock, this.name, timeoutMs, abort)
   }
 
   /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */

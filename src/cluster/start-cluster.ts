@@ -187,11 +187,13 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
 
 /**
  * Readiness: the boot script (overlays, rc scripts) is done and the telnet
- * control shell answers. Fails at once when QEMU exits. Connections wait for
- * the console to say the boot is done (`xc-phase: ready`, seen through an
+ * control shell answers. Fails at once when QEMU exits. The harness connects
+ * once the console says telnetd runs (`xc-phase: telnet`, seen through an
  * inotify watch of the console file): a user-mode forward accepts at once and
- * then retries the guest with growing back-off, so an early connect would only
- * add seconds. Without the marker (an unusual init) it connects after 20 s anyway.
+ * then retries the guest with growing back-off, so an earlier connect would
+ * only add seconds. The control shell then answers when the boot script has
+ * finished (xc-ctl waits for /run/xcluster-ready). Without the marker (an
+ * unusual init) it connects after 20 s anyway.
  */
 async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel> {
   const qemuLog = (): string => {
@@ -205,16 +207,28 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
   const deadline = started + timeoutMs
   const dead = (): VmBootError =>
     new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${qemuLog() ? `: ${qemuLog().split('\n').slice(-5).join(' | ')}` : ''}`, vm.consoleTail())
-  await waitForConsoleMarker(vm.record.console, 'xc-phase: ready', Math.min(20_000, timeoutMs), () => !vm.alive).promise
-  return pRetry(
-    async () => {
-      if (!vm.alive) throw new AbortError(dead())
-      const left = deadline - Date.now()
-      if (left <= 0) throw new AbortError(new Error(`boot timeout of ${timeoutMs} ms`))
-      return vm.connect(Math.min(5_000, left))
-    },
-    { retries: 100_000, minTimeout: 20, maxTimeout: 200, factor: 1.3, maxRetryTime: timeoutMs },
-  )
+  await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive).promise
+  // Rejects when QEMU exits, so that a channel waiting for the ready marker gives up at once.
+  let poll: NodeJS.Timeout | undefined
+  const death = new Promise<never>((_, reject) => {
+    poll = setInterval(() => {
+      if (!vm.alive) reject(new AbortError(dead()))
+    }, 100)
+  })
+  death.catch(() => {})
+  try {
+    return await pRetry(
+      async () => {
+        if (!vm.alive) throw new AbortError(dead())
+        const left = deadline - Date.now()
+        if (left <= 0) throw new AbortError(new Error(`boot timeout of ${timeoutMs} ms`))
+        return vm.connect(left, death)
+      },
+      { retries: 100_000, minTimeout: 20, maxTimeout: 200, factor: 1.3, maxRetryTime: timeoutMs },
+    )
+  } finally {
+    clearInterval(poll)
+  }
 }
 
 /**

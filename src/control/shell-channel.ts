@@ -60,12 +60,14 @@ export class ShellChannel {
   }
 
   /** Take over a fresh telnet session on `sock`; bounded by `timeoutMs`. */
-  static async open(sock: Duplex, vm: string, timeoutMs: number): Promise<ShellChannel> {
+  /** Open the channel on `sock`; `abort` (say, the VM's QEMU exiting) rejects at once and closes it. */
+  static async open(sock: Duplex, vm: string, timeoutMs: number, abort?: Promise<never>): Promise<ShellChannel> {
     const ch = new ShellChannel(sock, vm)
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
         ch.handshake(),
+        ...(abort ? [abort] : []),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new XcTimeoutError(`${vm}: no control shell within ${timeoutMs} ms (waited for the telnet prompt and xc-ctl)`)),

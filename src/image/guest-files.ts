@@ -104,7 +104,7 @@ stty raw -echo 2>/dev/null
 cd /
 err=/tmp/.xc-err.$$
 # Ready means booted: overlays unpacked and every rc script done.
-while [ ! -e /run/xcluster-ready ]; do usleep 50000; done
+while [ ! -e /run/xcluster-ready ]; do usleep 10000; done
 printf '\\036XC-READY\\n'
 while IFS= read -r line; do
   id=\${line%% *}; rest=\${line#* }
