@@ -59,7 +59,9 @@ const SERIES: Array<{ n: number; reps: number }> = quick
 const STOCK_REPS = quick ? 2 : 3
 const SCALE_VMS = Number(process.env.XC_BENCH_SCALE ?? 100)
 const SCALE_PAIRS = 100
-const SCALE_OPTIONS: Partial<ClusterOptions> = { mem: 80, tbSize: 24 }
+const XC_VMS = Number(process.env.XC_BENCH_XC_VMS ?? 50)
+const XC = join(HERE, '..', 'bin', 'xc.js')
+const SCALE_OPTIONS: Partial<ClusterOptions> = { mem: 80, tbSize: 24, overlays: [STD_ADDRESSES] }
 const EXEC_WARMUP = 10
 const EXEC_CALLS = 200
 const IDLE_WINDOW_MS = quick ? 10_000 : 30_000
@@ -414,6 +416,41 @@ async function phaseRun(): Promise<PhaseResult> {
   }
 }
 
+interface XcStartResult {
+  network: 'user' | 'bridge'
+  nvm: number
+  startMs: number
+  alive: number
+  answered: number
+  stopMs: number
+}
+
+/** `xc start` of XC_VMS VMs (detached, as a user runs it), `xc status`, `xc rsh` on the last VM, `xc stop`. */
+async function xcStartRun(network: 'user' | 'bridge'): Promise<XcStartResult> {
+  const name = `bench-xc-${network}`
+  const xc = (args: string[], timeout = 600_000) => execa('node', [XC, ...args], { reject: false, timeout, stdin: 'ignore' })
+  let started = false
+  try {
+    const t0 = performance.now()
+    const r = await xc(['start', `--name=${name}`, `--nvm=${XC_VMS}`, '--nrouters=0', '--mem=80', '--tb-size=24', `--network=${network}`])
+    const startMs = performance.now() - t0
+    started = true
+    if (r.exitCode !== 0) throw new Error(`xc start exited ${r.exitCode}: ${(r.stderr || r.stdout).split('\n').slice(-3).join(' | ')}`)
+    const st = JSON.parse((await xc(['status', `--name=${name}`, '--json'])).stdout) as { vms: Array<{ alive: boolean }> }
+    const alive = st.vms.filter((v) => v.alive).length
+    const last = String(XC_VMS).padStart(3, '0')
+    const rsh = await xc(['rsh', `--name=${name}`, String(XC_VMS), 'hostname'], 60_000)
+    const answered = rsh.exitCode === 0 && rsh.stdout.trim() === `vm-${last}` ? 1 : 0
+    log(`  xc start ${network}: ${XC_VMS} VMs in ${secs(startMs)}; xc status: ${alive} alive; xc rsh vm-${last} hostname: ${rsh.stdout.trim() || rsh.stderr.trim()}`)
+    const t1 = performance.now()
+    const stop = await xc(['stop', `--name=${name}`])
+    started = stop.exitCode !== 0
+    return { network, nvm: XC_VMS, startMs: round(startMs, 0), alive, answered, stopMs: round(performance.now() - t1, 0) }
+  } finally {
+    if (started) await xc(['stop', `--name=${name}`])
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 interface SeriesResult {
@@ -444,6 +481,7 @@ async function main(): Promise<void> {
   let phases: PhaseResult | undefined
   const throughput: Record<string, number> = {}
   const scaleResults: ScaleResult[] = []
+  const xcResults: XcStartResult[] = []
   try {
     if (!onlyScale) {
       log('boot phases: one VM alone (user mode); also warms caches ...')
@@ -523,6 +561,11 @@ async function main(): Promise<void> {
         const r = await part(`scale ${network}`, () => scaleRun(network))
         if (r) scaleResults.push(r)
       }
+      for (const network of ['user', 'bridge'] as const) {
+        log(`scale: xc start of ${XC_VMS} VMs in ${network} mode ...`)
+        const r = await part(`xc start ${network}`, () => xcStartRun(network))
+        if (r) xcResults.push(r)
+      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true })
@@ -587,6 +630,9 @@ async function main(): Promise<void> {
       [`  ping over net 1, sampled pairs`, `${r.reachable}/${r.pairs}`, `${secs(r.pingMs)}${r.failedPairs.length ? `; failed: ${r.failedPairs.slice(0, 5).join(', ')}` : ''}`],
     )
   }
+  for (const r of xcResults) {
+    rows.push([`xc start, ${r.network} mode: ${r.nvm} VMs`, secs(r.startMs), `xc status: ${r.alive}/${r.nvm} alive; xc rsh to the last VM ${r.answered ? 'answered' : 'FAILED'}; xc stop ${secs(r.stopMs)}`])
+  }
 
   const loadAfter = loadavg()
   console.log('')
@@ -608,6 +654,7 @@ async function main(): Promise<void> {
     phases: phases ?? null,
     idle: idleRes ?? null,
     scale: scaleResults,
+    xcStart: xcResults,
     errors,
   }
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')

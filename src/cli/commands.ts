@@ -37,7 +37,7 @@ export function usageOf(cmd: Command): string {
 }
 
 const NAME_OPT = { name: { type: 'string' as const } }
-const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools']
+const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'tb-size']
 const CLUSTER_OPTIONS = `  --name=NAME            cluster name (default: default)
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -48,6 +48,7 @@ const CLUSTER_OPTIONS = `  --name=NAME            cluster name (default: default
   --netsNNN=0,1,3        nets of VM NNN (__netsNNN)
   --mem=MiB              memory per VM (__mem; default 128); --memNNN (__memNNN)
   --smp=N                vCPUs per VM (__smp); --smpNNN (__smpNNN)
+  --tb-size=MiB          TCG translation cache per VM (__tb_size; 24 for 100-VM clusters)
   --network=user|bridge  networking (XCLUSTER_NETWORK; default user)
   --net-setup=PATH       net-setup script, run as PATH <vm> <net> (__net_setup)
   --accel=auto|kvm|tcg   accelerator (default auto)

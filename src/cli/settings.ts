@@ -14,7 +14,7 @@ export interface Setting {
   from?: string
 }
 
-const INTS = { nvm: '__nvm', nrouters: '__nrouters', ntesters: '__ntesters', mem: '__mem', smp: '__smp' } as const
+const INTS = { nvm: '__nvm', nrouters: '__nrouters', ntesters: '__ntesters', mem: '__mem', smp: '__smp', tbSize: '__tb_size' } as const
 const LISTS = { netsVm: '__nets_vm', netsRouter: '__nets_router', netsTester: '' } as const
 const PER_VM = { nets: '__nets', memVm: '__mem', smpVm: '__smp' } as const
 
