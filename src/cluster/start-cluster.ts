@@ -233,28 +233,38 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
 
 /**
  * Run `fn` over `items` with at most `limit` at once; the first failure stops
- * new starts. With `admit`, each start first waits for it (given how many run).
+ * new starts. With `admit`, each start first waits for it (told how many run now).
  */
 export async function mapLimit<T, R>(
   items: T[],
   limit: number,
   fn: (t: T) => Promise<R>,
-  admit?: (running: number) => Promise<void>,
+  admit?: (running: () => number) => Promise<void>,
 ): Promise<PromiseSettledResult<R>[]> {
   const results: PromiseSettledResult<R>[] = new Array(items.length)
   let next = 0
   let running = 0
   let failed = false
+  // Admissions go one at a time, and each counts itself as running before the
+  // next is asked: otherwise every worker would pass an idle pool at once.
+  let admissions: Promise<void> = Promise.resolve()
+  const admitted = (): Promise<void> => {
+    const mine = admissions.then(async () => {
+      if (admit && !failed) await admit(() => running)
+      running++
+    })
+    admissions = mine.catch(() => {})
+    return mine
+  }
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++
-      if (!failed && admit) await admit(running)
-      if (failed) {
-        results[i] = { status: 'rejected', reason: new XclusterError('not started: another VM failed first') }
-        continue
-      }
-      running++
+      await admitted()
       try {
+        if (failed) {
+          results[i] = { status: 'rejected', reason: new XclusterError('not started: another VM failed first') }
+          continue
+        }
         results[i] = { status: 'fulfilled', value: await fn(items[i]) }
       } catch (reason) {
         failed = true
@@ -290,11 +300,11 @@ export function runnableTasks(): number | undefined {
  * that follow the machine: 2 cores give about 4 boots at a time on an idle
  * host and fewer on a busy one, instead of xcluster's batches of 20 by hand.
  */
-export function loadGate(cores = availableParallelism(), pollMs = 50): (running: number) => Promise<void> {
+export function loadGate(cores = availableParallelism(), pollMs = 50): (running: () => number) => Promise<void> {
   return async (running) => {
     for (;;) {
       const r = runnableTasks()
-      if (running === 0 || r === undefined || r <= cores * 2) return
+      if (running() === 0 || r === undefined || r <= cores * 2) return
       await new Promise((res) => setTimeout(res, pollMs))
     }
   }

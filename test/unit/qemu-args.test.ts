@@ -42,14 +42,14 @@ describe('qemuArgs', () => {
       '-name', 'vm-001',
       '-M', 'q35',
       '-accel', 'tcg',
-      '-cpu', 'max',
+      '-cpu', 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16',
       '-m', '192',
       '-smp', '1',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-bios', '/usr/share/qemu/qboot.rom',
       '-kernel', '/img/vmlinuz',
       '-initrd', '/st/initrd.cpio.gz',
-      '-append', 'console=ttyS0 quiet panic=-1 no_timer_check xc.cluster=q1',
+      '-append', 'console=ttyS0 quiet panic=-1 no_timer_check cryptomgr.notests initcall_blacklist=crypto_kdf108_init,init_kprobe_trace xc.cluster=q1',
       '-serial', 'file:/st/vm-001.log',
       '-qmp', 'unix:/st/vm-001.qmp,server=on,wait=off',
       '-pidfile', '/st/vm-001.pid',
@@ -77,7 +77,18 @@ describe('qemuArgs', () => {
     expect(after(argv, '-m')).toBe('192')
     expect(after(argv, '-smp')).toBe('2')
     expect(after(argv, '-name')).toBe('vm-201')
-    expect(after(argv, '-append')).toBe('console=ttyS0 quiet panic=-1 no_timer_check xc.cluster=tag-9 xc.debug=1')
+    expect(after(argv, '-append')).toBe('console=ttyS0 quiet panic=-1 no_timer_check cryptomgr.notests initcall_blacklist=crypto_kdf108_init,init_kprobe_trace xc.cluster=tag-9 xc.debug=1')
+  })
+
+  it('boots the kernel as packaged when told to (the stock baseline): no tuning, the CPU given', () => {
+    const argv = qemuArgs(input({ bootTuning: [], cpu: 'max' }))
+    expect(after(argv, '-append')).toBe('console=ttyS0 quiet panic=-1 no_timer_check xc.cluster=q1')
+    expect(after(argv, '-cpu')).toBe('max')
+  })
+
+  it('caps the TCG translation cache with tbSize, and only under TCG', () => {
+    expect(after(qemuArgs(input({ tbSize: 24 })), '-accel')).toBe('tcg,tb-size=24')
+    expect(after(qemuArgs(input({ accel: 'kvm', tbSize: 24 })), '-accel')).toBe('kvm')
   })
 
   it('puts every NIC option after the fixed options, in NIC order', () => {
