@@ -3,7 +3,7 @@
 // capture on the host's uplink during a run with traffic on every net sees no
 // packet of it (while the same capture filter on loopback does: the control).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { readFileSync, readlinkSync, statSync, readdirSync, mkdtempSync } from 'node:fs'
+import { readFileSync, readlinkSync, statSync, readdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa, type ResultPromise } from 'execa'
@@ -77,6 +77,7 @@ describe.each(['user', 'bridge'] as const)('%s mode', (network) => {
     capture?.kill('SIGINT')
     control?.kill('SIGINT')
     await Promise.allSettled([capture, control])
+    rmSync(dir, { recursive: true, force: true })
   })
 
   test('every socket the harness listens on is on 127.0.0.1 or a 0600 Unix socket; multicast only on lo', async () => {

@@ -4,8 +4,8 @@
 // on this machine; the merged report must hold every experiment file exactly
 // once, with every test passed. This is also where `npm test` runs the
 // experiments (once, not a second time).
-import { expect, test } from 'vitest'
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs'
+import { expect, onTestFinished, test } from 'vitest'
+import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +30,7 @@ function experimentFiles(): string[] {
 
 test('the experiments as 2 shards: the merged JUnit report holds every experiment exactly once, all passed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xc-shards-'))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
   const blobs = join(dir, 'blobs')
   const shard = (i: number) =>
     execa(process.execPath, [VITEST, 'run', 'experiments/', `--shard=${i}/2`, '--reporter=blob', `--outputFile=${join(blobs, `blob-${i}-2.json`)}`, '--maxWorkers=1'], {

@@ -1,7 +1,7 @@
 // Real network tools in the VMs (the tools disk), ssh, and xcluster-style
 // overlays, in both networking modes.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -55,6 +55,7 @@ describe.each(['user', 'bridge'] as const)('%s mode', (network) => {
     const ssh = await cluster.vm(2).ssh()
     expect(await ssh.exec('hostname; echo oops >&2; exit 3')).toEqual({ stdout: 'vm-002\n', stderr: 'oops\n', exitCode: 3 })
     const dir = mkdtempSync(join(tmpdir(), 'xc-ssh-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
     const data = randomBytes(300_000)
     writeFileSync(join(dir, 'up.bin'), data)
     await ssh.put(join(dir, 'up.bin'), '/tmp/up.bin')

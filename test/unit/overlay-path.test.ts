@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { overlaySearchPath, resolveOverlay } from '../../src/cluster/overlay-path.ts'
@@ -12,6 +12,10 @@ describe('overlay search path', () => {
   mkdirSync(join(b, 'web'))
   mkdirSync(join(a, 'web'))
   writeFileSync(join(b, 'only-b.tar'), '')
+  afterAll(() => {
+    rmSync(a, { recursive: true, force: true })
+    rmSync(b, { recursive: true, force: true })
+  })
 
   it('a name stands for the first directory of that name in the path', () => {
     expect(resolveOverlay('web', [a, b])).toBe(join(a, 'web'))
