@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
-import { cpioGz, parentDirs, type CpioEntry } from './cpio.ts'
+import { cpioArchive, parentDirs, type CpioEntry } from './cpio.ts'
 import { BOOT_SCRIPT, CTL_SCRIPT, GROUP, INITTAB, LOGIN_SCRIPT, PASSWD, PROFILE } from './guest-files.ts'
 import { imagePaths, xclusterHome } from './home.ts'
 import { extractPvhKernel } from './kernel-elf.ts'
@@ -216,7 +216,9 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
   if (missing.length) {
     throw new MissingDependencyError(`kernel ${kernelVersion} has no module ${missing.join(', ')} (virtio networking); use a kernel with virtio_net`)
   }
-  const initrd = cpioGz(await baseEntries(modulesDir, kernelVersion, modulePaths))
+  // Uncompressed: the guest skips gunzip of ~1.2 MB (to ~2.5 MB) at every boot. 8 + 8 boots
+  // to 'xc-phase: ready', gzip median ~1.65 s, plain ~1.60 s. The cluster segment after it stays gzip.
+  const initrd = cpioArchive(await baseEntries(modulesDir, kernelVersion, modulePaths))
   const tmpInitrd = paths.initrd + '.tmp'
   writeFileSync(tmpInitrd, initrd)
   renameSync(tmpInitrd, paths.initrd)

@@ -31,7 +31,7 @@ export function imagePaths(home: string): ImagePaths {
     kernel: join(dir, 'vmlinuz'),
     vmlinux: join(dir, 'vmlinux'),
     kernelPkg: join(dir, 'kernel-pkg'),
-    initrd: join(dir, 'base.cpio.gz'),
+    initrd: join(dir, 'base.cpio'),
     tools: join(dir, 'tools.ext4'),
     manifest: join(dir, 'manifest.json'),
   }

@@ -23,7 +23,7 @@ const emptyHome = join(root, 'empty-home')
 mkdirSync(emptyHome)
 const builtHome = join(root, 'built-home')
 mkdirSync(join(builtHome, 'image'), { recursive: true })
-for (const f of ['manifest.json', 'vmlinuz', 'base.cpio.gz']) writeFileSync(join(builtHome, 'image', f), '')
+for (const f of ['manifest.json', 'vmlinuz', 'base.cpio']) writeFileSync(join(builtHome, 'image', f), '')
 
 const plainFile = join(root, 'not-an-overlay.txt')
 writeFileSync(plainFile, 'x')
