@@ -11,8 +11,36 @@ import { runDir } from '../image/home.ts'
 import type { Allocation } from '../plan/plan.ts'
 
 export const BLOCK_SIZE = 1024
-const FIRST_BLOCK = 20
-const LAST_BLOCK = 58 // blocks 20..58: ports 20480-60415
+const FIRST_BLOCK = 8 // ports from 8192 (below: common services)
+const LAST_BLOCK = 63 // up to 65535
+
+/** The host's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range), Linux's default if unreadable. */
+export function ephemeralPorts(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (Number.isInteger(lo) && Number.isInteger(hi) && lo <= hi) return [lo, hi]
+  } catch {
+    // not Linux, or no procfs
+  }
+  return [32768, 60999]
+}
+
+/**
+ * The blocks a cluster may take: none overlaps the ephemeral range. A forward
+ * port inside it can be taken by any outgoing connection (the harness's own
+ * telnet clients among them) between the check and QEMU's bind: a 50-VM start
+ * failed that way once ("Could not set up host forwarding rule").
+ */
+export function portBlocks(ephemeral: [number, number] = ephemeralPorts()): number[] {
+  const [lo, hi] = ephemeral
+  const out: number[] = []
+  for (let b = FIRST_BLOCK; b <= LAST_BLOCK; b++) {
+    const first = b * BLOCK_SIZE
+    const last = first + BLOCK_SIZE - 1
+    if (last < lo || first > hi) out.push(b)
+  }
+  return out
+}
 
 function lockDir(home: string): string {
   return join(runDir(home), 'ports')
@@ -59,7 +87,11 @@ export async function allocatePortBlock(
 ): Promise<number> {
   const dir = lockDir(home)
   mkdirSync(dir, { recursive: true })
-  const blocks = Array.from({ length: LAST_BLOCK - FIRST_BLOCK + 1 }, (_, i) => FIRST_BLOCK + i)
+  const blocks = portBlocks()
+  if (!blocks.length) {
+    const [lo, hi] = ephemeralPorts()
+    throw new XclusterError(`No block of host ports outside the ephemeral range ${lo}-${hi} (net.ipv4.ip_local_port_range): narrow that range.`)
+  }
   // Start at a place that depends on the process, so parallel workers rarely race.
   const start = (process.pid * 7) % blocks.length
   const order = [...blocks.slice(start), ...blocks.slice(0, start)]
@@ -86,7 +118,8 @@ export async function allocatePortBlock(
     if ((await busyPorts(block, vms)).length === 0) return block
     rmSync(lock, { force: true })
   }
-  throw new XclusterError('No free block of host ports on 127.0.0.1 (ports 20480-60415): stop other clusters or run `xc cleanup`.')
+  const ranges = blocks.map((b) => `${b * BLOCK_SIZE}-${b * BLOCK_SIZE + BLOCK_SIZE - 1}`)
+  throw new XclusterError(`No free block of host ports on 127.0.0.1 (${blocks.length} blocks of ${BLOCK_SIZE}: ${ranges[0]} ... ${ranges.at(-1)}): stop other clusters or run \`xc cleanup\`.`)
 }
 
 /** Release a block, if `clusterId` holds it. */
