@@ -4,7 +4,8 @@
 //   1. stock baseline: one bare QEMU booting Debian's cloud kernel as packaged
 //      (bzImage) with a gzip initramfs of busybox and the signed virtio
 //      modules, q35 + qboot, no boot tuning; against it one VM of the harness
-//      from startCluster() to telnet-ready;
+//      from startCluster() to telnet-ready (the stock runs alternate with the
+//      1-VM floor and harness runs, as many of each);
 //   2. cluster-ready time for 1, 8 and 32 VMs (user mode) against the floor:
 //      as many bare QEMU processes with the harness's own kernel, initramfs and
 //      machine arguments, all spawned at once, to 'xc-phase: ready';
@@ -56,7 +57,6 @@ const scale = onlyScale || !(quick || argv.includes('--no-scale'))
 const SERIES: Array<{ n: number; reps: number }> = quick
   ? [{ n: 1, reps: 2 }, { n: 8, reps: 1 }]
   : [{ n: 1, reps: 3 }, { n: 8, reps: 2 }, { n: 32, reps: 1 }]
-const STOCK_REPS = quick ? 2 : 3
 const SCALE_VMS = Number(process.env.XC_BENCH_SCALE ?? 100)
 const SCALE_PAIRS = 100
 const XC_VMS = Number(process.env.XC_BENCH_XC_VMS ?? 50)
@@ -174,8 +174,6 @@ async function idle(c: RunningCluster): Promise<IdleResult> {
 }
 
 interface HarnessRun {
-  n: number
-  network: 'user' | 'bridge'
   ms: number
   stopMs?: number
   exec?: ExecStats
@@ -185,7 +183,7 @@ interface HarnessRun {
 /** Boot n VMs (nodes only), time startCluster to ready; with `extras`, measure exec (and idle in user mode) on it. */
 async function harnessRun(n: number, network: 'user' | 'bridge', extras: boolean): Promise<HarnessRun> {
   let c: RunningCluster | undefined
-  const run: HarnessRun = { n, network, ms: NaN }
+  const run: HarnessRun = { ms: NaN }
   const t0 = performance.now()
   try {
     c = await startCluster({ nvm: n, nrouters: 0, name: `bench-${n}`, network })
@@ -215,14 +213,12 @@ async function harnessRun(n: number, network: 'user' | 'bridge', extras: boolean
 }
 
 /** The stock baseline's initramfs: the base image's files with the virtio modules as packaged (signed), gzip. */
-function stockInitrd(dir: string, image: ReturnType<typeof loadImage>): Promise<string> {
-  return (async () => {
-    const deps = parseModulesDep(readFileSync(join(image.modulesDir, 'modules.dep'), 'utf8'))
-    const { paths } = moduleClosure(deps, BASE_MODULES)
-    const file = join(dir, 'stock.cpio.gz')
-    writeFileSync(file, cpioGz(await baseEntries(image.modulesDir, image.kernelVersion, paths, { signedModules: true })))
-    return file
-  })()
+async function stockInitrd(dir: string, image: ReturnType<typeof loadImage>): Promise<string> {
+  const deps = parseModulesDep(readFileSync(join(image.modulesDir, 'modules.dep'), 'utf8'))
+  const { paths } = moduleClosure(deps, BASE_MODULES)
+  const file = join(dir, 'stock.cpio.gz')
+  writeFileSync(file, cpioGz(await baseEntries(image.modulesDir, image.kernelVersion, paths, { signedModules: true })))
+  return file
 }
 
 /** Used memory of the machine (MemTotal - MemAvailable), MiB. */

@@ -3,7 +3,8 @@
 // VM that dies under a test.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createHash } from 'node:crypto'
-import { ChannelError, GuestCommandError, XcTimeoutError, startCluster, type RunningCluster } from '../src/index.ts'
+import { readFileSync } from 'node:fs'
+import { ChannelError, GuestCommandError, XcTimeoutError, loadImage, startCluster, type RunningCluster } from '../src/index.ts'
 
 let cluster: RunningCluster
 beforeAll(async () => {
@@ -11,6 +12,19 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await cluster?.stop()
+})
+
+describe('the boot', () => {
+  test('QEMU boots the unpacked vmlinux through PVH, and the guest kernel got the boot tuning', async () => {
+    const image = loadImage()
+    expect(image.kernelBoot).toEqual({ kind: 'pvh' })
+    const argv = readFileSync(`/proc/${cluster.vm(1).process.record.pid}/cmdline`, 'utf8').split('\0')
+    expect(argv[argv.indexOf('-kernel') + 1]).toBe(image.kernel)
+    expect(readFileSync(image.kernel).subarray(0, 4).toString('latin1')).toBe('\x7fELF')
+    const cmdline = await cluster.vm(1).run('cat /proc/cmdline')
+    expect(cmdline).toContain('cryptomgr.notests')
+    expect(cmdline).toContain('initcall_blacklist=crypto_kdf108_init,init_kprobe_trace')
+  })
 })
 
 describe('output', () => {

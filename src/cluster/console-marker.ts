@@ -3,13 +3,8 @@
 // what a watch can miss. Only the new bytes are read each time.
 import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs'
 
-export interface MarkerWait {
-  /** Resolves true when `marker` is seen, false at `timeoutMs` or when `gone()` says to stop. */
-  promise: Promise<boolean>
-  cancel(): void
-}
-
-export function waitForConsoleMarker(path: string, marker: string, timeoutMs: number, gone: () => boolean = () => false, pollMs = 100): MarkerWait {
+/** Resolves true when `marker` is seen, false at `timeoutMs` or when `gone()` says to stop. */
+export function waitForConsoleMarker(path: string, marker: string, timeoutMs: number, gone: () => boolean = () => false, pollMs = 100): Promise<boolean> {
   let offset = 0
   let carry = ''
   let done = false
@@ -55,5 +50,5 @@ export function waitForConsoleMarker(path: string, marker: string, timeoutMs: nu
   timer = setInterval(check, pollMs)
   deadline = setTimeout(() => end(false), timeoutMs)
   check()
-  return { promise, cancel: () => end(false) }
+  return promise
 }

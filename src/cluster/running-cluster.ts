@@ -94,7 +94,7 @@ export class RunningCluster implements AsyncDisposable {
 
   /** Add VMs with the same rules as start (role by number, nets, memory), optionally with per-VM overrides. */
   async scaleOut(nums: number[], overrides: Pick<ClusterOptions, 'nets' | 'memVm' | 'smpVm'> = {}): Promise<RunningVm[]> {
-    const { bootVm, mapLimit, defaultBootConcurrency, loadGate, writeClusterInitrd } = await import('./start-cluster.ts')
+    const { bootVm, bootEach, writeClusterInitrd } = await import('./start-cluster.ts')
     const { spec: extra, problems } = checkOptions({ ...overrides, nvm: 1, nrouters: 0, ntesters: 0, extraVms: nums.filter((n) => n !== 1) })
     for (const n of nums) if (this.byNum.has(n)) problems.push(`${vmName(n)} is already running`)
     if (problems.length) throw new ClusterConfigError(problems)
@@ -113,7 +113,7 @@ export class RunningCluster implements AsyncDisposable {
     // New VMs boot from an initrd written for the grown plan (hosts, topology scripts).
     this.ctx.plan = { ...this._plan, vms: [...this._plan.vms.filter((v) => !nums.includes(v.num)), ...planned].sort((a, b) => a.num - b.num) }
     await writeClusterInitrd(this.ctx)
-    const results = await mapLimit(planned, defaultBootConcurrency(), (vp) => bootVm(this.ctx, vp), loadGate())
+    const results = await bootEach(this.ctx.spec, planned, (vp) => bootVm(this.ctx, vp))
     const started = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<RunningVm>).value)
     for (const vm of started) this.adopt(vm)
     this._plan = { ...this._plan, vms: [...this._plan.vms.filter((v) => !nums.includes(v.num)), ...planned].sort((a, b) => a.num - b.num) }

@@ -205,9 +205,11 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
   }
   const started = Date.now()
   const deadline = started + timeoutMs
-  const dead = (): VmBootError =>
-    new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${qemuLog() ? `: ${qemuLog().split('\n').slice(-5).join(' | ')}` : ''}`, vm.consoleTail())
-  await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive).promise
+  const dead = (): VmBootError => {
+    const log = qemuLog()
+    return new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log.split('\n').slice(-5).join(' | ')}` : ''}`, vm.consoleTail())
+  }
+  await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive)
   // Rejects when QEMU exits, so that a channel waiting for the ready marker gives up at once.
   let poll: NodeJS.Timeout | undefined
   const death = new Promise<never>((_, reject) => {
@@ -311,6 +313,15 @@ export function loadGate(cores = availableParallelism(), pollMs = 50): (running:
 }
 
 /**
+ * Run `fn` (a boot) over `items` with the cluster's admission: an explicit
+ * bootConcurrency as it is, else up to defaultBootConcurrency() at once behind
+ * the load gate. Start and scale-out both boot through here.
+ */
+export function bootEach<T, R>(spec: ClusterSpec, items: T[], fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  return spec.bootConcurrency ? mapLimit(items, spec.bootConcurrency, fn) : mapLimit(items, defaultBootConcurrency(), fn, loadGate())
+}
+
+/**
  * Boot a cluster of real QEMU VMs and wait until every VM's telnet shell
  * answers. Stop it with `await cluster.stop()` or `await using`.
  */
@@ -349,8 +360,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
         if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
         return bootVm(ctx, vmPlan, onLaunch)
       },
-      mapLimit: (items, limit, fn) => mapLimit(items, limit, fn, spec.bootConcurrency ? undefined : loadGate()),
-      concurrency,
+      bootEach: (items, fn) => bootEach(spec, items, fn),
       progress: (kind, vm) =>
         options.onProgress?.({ kind, vm, ready: startCtx.vms.length, total: ctx.plan.vms.length, elapsedMs: Date.now() - t0 }),
     })

@@ -15,8 +15,8 @@ export type CustomStart = (ctx: StartContext) => Promise<void>
 export interface StartHooks {
   writeInitrd: () => Promise<void>
   bootVm: (vmNum: number, onLaunch: () => void) => Promise<RunningVm>
-  mapLimit: <T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>) => Promise<PromiseSettledResult<R>[]>
-  concurrency: number
+  /** Boot each item with the cluster's admission (bootEach in start-cluster.ts). */
+  bootEach: <T, R>(items: T[], fn: (t: T) => Promise<R>) => Promise<PromiseSettledResult<R>[]>
   progress: (kind: ProgressEvent['kind'], vm: string) => void
 }
 
@@ -87,7 +87,7 @@ export class StartContext {
     }
     const nums = vms ?? this.ctx.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
     const started: RunningVm[] = []
-    const results = await this.hooks.mapLimit(nums, this.hooks.concurrency, async (num) => {
+    const results = await this.hooks.bootEach(nums, async (num) => {
       const vm = await this.hooks.bootVm(num, () => this.hooks.progress('booting', `vm-${String(num).padStart(3, '0')}`))
       this.vms.push(vm)
       started.push(vm)

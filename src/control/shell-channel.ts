@@ -59,8 +59,7 @@ export class ShellChannel {
     sock.resume()
   }
 
-  /** Take over a fresh telnet session on `sock`; bounded by `timeoutMs`. */
-  /** Open the channel on `sock`; `abort` (say, the VM's QEMU exiting) rejects at once and closes it. */
+  /** Take over a fresh telnet session on `sock`, bounded by `timeoutMs`; `abort` (say, QEMU exiting) rejects at once and closes it. */
   static async open(sock: Duplex, vm: string, timeoutMs: number, abort?: Promise<never>): Promise<ShellChannel> {
     const ch = new ShellChannel(sock, vm)
     let timer: NodeJS.Timeout | undefined

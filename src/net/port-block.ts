@@ -118,8 +118,10 @@ export async function allocatePortBlock(
     if ((await busyPorts(block, vms)).length === 0) return block
     rmSync(lock, { force: true })
   }
-  const ranges = blocks.map((b) => `${b * BLOCK_SIZE}-${b * BLOCK_SIZE + BLOCK_SIZE - 1}`)
-  throw new XclusterError(`No free block of host ports on 127.0.0.1 (${blocks.length} blocks of ${BLOCK_SIZE}: ${ranges[0]} ... ${ranges.at(-1)}): stop other clusters or run \`xc cleanup\`.`)
+  const [first, last] = [blocks[0], blocks.at(-1)!]
+  throw new XclusterError(
+    `No free block of host ports on 127.0.0.1 (${blocks.length} blocks of ${BLOCK_SIZE}, ports ${first * BLOCK_SIZE}-${last * BLOCK_SIZE + BLOCK_SIZE - 1}): stop other clusters or run \`xc cleanup\`.`,
+  )
 }
 
 /** Release a block, if `clusterId` holds it. */
