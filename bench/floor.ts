@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { VmPlan } from '../src/index.ts'
 import { QEMU } from '../src/qemu/accel.ts'
-import { nicDevice, qemuArgs } from '../src/qemu/qemu-args.ts'
+import { qemuArgs } from '../src/qemu/qemu-args.ts'
+import { nicDevice } from '../src/net/backend.ts'
 import { ConsoleWatcher, parsePhases, type Phase } from './console.ts'
 
 export interface FloorInput {
