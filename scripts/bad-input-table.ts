@@ -1,8 +1,8 @@
 // Prints the README's table of bad inputs and the errors they get, from the
 // real validation (so the table cannot drift from the code):
 //   npx tsx scripts/bad-input-table.ts
-import { checkOptions } from '../src/plan/options.ts'
-import { validateOptions } from '../src/cluster/start-cluster.ts'
+import { checkOptions } from '../src/cluster/options.ts'
+import { validateOptions } from '../src/cluster/validate.ts'
 
 const cases: Array<[string, Record<string, unknown>]> = [
   ['nodes out of range', { nvm: 0 }],

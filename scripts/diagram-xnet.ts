@@ -3,8 +3,8 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { topologySvg } from '../src/diagram/svg.ts'
-import { allocationOf } from '../src/net/port-block.ts'
-import { checkOptions } from '../src/plan/options.ts'
+import { allocationOf } from '../src/host/port-block.ts'
+import { checkOptions } from '../src/cluster/options.ts'
 import { planCluster } from '../src/plan/plan.ts'
 
 const { spec, problems } = checkOptions({ name: 'xnet', ntesters: 2 })

@@ -1,5 +1,6 @@
 // Named errors of the harness. "The test failed" (GuestCommandError) and
-// "the harness broke" (everything else) are different classes.
+// "the harness broke" (everything else) are different classes. Code tells
+// them apart by class and fields, never by matching a message.
 
 /** Base class of every error the harness throws on purpose. */
 export class XclusterError extends Error {
@@ -62,5 +63,40 @@ export class XcTimeoutError extends XclusterError {}
 /** The control channel to a VM broke (VM died, connection lost). */
 export class ChannelError extends XclusterError {}
 
-/** A host command run by the harness failed (ip, qemu, a net-setup script). */
-export class HostCommandError extends XclusterError {}
+/** A host command run by the harness failed (ip, qemu, a net-setup script); argv, exit code and stderr are on it. */
+export class HostCommandError extends XclusterError {
+  readonly argv: string[]
+  readonly exitCode?: number
+  readonly stderr: string
+  constructor(message: string, o: { argv?: string[]; exitCode?: number; stderr?: string; cause?: unknown } = {}) {
+    super(message, { cause: o.cause })
+    this.argv = o.argv ?? []
+    this.exitCode = o.exitCode
+    this.stderr = o.stderr ?? ''
+  }
+}
+
+/** A QEMU monitor (QMP) call failed: the VM's monitor is gone, or QEMU refused the command. */
+export class MonitorError extends XclusterError {
+  constructor(
+    readonly socket: string,
+    readonly command: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** A step of a stop or cleanup failed; the steps after it still ran. */
+export class TeardownError extends XclusterError {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(`teardown step "${step}" failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  }
+}
+
+/** A boot that was not started because another VM of the same start failed first. */
+export class NotStartedError extends XclusterError {}

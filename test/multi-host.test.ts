@@ -7,7 +7,7 @@ import { execa } from 'execa'
 import { startCluster, type RunningCluster } from '../src/index.ts'
 import { STD_ADDRESSES } from '../fixtures/index.ts'
 import { leftovers, netnsList } from './helpers/host.ts'
-import { xclusterHome } from '../src/image/home.ts'
+import { xclusterHome } from '../src/host/home.ts'
 
 let cluster: RunningCluster
 beforeAll(async () => {

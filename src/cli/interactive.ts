@@ -2,7 +2,7 @@
 // same connection the harness uses (loopback forward or namespace relay).
 import type { RunningVm } from '../cluster/running-vm.ts'
 import { TelnetDecoder, telnetEncode } from '../control/telnet-codec.ts'
-import { TELNET_PORT } from '../net/user-backend.ts'
+import { TELNET_PORT } from '../plan/plan.ts'
 
 const CTRL_RIGHT_BRACKET = 0x1d
 

@@ -1,7 +1,7 @@
 // Progress while VMs boot: one line rewritten in place on a terminal, plain
 // lines otherwise (CI logs).
 import type { Writable } from 'node:stream'
-import type { ProgressEvent } from '../plan/options.ts'
+import type { ProgressEvent } from '../plan/spec.ts'
 
 export function progressPrinter(out: Writable & { isTTY?: boolean }): { event: (e: ProgressEvent) => void; done: () => void } {
   const booting = new Set<string>()

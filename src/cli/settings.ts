@@ -1,8 +1,8 @@
 // Cluster options from the command line and from xcluster's environment
 // variables (`__nvm`, `__nets_vm`, `__netsNNN`, ...), the command line
 // winning; each setting remembers where it came from (for `xc env`).
-import type { ClusterOptions } from '../plan/options.ts'
-import { DEFAULTS } from '../plan/options.ts'
+import type { ClusterOptions } from '../cluster/options.ts'
+import { DEFAULTS } from '../plan/spec.ts'
 
 export type Source = 'default' | 'environment' | 'option'
 

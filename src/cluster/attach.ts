@@ -1,15 +1,16 @@
 // Attach to a cluster that another process started (xc start), from the
-// records in its state directory: its VMs, its backend, its boot context.
-import { XclusterError } from '../errors.ts'
-import { xclusterHome } from '../image/home.ts'
-import { createBackend } from '../net/create-backend.ts'
-import { checkOptions, type ClusterOptions } from '../plan/options.ts'
+// records in its state directory: the options as they were resolved at
+// start go through the same validation and boot context as a start.
+import { ClusterConfigError, XclusterError } from '../errors.ts'
+import { xclusterHome } from '../host/home.ts'
+import { clusterAlive, listStates, type StateDir } from '../host/state-dir.ts'
 import { QemuProcess } from '../qemu/launcher.ts'
-import { resolveAccel } from '../qemu/accel.ts'
+import { prepareBoot } from './boot.ts'
+import type { ClusterSpec } from '../plan/spec.ts'
+import { checkOptions, type ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { RunningVm } from './running-vm.ts'
-import { imageFor, type BootContext } from './start-cluster.ts'
-import { clusterAlive, listStates, type StateDir } from './state-dir.ts'
+import { validateOptions } from './validate.ts'
 
 /** The state of the live cluster called `name`, if any. */
 export function findCluster(home: string, name: string): StateDir | undefined {
@@ -22,28 +23,26 @@ export async function attachCluster(name = 'default', homeOverride?: string): Pr
   const state = findCluster(home, name)
   if (!state) throw new XclusterError(`No cluster named ${name} is running (start one with \`xc start --name=${name}\`)`)
   const s = state.state
-  const options = (s.options ?? {}) as ClusterOptions
-  const { spec } = checkOptions(options)
-  const plan = s.plan!
-  const backend = createBackend(plan, state, spec)
-  const ctx: BootContext = {
-    home,
-    spec,
-    state,
-    plan,
-    backend,
-    accel: await resolveAccel(spec.accel),
-    image: await imageFor(options, home),
-    initrd: state.path('initrd.gz'),
-    detached: s.detached,
-    bootTimeout: spec.bootTimeout ?? 120_000,
-    keeper: s.keeper?.socket,
+  const options = { ...(s.options ?? {}), home } as ClusterOptions
+  // The recorded options validate as they did at start; when they no longer
+  // do (an overlay removed since), the cluster can still be used and stopped,
+  // but not grow: boots are refused with that error.
+  let spec: ClusterSpec
+  let refused: ClusterConfigError | undefined
+  try {
+    spec = validateOptions(options)
+  } catch (e) {
+    if (!(e instanceof ClusterConfigError)) throw e
+    refused = e
+    spec = { ...checkOptions(options).spec, home }
   }
+  const plan = s.plan!
+  const ctx = await prepareBoot(spec, state, plan, refused)
   const vms: RunningVm[] = []
   for (const vmPlan of plan.vms) {
     const rec = s.vms[vmPlan.name]
     if (!rec?.process) continue
-    vms.push(new RunningVm(vmPlan, rec, QemuProcess.adopt(rec.process, rec.qmp), backend))
+    vms.push(new RunningVm(vmPlan, rec, QemuProcess.adopt(rec.process, rec.qmp), ctx.backend))
   }
-  return new RunningCluster(home, state, plan, ctx, vms)
+  return new RunningCluster(ctx, vms)
 }

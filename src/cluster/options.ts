@@ -1,21 +1,18 @@
-// Cluster options as the user writes them, their defaults, and the one place
-// they are validated. Pure: no I/O here (paths and programs are checked in
-// ../cluster/preflight.ts, which adds its problems to the same list).
+// Cluster options as the user writes them, and the one place they are
+// normalised: checkOptions composes the checks that live beside their
+// features (networking in ../net/options.ts, topologies in
+// ../topology/apply.ts, impairments in ../plan/impairment.ts) and returns
+// the spec with every problem found. Pure: the host's part of the
+// validation (programs, paths, rights) is ./validate.ts.
 import { isIPv6 } from 'node:net'
-import type { NetSetup } from '../net/net-setup.ts'
-import type { CustomStart } from '../cluster/start-context.ts'
-import { getTopology, TOPOLOGIES } from '../topology/index.ts'
-import { impairmentProblems, type Impairment } from '../cluster/faults.ts'
+import { Checker, isInt, show } from '../plan/check.ts'
+import { impairmentProblems, type Impairment } from '../plan/impairment.ts'
+import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role } from '../plan/spec.ts'
+import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
+import { applyTopology } from '../topology/apply.ts'
+import type { CustomStart } from './start-context.ts'
 
-export type Role = 'node' | 'router' | 'tester'
-export type Accel = 'auto' | 'kvm' | 'tcg'
-export type NetworkMode = 'user' | 'bridge'
-
-/** A custom network: a net-setup hook on top of a base backend (xcluster's `__net_setup`). */
-export interface CustomNetwork {
-  base?: NetworkMode
-  netSetup: NetSetup
-}
+export type { CustomNetwork }
 
 export interface ClusterOptions {
   /** Name shown in logs and used by `xc --name`; letters, digits, `-` and `_`. */
@@ -98,402 +95,159 @@ export interface ClusterOptions {
   onProgress?: (event: ProgressEvent) => void
 }
 
-export interface ProgressEvent {
-  kind: 'booting' | 'ready' | 'failed' | 'stopping'
-  vm: string
-  ready: number
-  total: number
-  elapsedMs: number
-}
-
-export const DEFAULTS = {
-  nvm: 4,
-  nrouters: 2,
-  ntesters: 0,
-  netsVm: [0, 1],
-  netsRouter: [0, 1, 2],
-  netsTester: [0, 2],
-  mem: 128,
-  smp: 1,
-  prefix: '1000::1',
-  accel: 'auto' as Accel,
-  network: 'user' as NetworkMode,
-}
-
-export const LIMITS = {
-  nvm: [1, 200],
-  nrouters: [0, 20],
-  ntesters: [0, 20],
-  vm: [1, 240],
-  net: [0, 254],
-  memMin: 80,
-  memMax: 16384,
-  smp: [1, 64],
-  maxNics: 16,
-} as const
-
-/** The role a VM number has (1-200 node, 201-220 router, 221-240 tester). */
-export function roleOf(vm: number): Role {
-  if (vm <= 200) return 'node'
-  if (vm <= 220) return 'router'
-  return 'tester'
-}
-
-/** Options with every default filled in and every problem checked. */
-export interface ClusterSpec {
-  name: string
-  vms: number[]
-  netsVm: number[]
-  netsRouter: number[]
-  netsTester: number[]
-  nets: Record<number, number[]>
-  mem: number
-  memVm: Record<number, number>
-  smp: number
-  smpVm: Record<number, number>
-  tools: boolean
-  topology?: string
-  impairments: Record<number, Record<number, Impairment>>
-  hosts?: Record<string, number[]>
-  overlays: string[]
-  overlaysRole: Partial<Record<Role, string[]>>
-  overlaysVm: Record<number, string[]>
-  network: NetworkMode
-  netSetup?: NetSetup
-  accel: Accel
-  append: string
-  appendVm: Record<number, string>
-  prefix: string
-  bootTimeout?: number
-  bootConcurrency?: number
-  tbSize?: number
-  start?: CustomStart
-}
-
-const show = (v: unknown): string => {
-  if (typeof v === 'number' && !Number.isFinite(v)) return `\`${String(v)}\``
-  if (v === undefined) return '`undefined`'
-  // A string that reads like a number says it is a string: `"4"` is not 4.
-  if (typeof v === 'string') {
-    if (v === '') return '`""` (an empty string)'
-    return /^\s*[-+]?\d+(\.\d+)?\s*$/.test(v) ? `\`${JSON.stringify(v)}\` (a string)` : `\`${v}\``
-  }
-  try {
-    return `\`${JSON.stringify(v)}\``
-  } catch {
-    return `\`${String(v)}\``
-  }
-}
-
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
-
-const KNOWN = new Set<string>([
+export const KNOWN_OPTIONS: readonly string[] = [
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'topology', 'impairments', 'hosts', 'ovlPath',
-])
+]
 
-/**
- * Normalise and validate options. Returns the spec and every problem found;
- * `validateOptions` throws them together as one ClusterConfigError.
- */
-export function checkOptions(o: ClusterOptions): { spec: ClusterSpec; problems: string[] } {
-  const problems: string[] = []
-  let opts = (o ?? {}) as ClusterOptions & Record<string, unknown>
-  // A topology's defaults apply under the user's own options.
-  let topology: string | undefined
-  if (opts.topology !== undefined) {
-    const t = typeof opts.topology === 'string' ? getTopology(opts.topology) : undefined
-    if (!t) {
-      problems.push(`Unknown topology ${show(opts.topology)}; known: ${Object.keys(TOPOLOGIES).sort().join(', ')}`)
-    } else {
-      topology = t.name
-      if (opts.tools === false) problems.push(`topology ${t.name} needs the tools (iproute2, iptables) in the VMs: drop \`tools: false\``)
-      const d = t.defaults(opts)
-      opts = {
-        ...d,
-        ...opts,
-        nets: { ...d.nets, ...opts.nets },
-        memVm: { ...d.memVm, ...opts.memVm },
-        smpVm: { ...d.smpVm, ...opts.smpVm },
-        tools: true,
-      } as typeof opts
-    }
+/** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
+function vmNumbers(c: Checker, counts: { nvm: number; nrouters: number; ntesters: number }, extra: unknown): Set<number> {
+  const vms = new Set<number>()
+  for (let i = 1; i <= counts.nvm; i++) vms.add(i)
+  for (let i = 1; i <= counts.nrouters; i++) vms.add(200 + i)
+  for (let i = 1; i <= counts.ntesters; i++) vms.add(220 + i)
+  if (extra === undefined) return vms
+  if (!Array.isArray(extra)) {
+    c.add(`Expected \`extraVms\` to be a list of VM numbers, got ${show(extra)}`)
+    return vms
   }
-
-  for (const key of Object.keys(opts)) {
-    if (!KNOWN.has(key)) problems.push(`Unknown option \`${key}\`. Known options: ${[...KNOWN].join(', ')}`)
+  for (const v of extra) {
+    if (!isInt(v) || v < LIMITS.vm[0] || v > LIMITS.vm[1]) {
+      c.add(`Expected every VM in \`extraVms\` to be an integer ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got ${show(v)}`)
+    } else if (vms.has(v)) {
+      c.add(`\`extraVms\` lists ${vmName(v)} twice or again after the counts`)
+    } else vms.add(v)
   }
+  return vms
+}
 
-  const int = (key: string, v: unknown, def: number, [lo, hi]: readonly [number, number]): number => {
-    if (v === undefined) return def
-    if (!isInt(v) || v < lo || v > hi) {
-      problems.push(`Expected \`${key}\` to be an integer ${lo}-${hi}, got ${show(v)}`)
-      return def
-    }
-    return v
-  }
-
-  const name = opts.name ?? 'default'
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(name)) {
-    problems.push(`Expected \`name\` to be 1-32 letters, digits, \`-\` or \`_\`, got ${show(name)}`)
-  }
-
-  const nvm = int('nvm', opts.nvm, DEFAULTS.nvm, LIMITS.nvm)
-  const nrouters = int('nrouters', opts.nrouters, DEFAULTS.nrouters, LIMITS.nrouters)
-  const ntesters = int('ntesters', opts.ntesters, DEFAULTS.ntesters, LIMITS.ntesters)
-
-  const netList = (key: string, v: unknown, def: number[]): number[] => {
-    if (v === undefined) return def && [...def]
-    if (!Array.isArray(v) || v.length === 0) {
-      problems.push(`Expected \`${key}\` to be a non-empty list of net numbers, got ${show(v)}`)
-      return def
-    }
-    let ok = true
-    for (const n of v) {
-      if (!isInt(n) || n < LIMITS.net[0] || n > LIMITS.net[1]) {
-        problems.push(`Expected every net in \`${key}\` to be an integer ${LIMITS.net[0]}-${LIMITS.net[1]}, got ${show(n)}`)
-        ok = false
-      }
-    }
-    if (ok && v[0] !== 0) {
-      problems.push(`\`${key}\` must start with net 0 (the internal net, eth0, that the harness reaches each VM on), got ${show(v)}`)
-      ok = false
-    }
-    if (ok && new Set(v).size !== v.length) {
-      problems.push(`\`${key}\` lists a net twice: ${show(v)}`)
-      ok = false
-    }
-    if (ok && v.length > LIMITS.maxNics) {
-      problems.push(`\`${key}\` has ${v.length} nets; at most ${LIMITS.maxNics} NICs per VM`)
-      ok = false
-    }
-    return ok ? [...v] : def && [...def]
-  }
-
-  const netsVm = netList('netsVm', opts.netsVm, DEFAULTS.netsVm)
-  const netsRouter = netList('netsRouter', opts.netsRouter, DEFAULTS.netsRouter)
-  const netsTester = netList('netsTester', opts.netsTester, DEFAULTS.netsTester)
-
-  const perVm = <T>(key: string, v: unknown, each: (k: string, val: unknown) => T | undefined): Record<number, T> => {
-    const out: Record<number, T> = {}
-    if (v === undefined) return out
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      problems.push(`Expected \`${key}\` to be an object keyed by VM number, got ${show(v)}`)
-      return out
-    }
-    for (const [k, val] of Object.entries(v)) {
-      const num = Number(k)
-      if (!isInt(num) || num < LIMITS.vm[0] || num > LIMITS.vm[1]) {
-        problems.push(`Expected the keys of \`${key}\` to be VM numbers ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got \`${k}\``)
-        continue
-      }
-      const r = each(`${key}[${k}]`, val)
-      if (r !== undefined) out[num] = r
-    }
-    return out
-  }
-
-  const nets = perVm('nets', opts.nets, (k, val) => netList(k, val, undefined as unknown as number[]))
-  for (const k of Object.keys(nets)) if (nets[Number(k)] === undefined) delete nets[Number(k)]
-
-  const mem = int('mem', opts.mem, DEFAULTS.mem, [LIMITS.memMin, LIMITS.memMax])
-  if (isInt(opts.mem) && opts.mem < LIMITS.memMin) {
-    problems[problems.length - 1] += ` (this kernel does not boot with less than ${LIMITS.memMin} MiB)`
-  }
-  const memVm = perVm('memVm', opts.memVm, (k, val) => {
-    if (!isInt(val) || val < LIMITS.memMin || val > LIMITS.memMax) {
-      problems.push(`Expected \`${k}\` to be an integer ${LIMITS.memMin}-${LIMITS.memMax} (MiB; the kernel does not boot with less than ${LIMITS.memMin}), got ${show(val)}`)
-      return undefined
-    }
-    return val
-  })
-  const smp = int('smp', opts.smp, DEFAULTS.smp, LIMITS.smp)
-  const smpVm = perVm('smpVm', opts.smpVm, (k, val) => {
-    if (!isInt(val) || val < LIMITS.smp[0] || val > LIMITS.smp[1]) {
-      problems.push(`Expected \`${k}\` to be an integer ${LIMITS.smp[0]}-${LIMITS.smp[1]}, got ${show(val)}`)
-      return undefined
-    }
-    return val
-  })
-
-  const pathList = (key: string, v: unknown): string[] => {
-    if (v === undefined) return []
-    if (!Array.isArray(v) || v.some((p) => typeof p !== 'string' || p === '')) {
-      problems.push(`Expected \`${key}\` to be a list of overlay paths, got ${show(v)}`)
-      return []
-    }
-    return [...v]
-  }
-  const overlays = pathList('overlays', opts.overlays)
-  if (opts.ovlPath !== undefined) pathList('ovlPath', opts.ovlPath)
+/** Overlays for all VMs, per role and per VM number. */
+function checkOverlays(c: Checker, opts: ClusterOptions): Pick<ClusterSpec, 'overlays' | 'overlaysRole' | 'overlaysVm'> {
+  const overlays = c.pathList('overlays', opts.overlays)
+  if (opts.ovlPath !== undefined) c.pathList('ovlPath', opts.ovlPath, 'directories')
   const overlaysRole: Partial<Record<Role, string[]>> = {}
-  if (opts.overlaysRole !== undefined) {
-    if (typeof opts.overlaysRole !== 'object' || opts.overlaysRole === null) {
-      problems.push(`Expected \`overlaysRole\` to be an object keyed by role, got ${show(opts.overlaysRole)}`)
+  const byRole = opts.overlaysRole as unknown
+  if (byRole !== undefined) {
+    if (typeof byRole !== 'object' || byRole === null) {
+      c.add(`Expected \`overlaysRole\` to be an object keyed by role, got ${show(byRole)}`)
     } else {
-      for (const [role, list] of Object.entries(opts.overlaysRole)) {
+      for (const [role, list] of Object.entries(byRole)) {
         if (role !== 'node' && role !== 'router' && role !== 'tester') {
-          problems.push(`Expected the keys of \`overlaysRole\` to be node, router or tester, got ${show(role)}`)
+          c.add(`Expected the keys of \`overlaysRole\` to be node, router or tester, got ${show(role)}`)
           continue
         }
-        overlaysRole[role] = pathList(`overlaysRole.${role}`, list)
+        overlaysRole[role] = c.pathList(`overlaysRole.${role}`, list)
       }
     }
   }
-  const overlaysVm = perVm('overlaysVm', opts.overlaysVm, (k, val) => pathList(k, val))
+  const overlaysVm = c.perVm('overlaysVm', opts.overlaysVm, (k, val) => c.pathList(k, val))
+  return { overlays, overlaysRole, overlaysVm }
+}
 
-  let network: NetworkMode = DEFAULTS.network
-  let netSetup: NetSetup | undefined
-  const nw = opts.network as unknown
-  if (nw === 'user' || nw === 'bridge') network = nw
-  else if (nw === undefined) network = DEFAULTS.network
-  else if (typeof nw === 'object' && nw !== null && 'netSetup' in nw) {
-    const c = nw as CustomNetwork
-    if (c.base !== undefined && c.base !== 'user' && c.base !== 'bridge') {
-      problems.push(`Expected \`network.base\` to be 'user' or 'bridge', got ${show(c.base)}`)
-    } else network = c.base ?? 'user'
-    if (typeof c.netSetup !== 'function' && (typeof c.netSetup !== 'string' || c.netSetup === '')) {
-      problems.push(`Expected \`network.netSetup\` to be a function (vm, net, context) => string[] or the path of an executable, got ${show(c.netSetup)}`)
-    } else netSetup = c.netSetup
-  } else {
-    problems.push(`Expected \`network\` to be 'user', 'bridge' or { base, netSetup }, got ${show(nw)}`)
-  }
-
-  let accel: Accel = DEFAULTS.accel
-  if (opts.accel !== undefined) {
-    if (opts.accel === 'auto' || opts.accel === 'kvm' || opts.accel === 'tcg') accel = opts.accel
-    else problems.push(`Expected \`accel\` to be 'auto', 'kvm' or 'tcg', got ${show(opts.accel)}`)
-  }
-
-  const append = opts.append ?? ''
-  if (typeof append !== 'string') problems.push(`Expected \`append\` to be a string, got ${show(append)}`)
-  const appendVm = perVm('appendVm', opts.appendVm, (k, val) => {
-    if (typeof val !== 'string') {
-      problems.push(`Expected \`${k}\` to be a string, got ${show(val)}`)
-      return undefined
-    }
-    return val
-  })
-
-  const prefix = opts.prefix ?? DEFAULTS.prefix
-  if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {
-    problems.push(`Expected \`prefix\` to be an IPv6 prefix such as \`1000::1\` (the std address is <prefix>:192.168.k.v), got ${show(prefix)}`)
-  }
-
-  const positive = (key: string, v: unknown, max: number): number | undefined => {
-    if (v === undefined) return undefined
-    if (!isInt(v) || v < 1 || v > max) {
-      problems.push(`Expected \`${key}\` to be an integer 1-${max}, got ${show(v)}`)
-      return undefined
-    }
-    return v
-  }
-  const bootTimeout = positive('bootTimeout', opts.bootTimeout, 3_600_000)
-  const bootConcurrency = positive('bootConcurrency', opts.bootConcurrency, 256)
-  const tbSize = positive('tbSize', opts.tbSize, 4096)
-  for (const key of ['home', 'kernel', 'modules'] as const) {
-    if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) {
-      problems.push(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
-    }
-  }
-  if (opts.tools !== undefined && typeof opts.tools !== 'boolean') {
-    problems.push(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
-  }
-  const impairments = perVm('impairments', opts.impairments, (k, val) => {
+/** Impairments per VM and net; they need the tools (tc, netem). */
+function checkImpairments(c: Checker, v: unknown, tools: unknown): Record<number, Record<number, Impairment>> {
+  const impairments = c.perVm('impairments', v, (k, val) => {
     if (typeof val !== 'object' || val === null) {
-      problems.push(`Expected \`${k}\` to be an object keyed by net number, got ${show(val)}`)
+      c.add(`Expected \`${k}\` to be an object keyed by net number, got ${show(val)}`)
       return undefined
     }
     const out: Record<number, Impairment> = {}
     for (const [net, imp] of Object.entries(val as Record<string, Impairment>)) {
-      problems.push(...impairmentProblems(imp ?? {}, `\`${k}[${net}]\``))
+      c.add(...impairmentProblems(imp ?? {}, `\`${k}[${net}]\``))
       out[Number(net)] = imp
     }
     return out
   })
-  if (Object.keys(impairments).length && opts.tools !== true) {
-    problems.push('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
-  }
-  let hosts: Record<string, number[]> | undefined
-  if (opts.hosts !== undefined) {
-    const h = opts.hosts as unknown
-    if (typeof h !== 'object' || h === null || Array.isArray(h) || Object.keys(h).length < 2) {
-      problems.push(`Expected \`hosts\` to name at least two hosts, each with its VM numbers, e.g. { a: [1], b: [2] }, got ${show(h)}`)
-    } else {
-      hosts = {}
-      const seen = new Map<number, string>()
-      for (const [name, list] of Object.entries(h as Record<string, unknown>)) {
-        if (!/^[a-z][a-z0-9]{0,7}$/.test(name)) problems.push(`Expected host names of 1-8 lower-case letters and digits (they name namespaces), got \`${name}\``)
-        if (!Array.isArray(list) || list.some((v) => !isInt(v))) {
-          problems.push(`Expected \`hosts.${name}\` to be a list of VM numbers, got ${show(list)}`)
-          continue
-        }
-        for (const v of list as number[]) {
-          if (seen.has(v)) problems.push(`vm-${String(v).padStart(3, '0')} is on two hosts: ${seen.get(v)} and ${name}`)
-          seen.set(v, name)
-        }
-        hosts[name] = [...(list as number[])]
-      }
-    }
-    if (opts.network !== 'bridge') problems.push("`hosts` needs network: 'bridge' (each host is a namespace with bridges joined by VXLAN)")
-  }
-  if (opts.start !== undefined && typeof opts.start !== 'function') {
-    problems.push(`Expected \`start\` to be a function (ctx: StartContext) => Promise<void>, got ${show(opts.start)}`)
-  }
-  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
-    problems.push(`Expected \`onProgress\` to be a function, got ${show(opts.onProgress)}`)
-  }
+  if (Object.keys(impairments).length && tools !== true) c.add('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
+  return impairments
+}
 
-  // The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras.
-  const vms = new Set<number>()
-  for (let i = 1; i <= nvm; i++) vms.add(i)
-  for (let i = 1; i <= nrouters; i++) vms.add(200 + i)
-  for (let i = 1; i <= ntesters; i++) vms.add(220 + i)
-  if (opts.extraVms !== undefined) {
-    if (!Array.isArray(opts.extraVms)) problems.push(`Expected \`extraVms\` to be a list of VM numbers, got ${show(opts.extraVms)}`)
-    else {
-      for (const v of opts.extraVms) {
-        if (!isInt(v) || v < LIMITS.vm[0] || v > LIMITS.vm[1]) {
-          problems.push(`Expected every VM in \`extraVms\` to be an integer ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got ${show(v)}`)
-        } else if (vms.has(v)) {
-          problems.push(`\`extraVms\` lists vm-${String(v).padStart(3, '0')} twice or again after the counts`)
-        } else vms.add(v)
-      }
-    }
+/**
+ * Normalise and validate options. Returns the spec and every problem found;
+ * `validateOptions` (./validate.ts) adds the host's problems and throws them
+ * together as one ClusterConfigError. Paths are not resolved here.
+ */
+export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart>; problems: string[] } {
+  const c = new Checker()
+  const applied = applyTopology(c, (o ?? {}) as ClusterOptions & Record<string, unknown>)
+  const opts = applied.opts
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN_OPTIONS.includes(key)) c.add(`Unknown option \`${key}\`. Known options: ${KNOWN_OPTIONS.join(', ')}`)
   }
-
-  if (hosts) {
-    for (const [name, list] of Object.entries(hosts)) {
-      for (const v of list) if (!vms.has(v)) problems.push(`\`hosts.${name}\` lists vm-${String(v).padStart(3, '0')}, which is not in the cluster`)
-    }
+  const name = opts.name ?? 'default'
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(name)) {
+    c.add(`Expected \`name\` to be 1-32 letters, digits, \`-\` or \`_\`, got ${show(name)}`)
   }
+  const counts = {
+    nvm: c.int('nvm', opts.nvm, DEFAULTS.nvm, LIMITS.nvm),
+    nrouters: c.int('nrouters', opts.nrouters, DEFAULTS.nrouters, LIMITS.nrouters),
+    ntesters: c.int('ntesters', opts.ntesters, DEFAULTS.ntesters, LIMITS.ntesters),
+  }
+  const netsVm = c.netList('netsVm', opts.netsVm, DEFAULTS.netsVm)!
+  const netsRouter = c.netList('netsRouter', opts.netsRouter, DEFAULTS.netsRouter)!
+  const netsTester = c.netList('netsTester', opts.netsTester, DEFAULTS.netsTester)!
+  const nets = c.perVm('nets', opts.nets, (k, val) => c.netList(k, val))
 
-  const spec: ClusterSpec = {
+  const mem = c.int('mem', opts.mem, DEFAULTS.mem, [LIMITS.memMin, LIMITS.memMax],
+    isInt(opts.mem) && opts.mem < LIMITS.memMin ? ` (this kernel does not boot with less than ${LIMITS.memMin} MiB)` : '')
+  const memVm = c.perVm('memVm', opts.memVm, (k, val) => {
+    if (isInt(val) && val >= LIMITS.memMin && val <= LIMITS.memMax) return val
+    c.add(`Expected \`${k}\` to be an integer ${LIMITS.memMin}-${LIMITS.memMax} (MiB; the kernel does not boot with less than ${LIMITS.memMin}), got ${show(val)}`)
+    return undefined
+  })
+  const smp = c.int('smp', opts.smp, DEFAULTS.smp, LIMITS.smp)
+  const smpVm = c.perVm('smpVm', opts.smpVm, (k, val) => {
+    if (isInt(val) && val >= LIMITS.smp[0] && val <= LIMITS.smp[1]) return val
+    c.add(`Expected \`${k}\` to be an integer ${LIMITS.smp[0]}-${LIMITS.smp[1]}, got ${show(val)}`)
+    return undefined
+  })
+  const overlays = checkOverlays(c, opts)
+  const { network, netSetup } = checkNetwork(c, opts.network)
+
+  let accel: Accel = DEFAULTS.accel
+  if (opts.accel !== undefined) {
+    if (opts.accel === 'auto' || opts.accel === 'kvm' || opts.accel === 'tcg') accel = opts.accel
+    else c.add(`Expected \`accel\` to be 'auto', 'kvm' or 'tcg', got ${show(opts.accel)}`)
+  }
+  const append = c.string('append', opts.append, '')
+  const appendVm = c.perVm('appendVm', opts.appendVm, (k, val) => (typeof val === 'string' ? val : void c.add(`Expected \`${k}\` to be a string, got ${show(val)}`)))
+  const prefix = opts.prefix ?? DEFAULTS.prefix
+  if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {
+    c.add(`Expected \`prefix\` to be an IPv6 prefix such as \`1000::1\` (the std address is <prefix>:192.168.k.v), got ${show(prefix)}`)
+  }
+  const bootTimeout = c.positive('bootTimeout', opts.bootTimeout, 3_600_000)
+  const bootConcurrency = c.positive('bootConcurrency', opts.bootConcurrency, 256)
+  const tbSize = c.positive('tbSize', opts.tbSize, 4096)
+  for (const key of ['home', 'kernel', 'modules'] as const) {
+    if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
+  }
+  if (opts.tools !== undefined && typeof opts.tools !== 'boolean') c.add(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
+  const impairments = checkImpairments(c, opts.impairments, opts.tools)
+  const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
+  const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
+  const vms = vmNumbers(c, counts, opts.extraVms)
+  const hosts = checkHosts(c, opts.hosts, opts.network, vms)
+
+  const spec: ClusterSpec<CustomStart> = {
     name: typeof name === 'string' ? name : 'default',
     vms: [...vms].sort((a, b) => a - b),
     netsVm, netsRouter, netsTester, nets,
     mem, memVm, smp, smpVm,
     tools: opts.tools === true,
-    topology,
+    topology: applied.topology,
     impairments,
     hosts,
-    overlays, overlaysRole, overlaysVm,
+    ...overlays,
     network, netSetup, accel,
-    append: typeof append === 'string' ? append : '',
-    appendVm,
+    append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,
-    start: typeof opts.start === 'function' ? opts.start : undefined,
+    start, onProgress,
+    home: typeof opts.home === 'string' && opts.home ? opts.home : '',
+    kernel: typeof opts.kernel === 'string' && opts.kernel ? opts.kernel : undefined,
+    modules: typeof opts.modules === 'string' && opts.modules ? opts.modules : undefined,
   }
-  return { spec, problems }
-}
-
-/** The net list of VM `vm` under `spec` (per-VM override, else its role's). */
-export function netsOf(spec: Pick<ClusterSpec, 'nets' | 'netsVm' | 'netsRouter' | 'netsTester'>, vm: number): number[] {
-  const own = spec.nets[vm]
-  if (own) return own
-  const role = roleOf(vm)
-  return role === 'node' ? spec.netsVm : role === 'router' ? spec.netsRouter : spec.netsTester
+  return { spec, problems: c.problems }
 }

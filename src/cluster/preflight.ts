@@ -1,63 +1,46 @@
-// The checks of options that need the host: programs, image, paths, rights.
-// Their problems join the pure validation's in one ClusterConfigError.
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
-import type { ClusterOptions, ClusterSpec } from '../plan/options.ts'
-import { imagePaths, xclusterHome } from '../image/home.ts'
+// The checks of a spec that need the host: programs, image, paths, rights.
+// Their problems join the pure validation's in one ClusterConfigError; a
+// missing right makes it a PermissionError.
+import { accessSync, constants, existsSync } from 'node:fs'
+import { imagePaths } from '../host/home.ts'
+import { hasNetAdmin, which } from '../host/which.ts'
 import { overlayKind } from '../image/overlay-segment.ts'
+import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU } from '../qemu/accel.ts'
 
-/** The full path of `program` on PATH, or undefined. */
-export function which(program: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const p = join(dir, program)
-    try {
-      accessSync(p, constants.X_OK)
-      return p
-    } catch {
-      // not here
-    }
-  }
-  return undefined
+export interface HostProblems {
+  /** Rights this process lacks for the spec. */
+  rights: string[]
+  /** Everything else: programs, image, paths. */
+  problems: string[]
 }
 
-/** How a missing-rights problem starts (validateOptions then throws PermissionError). */
-export const RIGHTS_PROBLEM = "network: 'bridge'"
-
-/** True when this process may manage network namespaces (root or CAP_NET_ADMIN). */
-export function hasNetAdmin(): boolean {
-  if (process.getuid?.() === 0) return true
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))
-    return m ? (BigInt('0x' + m[1]) & (1n << 12n)) !== 0n : false
-  } catch {
-    return false
-  }
+/** Every overlay list of `spec`, with the option it came from. */
+export function overlayLists(spec: Pick<ClusterSpec, 'overlays' | 'overlaysRole' | 'overlaysVm'>): Array<[string, string[]]> {
+  const lists: Array<[string, string[]]> = [['overlays', spec.overlays]]
+  for (const [role, list] of Object.entries(spec.overlaysRole)) lists.push([`overlaysRole.${role}`, list ?? []])
+  for (const [vm, list] of Object.entries(spec.overlaysVm)) lists.push([`overlaysVm[${vm}]`, list])
+  return lists
 }
 
-/** Problems of `spec` that only the host can tell. */
-export function preflight(opts: ClusterOptions, spec: ClusterSpec, ovlPath: string[] = []): string[] {
+/** Problems of `spec` (home and kernel resolved, overlays looked up in `ovlPath`) that only the host can tell. */
+export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProblems {
   const problems: string[] = []
+  const rights: string[] = []
   if (!which(QEMU)) {
     problems.push(`${QEMU} is not installed (not on PATH). Run \`npm run setup\`, or as root: apt-get install qemu-system-x86`)
   }
-  const home = xclusterHome(opts.home)
-  const kernel = opts.kernel ?? (process.env.XCLUSTER_KERNEL || undefined)
-  if (kernel !== undefined) {
-    if (!existsSync(kernel)) problems.push(`Kernel ${kernel} does not exist (option \`kernel\` or XCLUSTER_KERNEL)`)
-    const modules = opts.modules ?? (process.env.XCLUSTER_MODULES || undefined)
-    if (!modules) problems.push(`A custom kernel needs its modules directory (lib/modules/<version>) in option \`modules\` or XCLUSTER_MODULES`)
-    else if (!existsSync(modules)) problems.push(`Modules directory ${modules} does not exist (option \`modules\` or XCLUSTER_MODULES)`)
+  if (spec.kernel !== undefined) {
+    if (!existsSync(spec.kernel)) problems.push(`Kernel ${spec.kernel} does not exist (option \`kernel\` or XCLUSTER_KERNEL)`)
+    if (!spec.modules) problems.push(`A custom kernel needs its modules directory (lib/modules/<version>) in option \`modules\` or XCLUSTER_MODULES`)
+    else if (!existsSync(spec.modules)) problems.push(`Modules directory ${spec.modules} does not exist (option \`modules\` or XCLUSTER_MODULES)`)
   } else {
-    const paths = imagePaths(home)
+    const paths = imagePaths(spec.home)
     if (!existsSync(paths.manifest) || !existsSync(paths.kernel) || !existsSync(paths.initrd)) {
       problems.push(`No VM image in ${paths.dir}. Run \`npm run setup\` first (or set XCLUSTER_HOME to where it was built)`)
     }
   }
-  const overlayLists: Array<[string, string[]]> = [['overlays', spec.overlays]]
-  for (const [role, list] of Object.entries(spec.overlaysRole)) overlayLists.push([`overlaysRole.${role}`, list ?? []])
-  for (const [vm, list] of Object.entries(spec.overlaysVm)) overlayLists.push([`overlaysVm[${vm}]`, list])
-  for (const [key, list] of overlayLists) {
+  for (const [key, list] of overlayLists(spec)) {
     for (const p of list) {
       if (!existsSync(p)) {
         problems.push(
@@ -65,13 +48,12 @@ export function preflight(opts: ClusterOptions, spec: ClusterSpec, ovlPath: stri
             ? `Overlay ${p} (in \`${key}\`) does not exist`
             : `Overlay ${p} (in \`${key}\`) does not exist here nor in the overlay search path (${ovlPath.length ? ovlPath.join(':') : 'empty: set XCLUSTER_OVLPATH or ovlPath'})`,
         )
-      }
-      else if (!overlayKind(p)) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
+      } else if (!overlayKind(p)) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
     }
   }
   if (spec.network === 'bridge' && !hasNetAdmin()) {
-    problems.push(
-      RIGHTS_PROBLEM + " needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights",
+    rights.push(
+      "network: 'bridge' needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights",
     )
   }
   if (typeof spec.netSetup === 'string') {
@@ -84,5 +66,5 @@ export function preflight(opts: ClusterOptions, spec: ClusterSpec, ovlPath: stri
       }
     }
   }
-  return problems
+  return { rights, problems }
 }

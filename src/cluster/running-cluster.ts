@@ -1,27 +1,27 @@
 // A started cluster: its VMs by number or name, scale-out and scale-in,
 // and stop (reverse order, idempotent, keeps going past a failure).
-import { hostExec } from '../net/backend.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
-import { BLOCK_SIZE, busyPorts } from '../net/port-block.ts'
-import { planCluster, vmName, type ClusterPlan } from '../plan/plan.ts'
-import { checkOptions, type ClusterOptions } from '../plan/options.ts'
-import { removeClusterResources } from './cleanup.ts'
+import { removeClusterResources } from '../host/cleanup.ts'
+import { BLOCK_SIZE, busyPorts } from '../host/port-block.ts'
+import type { StateDir } from '../host/state-dir.ts'
+import { Teardown } from '../host/teardown.ts'
+import { hostExec } from '../net/backend.ts'
+import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
+import { bootEach } from './admission.ts'
+import { bootVm, type BootContext } from './boot.ts'
+import { writeInitrd } from './initrd.ts'
+import { checkOptions, type ClusterOptions } from './options.ts'
 import type { RunningVm } from './running-vm.ts'
-import type { StateDir } from './state-dir.ts'
-import type { BootContext } from './start-cluster.ts'
-import { Teardown } from './teardown.ts'
+import type { StopHook } from './start-context.ts'
 
 export class RunningCluster implements AsyncDisposable {
   private readonly byNum = new Map<number, RunningVm>()
   private stopping?: Promise<void>
 
   constructor(
-    private readonly home: string,
-    readonly state: StateDir,
-    private _plan: ClusterPlan,
     private readonly ctx: BootContext,
     vms: RunningVm[],
-    private readonly stopHooks: Array<{ label: string; fn: () => Promise<void> | void }> = [],
+    private readonly stopHooks: StopHook[] = [],
   ) {
     for (const vm of vms) this.adopt(vm)
   }
@@ -34,7 +34,6 @@ export class RunningCluster implements AsyncDisposable {
   /** Stop VM `num` and boot it again from scratch; the same handle keeps working. */
   async restart(num: number): Promise<void> {
     const vm = this.vm(num)
-    const { bootVm } = await import('./start-cluster.ts')
     await vm.stop()
     await this.ctx.backend.releaseVm(vm.plan)
     vm.adoptFrom(await bootVm(this.ctx, vm.plan))
@@ -47,23 +46,30 @@ export class RunningCluster implements AsyncDisposable {
     return { heal: async () => void (await Promise.all(links.map((l) => l.up()))) }
   }
 
+  get state(): StateDir {
+    return this.ctx.state
+  }
   get id(): string {
-    return this._plan.id
+    return this.ctx.plan.id
   }
   get name(): string {
-    return this._plan.name
+    return this.ctx.plan.name
   }
   /** The plan of the VMs running now. */
   get plan(): ClusterPlan {
-    return { ...this._plan, vms: this._plan.vms.filter((v) => this.byNum.has(v.num)) }
+    return { ...this.ctx.plan, vms: this.ctx.plan.vms.filter((v) => this.byNum.has(v.num)) }
   }
   get stateDir(): string {
-    return this.state.dir
+    return this.ctx.state.dir
+  }
+  /** The cluster's topology, when it has one. */
+  get topology(): string | undefined {
+    return this.ctx.spec.topology
   }
 
   /** The cluster's network namespace (bridge mode), else undefined. */
   get netns(): string | undefined {
-    return this.state.state.netns
+    return this.ctx.state.state.netns
   }
 
   /**
@@ -92,33 +98,49 @@ export class RunningCluster implements AsyncDisposable {
     return vm
   }
 
+  /** The plan with `planned` in place of any VM of the same number. */
+  private withVms(planned: VmPlan[]): ClusterPlan {
+    const nums = new Set(planned.map((v) => v.num))
+    return { ...this.ctx.plan, vms: [...this.ctx.plan.vms.filter((v) => !nums.has(v.num)), ...planned].sort((a, b) => a.num - b.num) }
+  }
+
   /** Add VMs with the same rules as start (role by number, nets, memory), optionally with per-VM overrides. */
   async scaleOut(nums: number[], overrides: Pick<ClusterOptions, 'nets' | 'memVm' | 'smpVm'> = {}): Promise<RunningVm[]> {
-    const { bootVm, bootEach, writeClusterInitrd } = await import('./start-cluster.ts')
+    if (this.ctx.refused) throw this.ctx.refused
     const { spec: extra, problems } = checkOptions({ ...overrides, nvm: 1, nrouters: 0, ntesters: 0, extraVms: nums.filter((n) => n !== 1) })
     for (const n of nums) if (this.byNum.has(n)) problems.push(`${vmName(n)} is already running`)
     if (problems.length) throw new ClusterConfigError(problems)
+    const base = this.ctx.spec
     const spec = {
-      ...this.ctx.spec,
+      ...base,
       vms: nums,
-      nets: { ...this.ctx.spec.nets, ...extra.nets },
-      memVm: { ...this.ctx.spec.memVm, ...extra.memVm },
-      smpVm: { ...this.ctx.spec.smpVm, ...extra.smpVm },
+      nets: { ...base.nets, ...extra.nets },
+      memVm: { ...base.memVm, ...extra.memVm },
+      smpVm: { ...base.smpVm, ...extra.smpVm },
     }
-    const planned = planCluster(spec, this._plan.allocation).vms
-    const busy = await busyPorts(this._plan.allocation.telnetBase / BLOCK_SIZE, nums)
-    if (this._plan.network === 'user' && busy.length) {
+    const planned = planCluster(spec, this.ctx.plan.allocation).vms
+    const busy = await busyPorts(this.ctx.plan.allocation.telnetBase / BLOCK_SIZE, nums)
+    if (this.ctx.plan.network === 'user' && busy.length) {
       throw new XclusterError(`Cannot scale out: host ports ${busy.join(', ')} of this cluster's block are taken by another program`)
     }
     // New VMs boot from an initrd written for the grown plan (hosts, topology scripts).
-    this.ctx.plan = { ...this._plan, vms: [...this._plan.vms.filter((v) => !nums.includes(v.num)), ...planned].sort((a, b) => a.num - b.num) }
-    await writeClusterInitrd(this.ctx)
+    const before = this.ctx.plan
+    this.ctx.plan = this.withVms(planned)
+    await writeInitrd(this.ctx.spec, this.ctx.plan, await this.ctx.image(), this.ctx.state, this.ctx.initrd)
     const results = await bootEach(this.ctx.spec, planned, (vp) => bootVm(this.ctx, vp))
     const started = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<RunningVm>).value)
     for (const vm of started) this.adopt(vm)
-    this._plan = { ...this._plan, vms: [...this._plan.vms.filter((v) => !nums.includes(v.num)), ...planned].sort((a, b) => a.num - b.num) }
-    this.state.update((r) => (r.plan = this._plan))
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
+    if (failed) {
+      // What did not boot leaves no host side and no plan entry behind.
+      const up = new Set(started.map((v) => v.num))
+      for (const vp of planned.filter((v) => !up.has(v.num))) await this.ctx.backend.releaseVm(vp).catch(() => {})
+      this.ctx.plan = { ...before, vms: [...before.vms, ...planned.filter((v) => up.has(v.num))].sort((a, b) => a.num - b.num) }
+    }
+    this.ctx.state.update((r) => {
+      r.plan = this.ctx.plan
+      for (const vp of planned) if (!this.byNum.has(vp.num)) delete r.vms[vp.name]
+    })
     if (failed) throw failed.reason
     return started
   }
@@ -131,7 +153,7 @@ export class RunningCluster implements AsyncDisposable {
       await this.ctx.backend.releaseVm(vm.plan)
       this.byNum.delete(vm.num)
     }
-    this.state.update((r) => {
+    this.ctx.state.update((r) => {
       for (const vm of vms) delete r.vms[vm.name]
     })
   }
@@ -141,7 +163,7 @@ export class RunningCluster implements AsyncDisposable {
     this.stopping ??= (async () => {
       const t = new Teardown()
       t.push('state directory, namespace and ports', async () => {
-        await removeClusterResources(this.home, this.state)
+        await removeClusterResources(this.ctx.spec.home, this.ctx.state)
       })
       t.push('network', () => this.ctx.backend.teardown())
       t.push('VMs', async () => {

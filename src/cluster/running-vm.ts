@@ -2,18 +2,21 @@
 // through its QEMU monitor.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
-import { ChannelError, GuestCommandError, XcTimeoutError, XclusterError } from '../errors.ts'
-import { LinkControl } from './faults.ts'
-import type { NetworkBackend } from '../net/backend.ts'
-import { SSH_PORT, TELNET_PORT } from '../net/user-backend.ts'
-import { SshSession } from '../control/ssh.ts'
+import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
-import type { Role } from '../plan/options.ts'
-import type { NicPlan, VmPlan } from '../plan/plan.ts'
-import { qmp } from '../qemu/qmp.ts'
-import type { QemuProcess } from '../qemu/launcher.ts'
+import { ChannelError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError } from '../errors.ts'
+import { shellQuote } from '../control/quote.ts'
 import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
-import type { VmRecord } from './state-dir.ts'
+import { SshSession } from '../control/ssh.ts'
+import type { VmRecord } from '../host/state-dir.ts'
+import { waitFor } from '../host/wait.ts'
+import type { NetworkBackend } from '../net/backend.ts'
+import { SSH_PORT, TELNET_PORT, type NicPlan, type VmPlan } from '../plan/plan.ts'
+import type { Role } from '../plan/spec.ts'
+import type { QemuProcess } from '../qemu/launcher.ts'
+import { qmp } from '../qemu/qmp.ts'
+import { startCapture, stopCapture } from './capture.ts'
+import { LinkControl } from './faults.ts'
 
 export interface ExecOptions {
   /** Bound on the command, ms (default 30 s). The command is stopped in the VM when it runs out. */
@@ -29,11 +32,6 @@ export function consoleTail(path: string, lines = 30): string {
   const text = readFileSync(path, 'utf8').replace(/\r/g, '')
   const all = text.split('\n')
   return all.slice(-lines - 1).join('\n').trim() || '(console log is empty)'
-}
-
-/** `s` as one word for the guest's shell. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
 export class RunningVm {
@@ -143,6 +141,8 @@ export class RunningVm {
 
   /** True when one ping to `address` (IPv4 or IPv6) is answered within `waitSec`. */
   async ping(address: string, waitSec = 2): Promise<boolean> {
+    if (!isIP(address)) throw new XclusterError(`${this.name}: ping needs an IPv4 or IPv6 address, got ${JSON.stringify(address)}`)
+    if (!Number.isInteger(waitSec) || waitSec < 1) throw new XclusterError(`${this.name}: ping's wait must be a whole number of seconds, got ${waitSec}`)
     const ping = address.includes(':') ? 'ping6' : 'ping'
     const r = await this.exec(`${ping} -c1 -W${waitSec} ${address}`, { timeout: (waitSec + 10) * 1000 })
     return r.exitCode === 0
@@ -179,31 +179,25 @@ export class RunningVm {
   }
 
   /** Start capturing on `iface` into a pcap file in the VM (needs tools: true); `filter` is a tcpdump expression. */
-  async startCapture(iface: string, filter = ''): Promise<void> {
-    const base = `/tmp/xc-capture-${iface.replace(/[^A-Za-z0-9_.-]/g, '_')}`
-    await this.run(`command -v tcpdump >/dev/null || { echo 'tcpdump is not in this VM: start the cluster with tools: true' >&2; exit 1; }`)
-    await this.run(`[ ! -e ${base}.pid ] || kill -INT $(cat ${base}.pid) 2>/dev/null; rm -f ${base}.pcap ${base}.pid`)
-    // -U: each packet is flushed as it is written. setsid: the capture outlives this
-    // telnet session (xc tcpdump --start returns; a hang-up would end it).
-    await this.run(`setsid tcpdump -U -n -i ${shellQuote(iface)} -w ${base}.pcap ${filter} < /dev/null > ${base}.log 2>&1 & echo $! > ${base}.pid`)
-    // Wait until tcpdump listens, so that the next packet is seen.
-    await this.run(`i=0; while ! grep -q listening ${base}.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; grep -q listening ${base}.log || { cat ${base}.log >&2; exit 1; }`, { timeout: 20_000 })
+  startCapture(iface: string, filter = ''): Promise<void> {
+    return startCapture(this, iface, filter)
   }
 
   /** Stop the capture on `iface` and bring the pcap back (to `local` if given); resolves with its bytes. */
-  async stopCapture(iface: string, local?: string): Promise<Buffer> {
-    const base = `/tmp/xc-capture-${iface.replace(/[^A-Za-z0-9_.-]/g, '_')}`
-    await this.run(`[ -e ${base}.pid ] || { echo 'no capture running on ${iface}' >&2; exit 1; }; pid=$(cat ${base}.pid); kill -INT $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -f ${base}.pid`, { timeout: 20_000 })
-    const r = await this.execRaw(`cat ${base}.pcap`, { timeout: 120_000 })
-    if (r.exitCode !== 0) throw new GuestCommandError(this.name, `cat ${base}.pcap`, r.exitCode, '', r.stderr.toString())
-    if (local) writeFileSync(local, r.stdout)
-    return r.stdout
+  stopCapture(iface: string, local?: string): Promise<Buffer> {
+    return stopCapture(this, iface, local)
   }
 
   /** Send a QMP command to the VM's monitor. */
   async monitor(execute: string, args?: object): Promise<unknown> {
-    const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])
-    return r
+    if (!this.alive) throw new MonitorError(this.record.qmp, execute, `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'}): no monitor for ${execute}`)
+    try {
+      const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])
+      return r
+    } catch (e) {
+      if (e instanceof MonitorError) throw new MonitorError(e.socket, execute, `${this.name}: ${e.message}`, { cause: e })
+      throw e
+    }
   }
 
   /** The VM's link on net `net`: down(), up(), impair({ delayMs, lossPercent, ... }), clear(). */
@@ -244,18 +238,21 @@ export class RunningVm {
     await this.monitor('system_reset')
     const deadline = Date.now() + timeoutMs
     let last: unknown
-    while (Date.now() < deadline) {
-      if (!this.alive) throw this.deadError(last)
-      try {
-        this.adoptChannel(await this.connect(Math.min(10_000, deadline - Date.now())))
-        await this.monitor('set-action', { reboot: 'shutdown' })
-        return
-      } catch (e) {
-        last = e
-        await new Promise((r) => setTimeout(r, 300))
-      }
-    }
-    throw new XcTimeoutError(`${this.name}: no shell within ${timeoutMs} ms after reset\n${this.consoleTail()}`)
+    const up = await waitFor(
+      async () => {
+        try {
+          this.adoptChannel(await this.connect(Math.max(1, Math.min(10_000, deadline - Date.now()))))
+          return true
+        } catch (e) {
+          last = e
+          return false
+        }
+      },
+      { timeoutMs, intervalMs: 300, abort: () => !this.alive },
+    )
+    if (!this.alive) throw this.deadError(last)
+    if (!up) throw new XcTimeoutError(`${this.name}: no shell within ${timeoutMs} ms after reset\n${this.consoleTail()}`)
+    await this.monitor('set-action', { reboot: 'shutdown' })
   }
 
   /** Close the control channel and ssh session (the VM keeps running); resolves once they are closed. */

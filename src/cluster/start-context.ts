@@ -2,34 +2,31 @@
 // (xcluster's XCLUSTER_HOOK with its own cmd_start) without editing the
 // harness: change the plan, prepare the host side, do something of their own
 // there, boot the VMs, and register what to undo at stop.
+import { NotStartedError, VmBootError, XclusterError } from '../errors.ts'
 import { hostExec } from '../net/backend.ts'
-import { VmBootError, XclusterError } from '../errors.ts'
-import type { ProgressEvent } from '../plan/options.ts'
 import { ipv4Of, ipv6Of, macOf, type ClusterPlan } from '../plan/plan.ts'
+import { vmName, type ProgressEvent } from '../plan/spec.ts'
+import { bootEach } from './admission.ts'
+import { bootVm, type BootContext } from './boot.ts'
+import { writeInitrd } from './initrd.ts'
 import type { RunningVm } from './running-vm.ts'
-import type { BootContext } from './start-cluster.ts'
 
 /** A custom start procedure; the default is `defaultStart`. */
 export type CustomStart = (ctx: StartContext) => Promise<void>
 
-export interface StartHooks {
-  writeInitrd: () => Promise<void>
-  bootVm: (vmNum: number, onLaunch: () => void) => Promise<RunningVm>
-  /** Boot each item with the cluster's admission (bootEach in start-cluster.ts). */
-  bootEach: <T, R>(items: T[], fn: (t: T) => Promise<R>) => Promise<PromiseSettledResult<R>[]>
-  progress: (kind: ProgressEvent['kind'], vm: string) => void
+export interface StopHook {
+  label: string
+  fn: () => Promise<void> | void
 }
 
 export class StartContext {
   private prepared = false
   private initrdWritten = false
+  private readonly t0 = Date.now()
   readonly vms: RunningVm[] = []
-  readonly stopHooks: Array<{ label: string; fn: () => Promise<void> | void }> = []
+  readonly stopHooks: StopHook[] = []
 
-  constructor(
-    private readonly ctx: BootContext,
-    private readonly hooks: StartHooks,
-  ) {}
+  constructor(private readonly ctx: BootContext) {}
 
   /** The plan; change it (e.g. addNic) before boot(). */
   get plan(): ClusterPlan {
@@ -47,6 +44,10 @@ export class StartContext {
   }
   get booted(): boolean {
     return this.vms.length > 0
+  }
+
+  private progress(kind: ProgressEvent['kind'], vm: string): void {
+    this.ctx.spec.onProgress?.({ kind, vm, ready: this.vms.length, total: this.ctx.plan.vms.length, elapsedMs: Date.now() - this.t0 })
   }
 
   /** Give VM `vm` one more NIC, on net `net` (the next ethN), with the model's MAC and addresses. */
@@ -81,25 +82,28 @@ export class StartContext {
   /** Boot `vms` (default: every VM of the plan) and wait until their shells answer. */
   async boot(vms?: number[]): Promise<RunningVm[]> {
     await this.prepareNetwork()
+    const { ctx } = this
     if (!this.initrdWritten) {
       this.initrdWritten = true
-      await this.hooks.writeInitrd()
+      await writeInitrd(ctx.spec, ctx.plan, await ctx.image(), ctx.state, ctx.initrd)
     }
-    const nums = vms ?? this.ctx.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
+    const nums = vms ?? ctx.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
     const started: RunningVm[] = []
-    const results = await this.hooks.bootEach(nums, async (num) => {
-      const vm = await this.hooks.bootVm(num, () => this.hooks.progress('booting', `vm-${String(num).padStart(3, '0')}`))
+    const results = await bootEach(ctx.spec, nums, async (num) => {
+      const vmPlan = ctx.plan.vms.find((v) => v.num === num)
+      if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
+      const vm = await bootVm(ctx, vmPlan, () => this.progress('booting', vmName(num)))
       this.vms.push(vm)
       started.push(vm)
-      this.hooks.progress('ready', vm.name)
+      this.progress('ready', vm.name)
       return vm
     })
     const real = results
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => r.reason as Error)
-      .filter((f) => !/^not started/.test(f.message))
+      .filter((f) => !(f instanceof NotStartedError))
     if (real.length) {
-      for (const f of real) if (f instanceof VmBootError) this.hooks.progress('failed', f.vm)
+      for (const f of real) if (f instanceof VmBootError) this.progress('failed', f.vm)
       throw real[0]
     }
     return started

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { execa } from 'execa'
 import ssh2 from 'ssh2'
-import type { StateDir } from '../cluster/state-dir.ts'
+import type { StateDir } from '../host/state-dir.ts'
 
 export interface ClusterKeys {
   privateKeyPath: string

@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import ssh2 from 'ssh2'
 import { ChannelError, GuestCommandError, XcTimeoutError } from '../errors.ts'
+import { shellQuote as quote } from './quote.ts'
 import type { ExecResult } from './shell-channel.ts'
 
-const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
 export class SshSession {
   private constructor(

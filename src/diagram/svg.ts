@@ -8,16 +8,10 @@
 // that row to its net's bus, ending in a dot. A connector that passes another
 // bus breaks it (white halo), so only a dot means "attached".
 import type { ClusterPlan, NicPlan, VmPlan } from '../plan/plan.ts'
-import type { Role } from '../plan/options.ts'
+import type { Role } from '../plan/spec.ts'
+import type { DiagramExtras } from '../plan/diagram.ts'
 
-/** Extra labels a topology adds on top of the std addresses. */
-export interface DiagramExtras {
-  /** Per VM name: more interface labels, e.g. `{ ifname: 'br1', label: '169.254.3.1/24' }`.
-   * An ifname the VM has a NIC for is shown under that NIC; others get rows of their own. */
-  addresses?: Record<string, Array<{ ifname: string; label: string }>>
-  /** Free text lines shown under the picture. */
-  notes?: string[]
-}
+export type { DiagramExtras }
 
 export interface DiagramOptions {
   title?: string

@@ -4,7 +4,9 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { releasePortBlock } from '../net/port-block.ts'
+import { HostCommandError } from '../errors.ts'
+import { waitFor } from './wait.ts'
+import { releasePortBlock } from './port-block.ts'
 import { procCmdline, sameProcess, procStartTime, waitGone } from './proc.ts'
 import { clusterAlive, listStates, type StateDir, type StateRecord } from './state-dir.ts'
 
@@ -19,9 +21,7 @@ function belongsTo(pid: number, dir: string): boolean {
  * writes as it starts: wait a little for it.
  */
 async function awaitPidfiles(s: StateRecord, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  const pending = (): boolean => Object.values(s.vms).some((v) => !v.process && !existsSync(v.pidfile))
-  while (pending() && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
+  await waitFor(() => Object.values(s.vms).every((v) => v.process || existsSync(v.pidfile)), { timeoutMs })
 }
 
 function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: string }> {
@@ -51,7 +51,16 @@ async function killAll(list: Array<{ pid: number; startTime?: number; what: stri
   await Promise.all(kills.map((p) => waitGone(p.pid, 3000)))
 }
 
-/** Remove every resource `state` records. Returns what was removed, one line each. */
+/** True when the network namespace `ns` exists (ip netns keeps one file per namespace). */
+function netnsExists(ns: string): boolean {
+  return existsSync(join('/run/netns', ns))
+}
+
+/**
+ * Remove every resource `state` records. Returns what was removed, one line
+ * each. When a namespace cannot be deleted, the state directory (its only
+ * record) stays and a HostCommandError says what failed.
+ */
 export async function removeClusterResources(home: string, state: StateDir): Promise<string[]> {
   const s = state.state
   const removed: string[] = []
@@ -60,9 +69,11 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
   await killAll(pidsOf(s), s.dir, removed)
   if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
   for (const ns of [s.netns, ...(s.netnsExtra ?? [])]) {
-    if (!ns) continue
-    const r = await execa('ip', ['netns', 'delete', ns], { reject: false })
-    if (r.exitCode === 0) removed.push(`network namespace ${ns}`)
+    if (!ns || !netnsExists(ns)) continue
+    const argv = ['ip', 'netns', 'delete', ns]
+    const r = await execa(argv[0], argv.slice(1), { reject: false })
+    if (r.exitCode === 0 || !netnsExists(ns)) removed.push(`network namespace ${ns}`)
+    else throw new HostCommandError(`could not delete network namespace ${ns} (still recorded in ${s.dir}): ${r.stderr.trim()}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
   }
   if (s.portBlock !== undefined) releasePortBlock(home, s.portBlock, s.id)
   if (existsSync(s.dir)) {
@@ -76,6 +87,8 @@ export interface CleanupReport {
   id: string
   name: string
   removed: string[]
+  /** What could not be removed (it stays recorded for the next cleanup). */
+  error?: string
 }
 
 /** Remove the resources of every cluster whose owner is gone. Clusters still alive are not touched. */
@@ -83,12 +96,11 @@ export async function cleanupDeadClusters(home: string): Promise<CleanupReport[]
   const reports: CleanupReport[] = []
   for (const state of listStates(home)) {
     if (clusterAlive(state.state)) continue
-    reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state) })
+    try {
+      reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state) })
+    } catch (e) {
+      reports.push({ id: state.id, name: state.state.name, removed: [], error: (e as Error).message })
+    }
   }
   return reports
-}
-
-/** A state directory path of cluster `id` under `home`. */
-export function stateDirOf(home: string, id: string): string {
-  return join(home, 'run', id)
 }

@@ -36,8 +36,13 @@ export function keeperSpawn(socket: string, argv: string[], log: string): Promis
       if (nl < 0) return
       clearTimeout(timer)
       sock.end()
-      const reply = JSON.parse(buf.slice(0, nl)) as { pid?: number; error?: string }
-      if (!reply.pid) return reject(new HostCommandError(`the cluster keeper could not start ${argv[0]}: ${reply.error}`))
+      let reply: { pid?: number; error?: string }
+      try {
+        reply = JSON.parse(buf.slice(0, nl)) as typeof reply
+      } catch {
+        reply = { error: `a reply that is not JSON: ${buf.slice(0, 200)}` }
+      }
+      if (!reply.pid) return reject(new HostCommandError(`the cluster keeper could not start ${argv[0]}: ${reply.error}`, { argv }))
       resolve({ pid: reply.pid, startTime: procStartTime(reply.pid) })
     })
     sock.on('error', (e) => {

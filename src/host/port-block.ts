@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { XclusterError } from '../errors.ts'
-import { runDir } from '../image/home.ts'
+import { runDir } from './home.ts'
 import type { Allocation } from '../plan/plan.ts'
 
 export const BLOCK_SIZE = 1024

@@ -1,6 +1,7 @@
 // Facts about host processes, read from /proc, for telling a live owner or
 // VM from a stranger that reused its pid.
 import { readFileSync } from 'node:fs'
+import { waitFor } from './wait.ts'
 
 /** Start time of `pid` in clock ticks since boot, or undefined when it is gone. */
 export function procStartTime(pid: number): number | undefined {
@@ -39,11 +40,6 @@ export function sameProcess(pid: number, startTime: number | undefined): boolean
 }
 
 /** Wait until `pid` has exited, up to `timeoutMs`; true when it did. */
-export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (!procAlive(pid)) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return !procAlive(pid)
+export function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  return waitFor(() => !procAlive(pid), { timeoutMs, intervalMs: 20 })
 }

@@ -4,9 +4,9 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { NetworkMode } from '../plan/options.ts'
+import type { NetworkMode } from '../plan/spec.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
-import { runDir } from '../image/home.ts'
+import { runDir } from './home.ts'
 import { procStartTime, sameProcess } from './proc.ts'
 
 export interface ProcessRecord {
@@ -134,4 +134,14 @@ export function clusterAlive(s: StateRecord): boolean {
   if (!s.detached) return sameProcess(s.owner.pid, s.owner.startTime)
   if (sameProcess(s.owner.pid, s.owner.startTime)) return true
   return Object.values(s.vms).some((v) => v.process && sameProcess(v.process.pid, v.process.startTime))
+}
+
+/** True when `home` holds a readable state directory of cluster `id`. */
+export function stateExists(home: string, id: string): boolean {
+  try {
+    StateDir.open(join(runDir(home), id))
+    return true
+  } catch {
+    return false
+  }
 }

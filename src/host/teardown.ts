@@ -1,5 +1,6 @@
 // Teardown in reverse order that keeps going past a failure and rethrows the
 // first error at the end.
+import { TeardownError } from '../errors.ts'
 
 export class Teardown {
   private steps: Array<{ label: string; fn: () => Promise<void> | void }> = []
@@ -17,7 +18,7 @@ export class Teardown {
       try {
         await fn()
       } catch (e) {
-        first ??= new Error(`teardown step "${label}" failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+        first ??= new TeardownError(label, e)
       }
     }
     if (first) throw first

@@ -2,17 +2,17 @@
 // default, or the user's), and the base initramfs written here in TypeScript.
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
-import { which } from '../cluster/preflight.ts'
+import { which } from '../host/which.ts'
 import { buildToolsDisk, TOOL_PROGRAMS } from './tools-disk.ts'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
-import { cpioArchive, parentDirs, type CpioEntry } from './cpio.ts'
+import { cpioArchive, CpioList, type CpioEntry } from './cpio.ts'
 import { BOOT_SCRIPT, CTL_SCRIPT, GROUP, INITTAB, LOGIN_SCRIPT, PASSWD, PROFILE } from './guest-files.ts'
-import { imagePaths, xclusterHome } from './home.ts'
+import { imagePaths, xclusterHome } from '../host/home.ts'
 import { extractPvhKernel } from './kernel-elf.ts'
-import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep, stripModuleSignature } from './modules.ts'
+import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep, stripModuleSignature, trimmedModulesDep } from './modules.ts'
 
 /** Modules loaded at boot: virtio networking (their dependencies come from modules.dep). */
 export const BOOT_MODULES = ['virtio_pci', 'virtio_net']
@@ -117,16 +117,8 @@ async function busyboxApplets(): Promise<string[]> {
 
 /** Entries of the base initramfs. */
 export async function baseEntries(modulesDir: string, kernelVersion: string, modulePaths: string[], opts: { signedModules?: boolean } = {}): Promise<CpioEntry[]> {
-  const entries: CpioEntry[] = []
-  const seen = new Set<string>()
-  const add = (e: CpioEntry): void => {
-    entries.push(...parentDirs([e.path], seen))
-    if (e.type === 'dir') {
-      if (seen.has(e.path)) return
-      seen.add(e.path)
-    }
-    entries.push(e)
-  }
+  const list = new CpioList()
+  const add = (e: CpioEntry): void => list.add(e)
   for (const d of ['dev', 'proc', 'sys', 'tmp', 'run', 'root', 'etc/init.d', 'var/log', 'mnt', 'xcluster/ovl']) {
     add({ type: 'dir', path: d })
   }
@@ -154,13 +146,11 @@ export async function baseEntries(modulesDir: string, kernelVersion: string, mod
   }
   // A modules.dep of just what is shipped, so that modprobe works in the guest.
   const deps = parseModulesDep(readFileSync(join(modulesDir, 'modules.dep'), 'utf8'))
-  const shipped = new Set(modulePaths)
-  const depText = modulePaths.map((p) => `${p}: ${(deps.get(p) ?? []).filter((d) => shipped.has(d)).join(' ')}`.trimEnd()).join('\n') + '\n'
-  add({ type: 'file', path: `${modRoot}/modules.dep`, data: depText })
+  add({ type: 'file', path: `${modRoot}/modules.dep`, data: trimmedModulesDep(deps, modulePaths) })
   for (const f of ['modules.builtin', 'modules.order']) {
     if (existsSync(join(modulesDir, f))) add({ type: 'file', path: `${modRoot}/${f}`, data: readFileSync(join(modulesDir, f)) })
   }
-  return entries
+  return list.entries
 }
 
 /** Where the kernel comes from: explicit option, environment, or Debian's package. */

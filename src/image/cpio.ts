@@ -74,6 +74,23 @@ export function parentDirs(paths: string[], seen = new Set<string>()): CpioEntry
   return out
 }
 
+/** A list of entries that gets every parent directory once, before its first child. */
+export class CpioList {
+  readonly entries: CpioEntry[] = []
+  private readonly seen = new Set<string>()
+
+  add(...list: CpioEntry[]): void {
+    for (const e of list) {
+      this.entries.push(...parentDirs([e.path], this.seen))
+      if (e.type === 'dir') {
+        if (this.seen.has(e.path)) continue
+        this.seen.add(e.path)
+      }
+      this.entries.push(e)
+    }
+  }
+}
+
 /** A gzip-compressed newc archive (what `-initrd` takes; segments may be concatenated). */
 export function cpioGz(entries: CpioEntry[], level = 6): Buffer {
   return gzipSync(cpioArchive(entries), { level })

@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { dirname, join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
-import { which } from '../cluster/preflight.ts'
+import { which } from '../host/which.ts'
 import type { CpioEntry } from './cpio.ts'
 
 /** The shared objects `ldd` lists for `path` (loader included), as absolute paths. */
@@ -77,14 +77,6 @@ export async function programFiles(programs: string[], extra: string[] = []): Pr
   const libs = await Promise.all(elfs.map(sharedLibraries))
   for (const l of libs.flat()) addPath(set, l)
   return set
-}
-
-/** The file set as cpio entries (parents not included). */
-export function fileSetEntries(set: FileSet): CpioEntry[] {
-  const out: CpioEntry[] = []
-  for (const f of [...set.files].sort()) out.push({ type: 'file', path: f, data: readFileSync(f), mode: statSync(f).mode & 0o7777 })
-  for (const [p, t] of [...set.links].sort()) out.push({ type: 'symlink', path: p, target: t })
-  return out
 }
 
 /** Write an overlay directory with `programs` and everything they need (usable as `overlays: [dir]`). */

@@ -71,3 +71,9 @@ export function stripModuleSignature(ko: Buffer): Buffer {
   const start = end - 12 - sigLen
   return start > 0 ? ko.subarray(0, start) : ko
 }
+
+/** A modules.dep of just the `shipped` modules (dependencies outside them dropped), so that modprobe works in the guest. */
+export function trimmedModulesDep(deps: Map<string, string[]>, shipped: string[]): string {
+  const set = new Set(shipped)
+  return shipped.map((p) => `${p}: ${(deps.get(p) ?? []).filter((d) => set.has(d)).join(' ')}`.trimEnd()).join('\n') + '\n'
+}

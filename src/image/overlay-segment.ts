@@ -6,7 +6,7 @@ import { basename, join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { execa } from 'execa'
 import { HostCommandError } from '../errors.ts'
-import { cpioGz, parentDirs, type CpioEntry } from './cpio.ts'
+import { cpioGz, CpioList, type CpioEntry } from './cpio.ts'
 
 export type OverlayKind = 'tar-script' | 'dir' | 'tar-file'
 
@@ -76,23 +76,13 @@ export interface SegmentInput {
 
 /** The segment as gzip'd newc bytes. */
 export async function buildSegment(input: SegmentInput): Promise<Buffer> {
-  const entries: CpioEntry[] = []
-  const seen = new Set<string>()
-  const add = (list: CpioEntry[]): void => {
-    for (const e of list) {
-      entries.push(...parentDirs([e.path], seen))
-      if (e.type === 'dir') {
-        if (seen.has(e.path)) continue
-        seen.add(e.path)
-      }
-      entries.push(e)
-    }
-  }
+  const list = new CpioList()
+  const add = (entries: CpioEntry[]): void => list.add(...entries)
   for (const [path, f] of Object.entries(input.files)) {
     add([typeof f === 'string' || Buffer.isBuffer(f) ? { type: 'file', path, data: f, mode: 0o644 } : { type: 'file', path, data: f.data, mode: f.mode }])
   }
-  for (const [scope, list] of Object.entries(input.overlays)) {
-    for (const [i, path] of list.entries()) {
+  for (const [scope, paths] of Object.entries(input.overlays)) {
+    for (const [i, path] of paths.entries()) {
       const name = `xcluster/ovl/${scope}/${String(i).padStart(3, '0')}-${basename(path).replace(/[^A-Za-z0-9._-]/g, '_')}`
       const kind = overlayKind(path)
       if (kind === 'dir') add(dirEntries(path, name))
@@ -101,5 +91,5 @@ export async function buildSegment(input: SegmentInput): Promise<Buffer> {
       else throw new HostCommandError(`Overlay ${path} is neither a directory nor a .tar file`)
     }
   }
-  return cpioGz(entries)
+  return cpioGz(list.entries)
 }

@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
-import { which } from '../cluster/preflight.ts'
+import { which } from '../host/which.ts'
 import { MissingDependencyError } from '../errors.ts'
 import { writeProgramOverlay } from './host-programs.ts'
-import { parseModulesDep } from './modules.ts'
+import { parseModulesDep, trimmedModulesDep } from './modules.ts'
 
 /** Programs on the tools disk (Debian packages that `npm run setup` installs). */
 export const TOOL_PROGRAMS = [
@@ -109,8 +109,7 @@ export async function buildToolsDisk(out: string, modulesDir: string, kernelVers
       mkdirSync(dirname(join(modRoot, p)), { recursive: true })
       writeFileSync(join(modRoot, p), readFileSync(join(modulesDir, p)))
     }
-    const shipped = new Set(mods)
-    writeFileSync(join(modRoot, 'modules.dep'), mods.map((p) => `${p}: ${(deps.get(p) ?? []).filter((d) => shipped.has(d)).join(' ')}`.trimEnd()).join('\n') + '\n')
+    writeFileSync(join(modRoot, 'modules.dep'), trimmedModulesDep(deps, mods))
     // modules.alias lets the kernel's requests (e.g. net-pf-16-proto-12 for nftables) find modules.
     for (const f of ['modules.builtin', 'modules.order', 'modules.alias', 'modules.symbols']) {
       try {

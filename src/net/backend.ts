@@ -32,3 +32,8 @@ export async function hostExec(backend: NetworkBackend, argv: string[], timeoutM
   const r = await execa(file, args, { reject: false, timeout: timeoutMs })
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 }
 }
+
+/** The virtio NIC device that goes with netdev `id`; romfile= skips iPXE. */
+export function nicDevice(id: string, mac: string): string[] {
+  return ['-device', `virtio-net-pci,netdev=${id},mac=${mac},romfile=`]
+}

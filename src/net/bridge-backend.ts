@@ -6,15 +6,14 @@ import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { HostCommandError } from '../errors.ts'
-import type { StateDir } from '../cluster/state-dir.ts'
-import { waitGone, sameProcess } from '../cluster/proc.ts'
-import { keeperSpawn } from '../cluster/keeper.ts'
-import { startHelper } from '../cluster/helper-process.ts'
 import { existsSync } from 'node:fs'
+import { ChannelError, HostCommandError, XcTimeoutError } from '../errors.ts'
+import type { StateDir } from '../host/state-dir.ts'
+import { waitGone, sameProcess } from '../host/proc.ts'
+import type { Spawner } from '../host/spawner.ts'
+import { waitFor } from '../host/wait.ts'
 import { HOST_VM_NUMBER, ipv4Of, ipv6Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { nicDevice } from '../qemu/qemu-args.ts'
-import { CONNECT_TIMEOUT_MS, type NetworkBackend } from './backend.ts'
+import { CONNECT_TIMEOUT_MS, nicDevice, type NetworkBackend } from './backend.ts'
 
 const RELAY = fileURLToPath(new URL('./relay.mjs', import.meta.url))
 
@@ -95,14 +94,18 @@ export class BridgeBackend implements NetworkBackend {
   constructor(
     private readonly plan: ClusterPlan,
     private readonly state: StateDir,
+    private readonly spawner: Spawner,
   ) {
     this.netns = netnsName(plan.id)
     this.relaySocket = state.path('relay.sock')
   }
 
   private async ipBatch(lines: string[], ns = this.netns, tool = 'ip'): Promise<void> {
-    const r = await execa(tool, ['-n', ns, '-batch', '-'], { input: lines.join('\n') + '\n', reject: false })
-    if (r.exitCode !== 0) throw new HostCommandError(`${tool} -n ${ns} -batch failed: ${r.stderr.trim()}\n${lines.join('\n')}`)
+    const argv = [tool, '-n', ns, '-batch', '-']
+    const r = await execa(argv[0], argv.slice(1), { input: lines.join('\n') + '\n', reject: false })
+    if (r.exitCode !== 0) {
+      throw new HostCommandError(`${argv.join(' ')} failed: ${r.stderr.trim()}\n${lines.join('\n')}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
+    }
   }
 
   /** The namespace of simulated host number i (host 0 is the cluster's own namespace). */
@@ -126,7 +129,9 @@ export class BridgeBackend implements NetworkBackend {
     })
     for (const ns of [this.netns, ...extra]) {
       const add = await execa('ip', ['netns', 'add', ns], { reject: false })
-      if (add.exitCode !== 0) throw new HostCommandError(`ip netns add ${ns} failed: ${add.stderr.trim()}`)
+      if (add.exitCode !== 0) {
+        throw new HostCommandError(`ip netns add ${ns} failed: ${add.stderr.trim()}`, { argv: ['ip', 'netns', 'add', ns], exitCode: add.exitCode, stderr: add.stderr })
+      }
     }
     await this.ipBatch(bridgeBatch(this.plan))
     if (hosts.length > 1) await this.prepareHosts(hosts, `${this.netns}-ul`)
@@ -152,26 +157,13 @@ export class BridgeBackend implements NetworkBackend {
     }
   }
 
+  /** The relay, through the cluster's spawner; it is ready once its socket exists. */
   private async startRelay(): Promise<void> {
-    const keeper = this.state.state.keeper
-    if (keeper) {
-      // A detached cluster: the keeper parents the relay, which says READY by making its socket.
-      const argv = ['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket]
-      const rec = await keeperSpawn(keeper.socket, argv, this.state.path('relay.log'))
-      this.state.update((r) => (r.relay = { ...rec, socket: this.relaySocket }))
-      const end = Date.now() + 10_000
-      while (!existsSync(this.relaySocket)) {
-        if (Date.now() > end || !sameProcess(rec.pid, rec.startTime)) throw new HostCommandError(`the namespace relay did not start: ${this.state.path('relay.log')}`)
-        await new Promise((r) => setTimeout(r, 20))
-      }
-      return
-    }
-    await startHelper(['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], {
-      log: this.state.path('relay.log'),
-      detached: false,
-      what: 'the namespace relay',
-      record: (p) => this.state.update((r) => (r.relay = { ...p, socket: this.relaySocket })),
-    })
+    const log = this.state.path('relay.log')
+    const { record } = await this.spawner.spawn(['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], log)
+    this.state.update((r) => (r.relay = { ...record, socket: this.relaySocket }))
+    const up = await waitFor(() => existsSync(this.relaySocket), { timeoutMs: 10_000, intervalMs: 20, abort: () => !sameProcess(record.pid, record.startTime) })
+    if (!up) throw new HostCommandError(`the namespace relay did not start (see ${log})`, { argv: ['relay.mjs', this.relaySocket] })
   }
 
   async prepareVm(vm: VmPlan): Promise<void> {
@@ -194,14 +186,17 @@ export class BridgeBackend implements NetworkBackend {
     await this.ipBatch(vm.nics.map((nic) => `link delete ${tapName(vm.num, nic.net)}`), this.netnsOf(vm)).catch(() => {})
   }
 
+  /**
+   * Stop the relay gracefully. The namespaces (and with them their bridges,
+   * taps, VXLAN devices and veths) are removed by the cluster's cleanup, by
+   * the names recorded in its state directory.
+   */
   async teardown(): Promise<void> {
     const relay = this.state.state.relay
     if (relay && sameProcess(relay.pid, relay.startTime)) {
       process.kill(relay.pid, 'SIGTERM')
       await waitGone(relay.pid, 2000)
     }
-    // Deleting the namespaces removes their bridges, taps, VXLAN devices and veths with them.
-    for (const ns of [this.netns, ...(this.state.state.netnsExtra ?? [])]) await execa('ip', ['netns', 'delete', ns], { reject: false })
   }
 }
 
@@ -212,7 +207,7 @@ export function relayConnect(socket: string, host: string, port: number): Promis
     let head = Buffer.alloc(0)
     const timer = setTimeout(() => {
       sock.destroy()
-      reject(new Error(`relay connect to ${host}:${port} timed out`))
+      reject(new XcTimeoutError(`relay connect to ${host}:${port} timed out`))
     }, CONNECT_TIMEOUT_MS + 1000)
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk])
@@ -223,7 +218,7 @@ export function relayConnect(socket: string, host: string, port: number): Promis
       const line = head.subarray(0, nl).toString()
       if (line !== 'OK') {
         sock.destroy()
-        return reject(new Error(`relay: ${line}`))
+        return reject(new ChannelError(`relay to ${host}:${port}: ${line}`))
       }
       sock.pause()
       if (head.length > nl + 1) sock.unshift(head.subarray(nl + 1))
@@ -232,7 +227,7 @@ export function relayConnect(socket: string, host: string, port: number): Promis
     sock.on('data', onData)
     sock.once('error', (e) => {
       clearTimeout(timer)
-      reject(e)
+      reject(new ChannelError(`relay ${socket} to ${host}:${port}: ${e.message}`, { cause: e }))
     })
     sock.once('connect', () => sock.write(`CONNECT ${host} ${port}\n`))
   })

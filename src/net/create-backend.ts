@@ -1,14 +1,15 @@
 // Picks the network backend of a cluster.
-import type { StateDir } from '../cluster/state-dir.ts'
-import type { ClusterSpec } from '../plan/options.ts'
+import type { Spawner } from '../host/spawner.ts'
+import type { StateDir } from '../host/state-dir.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
+import type { ClusterSpec } from '../plan/spec.ts'
 import type { NetworkBackend } from './backend.ts'
 import { BridgeBackend } from './bridge-backend.ts'
 import { CustomBackend } from './custom-backend.ts'
 import { UserBackend } from './user-backend.ts'
 
 /** The backend for `plan`: user or bridge, wrapped by the user's net-setup hook if any. */
-export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup'>): NetworkBackend {
-  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state) : new UserBackend(plan)
+export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup'>, spawner: Spawner): NetworkBackend {
+  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner) : new UserBackend(plan)
   return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup) : base
 }

@@ -4,11 +4,10 @@
 import type { Duplex } from 'node:stream'
 import { execa } from 'execa'
 import { HostCommandError } from '../errors.ts'
-import type { StateDir } from '../cluster/state-dir.ts'
+import type { StateDir } from '../host/state-dir.ts'
 import type { ClusterPlan, NicPlan, VmPlan } from '../plan/plan.ts'
 import type { NetworkBackend } from './backend.ts'
-import type { NetSetup, NetSetupContext } from './net-setup.ts'
-import { connectLoopback, SSH_PORT } from './user-backend.ts'
+import type { NetSetup, NetSetupContext } from '../plan/net-setup.ts'
 
 /** Split a script's output into QEMU arguments (whitespace-separated, as xcluster's shell did). */
 export function splitOptions(text: string): string[] {
@@ -16,9 +15,6 @@ export function splitOptions(text: string): string[] {
 }
 
 export class CustomBackend implements NetworkBackend {
-  /** VMs whose net 0 the hook set up: the harness then reaches them on the host ports. */
-  private ownNet0 = new Set<number>()
-
   constructor(
     private readonly base: NetworkBackend,
     private readonly plan: ClusterPlan,
@@ -52,7 +48,8 @@ export class CustomBackend implements NetworkBackend {
     if (typeof this.hook === 'function') {
       args = (await this.hook(vm.num, nic.net, ctx)) ?? undefined
     } else {
-      const r = await execa(this.hook, [String(vm.num), String(nic.net)], {
+      const argv = [this.hook, String(vm.num), String(nic.net)]
+      const r = await execa(argv[0], argv.slice(1), {
         reject: false,
         timeout: 30_000,
         env: {
@@ -69,12 +66,12 @@ export class CustomBackend implements NetworkBackend {
       if (r.exitCode !== 0) {
         throw new HostCommandError(
           `net-setup script ${this.hook} failed for ${vm.name} net ${nic.net} (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim() || 'no stderr'}`,
+          { argv, exitCode: r.exitCode, stderr: r.stderr },
         )
       }
       args = splitOptions(r.stdout)
     }
     if (!args || args.length === 0) return this.base.nicArgs(vm, nic)
-    if (nic.net === 0) this.ownNet0.add(vm.num)
     return args
   }
 
@@ -82,10 +79,8 @@ export class CustomBackend implements NetworkBackend {
     return this.base.wrap(argv, vm)
   }
 
+  /** The base reaches the VM: a hook that sets up net 0 in user mode keeps the harness's host ports (telnetPort, sshPort). */
   connect(vm: VmPlan, port: number): Promise<Duplex> {
-    if (this.ownNet0.has(vm.num) && this.base.mode === 'user') {
-      return connectLoopback(port === SSH_PORT ? vm.sshPort : vm.telnetPort)
-    }
     return this.base.connect(vm, port)
   }
 

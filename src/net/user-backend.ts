@@ -3,12 +3,11 @@
 // bound to loopback. Needs no rights.
 import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { HOST_VM_NUMBER, ipv4Of, ipv6Of, mcastGroupOf, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { nicDevice } from '../qemu/qemu-args.ts'
+import { ChannelError, XcTimeoutError } from '../errors.ts'
+import { HOST_VM_NUMBER, SSH_PORT, TELNET_PORT, ipv4Of, ipv6Of, mcastGroupOf, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
+import { nicDevice } from './backend.ts'
 import { CONNECT_TIMEOUT_MS, type NetworkBackend } from './backend.ts'
 
-export const TELNET_PORT = 23
-export const SSH_PORT = 22
 
 /** -netdev options of a NIC in user mode. Pure. */
 export function userNicArgs(plan: ClusterPlan, vm: VmPlan, nic: NicPlan): string[] {
@@ -38,7 +37,7 @@ export function connectLoopback(port: number): Promise<Duplex> {
     const sock = connect({ host: '127.0.0.1', port })
     const timer = setTimeout(() => {
       sock.destroy()
-      reject(new Error(`connect to 127.0.0.1:${port} timed out`))
+      reject(new XcTimeoutError(`connect to 127.0.0.1:${port} timed out`))
     }, CONNECT_TIMEOUT_MS)
     sock.once('connect', () => {
       clearTimeout(timer)
@@ -46,7 +45,7 @@ export function connectLoopback(port: number): Promise<Duplex> {
     })
     sock.once('error', (e) => {
       clearTimeout(timer)
-      reject(e)
+      reject(new ChannelError(`connect to 127.0.0.1:${port}: ${e.message}`, { cause: e }))
     })
   })
 }

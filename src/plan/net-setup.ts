@@ -1,6 +1,6 @@
 // Custom net setup (xcluster's `__net_setup`): a function or an executable
 // that gives the QEMU options of one NIC, on top of a base backend.
-import type { NicPlan, VmPlan } from '../plan/plan.ts'
+import type { NicPlan, VmPlan } from './types.ts'
 
 export interface NetSetupContext {
   vm: VmPlan

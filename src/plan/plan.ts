@@ -1,64 +1,16 @@
 // The cluster plan: pure data derived from a spec and the host resources
 // allocated for the cluster. Every VM's role, NICs, MACs, addresses, ports.
-import { netsOf, roleOf, type ClusterSpec, type NetworkMode, type Role } from './options.ts'
+import { netsOf, roleOf, vmName, type ClusterSpec } from './spec.ts'
+import type { Allocation, ClusterPlan, VmPlan } from './types.ts'
 
-export interface NicPlan {
-  /** eth0, eth1, ... in the order of the VM's net list. */
-  ifname: string
-  index: number
-  net: number
-  mac: string
-  ipv4: string
-  ipv6: string
-  /** QEMU id of the netdev for this NIC, unique in the VM. */
-  id: string
-}
-
-export interface VmPlan {
-  num: number
-  name: string
-  role: Role
-  mem: number
-  smp: number
-  nics: NicPlan[]
-  /** Host ports (127.0.0.1) forwarded to the guest's telnet and ssh in user mode. */
-  telnetPort: number
-  sshPort: number
-  append: string
-  /** The (simulated) host the VM runs on, when the cluster spans hosts. */
-  host?: string
-}
-
-/** Host resources reserved for one cluster (see ../net/port-block.ts). */
-export interface Allocation {
-  clusterId: string
-  /** VM v's telnet forward is telnetBase + v; ssh is sshBase + v. */
-  telnetBase: number
-  sshBase: number
-  /** Net k (k >= 1) in user mode is multicast group `mcastGroup(k)` on port mcastPortBase + k. */
-  mcastPortBase: number
-  mcastGroupPrefix: string
-}
-
-export interface ClusterPlan {
-  id: string
-  name: string
-  network: NetworkMode
-  prefix: string
-  vms: VmPlan[]
-  /** Every net some VM is on, sorted. */
-  nets: number[]
-  allocation: Allocation
-  /** Host names in order, when the cluster spans hosts (bridge mode, nets joined by VXLAN). */
-  hosts?: string[]
-}
+export { vmName }
+export type { Allocation, ClusterPlan, NicPlan, VmPlan } from './types.ts'
 
 export const HOST_VM_NUMBER = 250
+/** The guest's telnet (the control channel) and ssh ports. */
+export const TELNET_PORT = 23
+export const SSH_PORT = 22
 
-/** `vm-001` for 1. */
-export function vmName(vm: number): string {
-  return `vm-${String(vm).padStart(3, '0')}`
-}
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0')
 

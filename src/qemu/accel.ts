@@ -4,7 +4,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
-import type { Accel } from '../plan/options.ts'
+import type { Accel } from '../plan/spec.ts'
 
 export const QEMU = 'qemu-system-x86_64'
 

@@ -1,56 +1,31 @@
-// Starts one QEMU process per VM (argv array, no shell) and stops it:
-// graceful quit over QMP, then SIGKILL by its own pid.
-import { execa, type ResultPromise } from 'execa'
-import { procStartTime, sameProcess, waitGone } from '../cluster/proc.ts'
-import type { ProcessRecord } from '../cluster/state-dir.ts'
-import { keeperSpawn } from '../cluster/keeper.ts'
+// Starts one QEMU process per VM (argv array, no shell) through the
+// cluster's spawner and stops it: graceful quit over QMP, then SIGKILL by
+// its own pid.
+import { sameProcess, waitGone } from '../host/proc.ts'
+import type { Spawner } from '../host/spawner.ts'
+import type { ProcessRecord } from '../host/state-dir.ts'
 import { qmp } from './qmp.ts'
-
-export interface LaunchOptions {
-  argv: string[]
-  /** QEMU's own stdout/stderr go here. */
-  logFile: string
-  /** Survive this process (xc start); otherwise killed when this process exits. */
-  detached: boolean
-  /** The cluster keeper's socket: it starts QEMU as its own child (detached clusters). */
-  keeper?: string
-}
 
 export class QemuProcess {
   private exitInfo?: string
-  readonly exited: Promise<string>
 
   private constructor(
-    child: ResultPromise | undefined,
     readonly record: ProcessRecord,
     private readonly qmpPath: string,
+    exited?: Promise<string>,
   ) {
-    this.exited = child
-      ? child.then((r) => (this.exitInfo = r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`))
-      : new Promise<string>(() => {})
+    void exited?.then((why) => (this.exitInfo = why))
   }
 
   /** Spawn QEMU. Resolves once the process exists (not when the VM is up). */
-  static async launch(o: LaunchOptions, qmpPath: string): Promise<QemuProcess> {
-    if (o.keeper) return QemuProcess.adopt(await keeperSpawn(o.keeper, o.argv, o.logFile), qmpPath)
-    const [file, ...args] = o.argv
-    const log = { file: o.logFile, append: true }
-    // QEMU makes its monitor socket with the umask it inherits: 0600, not 0755.
-    const umask = process.umask(0o177)
-    let child: ResultPromise
-    try {
-      child = execa(file, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, detached: o.detached, cleanup: !o.detached })
-    } finally {
-      process.umask(umask)
-    }
-    if (o.detached) child.unref()
-    const pid = child.pid!
-    return new QemuProcess(child, { pid, startTime: procStartTime(pid) }, qmpPath)
+  static async launch(spawner: Spawner, argv: string[], logFile: string, qmpPath: string): Promise<QemuProcess> {
+    const { record, exited } = await spawner.spawn(argv, logFile)
+    return new QemuProcess(record, qmpPath, exited)
   }
 
   /** A handle on a QEMU started by another process (xc), known by its record. */
   static adopt(record: ProcessRecord, qmpPath: string): QemuProcess {
-    return new QemuProcess(undefined, record, qmpPath)
+    return new QemuProcess(record, qmpPath)
   }
 
   get alive(): boolean {

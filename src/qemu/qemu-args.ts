@@ -76,7 +76,3 @@ export function qemuArgs(i: QemuArgsInput): string[] {
   ]
 }
 
-/** The virtio NIC device that goes with netdev `id`; romfile= skips iPXE. */
-export function nicDevice(id: string, mac: string): string[] {
-  return ['-device', `virtio-net-pci,netdev=${id},mac=${mac},romfile=`]
-}

@@ -1,24 +1,43 @@
 // A minimal QMP (QEMU Machine Protocol) client over the VM's Unix socket.
 import { connect, type Socket } from 'node:net'
-import { XcTimeoutError } from '../errors.ts'
+import { MonitorError } from '../errors.ts'
 
-/** Run QMP commands in order on the monitor at `path`; resolves with their returns. */
-export async function qmp(path: string, commands: Array<{ execute: string; arguments?: object }>, timeoutMs = 5000): Promise<unknown[]> {
+interface Command {
+  execute: string
+  arguments?: object
+}
+
+/**
+ * Run QMP commands in order on the monitor at `path`; resolves with their
+ * returns. Every failure (no monitor, a refused command, a line that is not
+ * JSON, no answer in time) rejects with a MonitorError.
+ */
+export async function qmp(path: string, commands: Command[], timeoutMs = 5000): Promise<unknown[]> {
+  const what = commands.map((c) => c.execute).join(', ')
   const sock: Socket = connect(path)
   let timer: NodeJS.Timeout | undefined
   try {
     return await new Promise<unknown[]>((resolve, reject) => {
-      timer = setTimeout(() => reject(new XcTimeoutError(`QMP at ${path} did not answer within ${timeoutMs} ms`)), timeoutMs)
-      const queue = [{ execute: 'qmp_capabilities' }, ...commands]
+      const fail = (message: string, cause?: unknown): void => reject(new MonitorError(path, what, message, { cause }))
+      timer = setTimeout(() => fail(`QMP at ${path} did not answer ${what} within ${timeoutMs} ms`), timeoutMs)
+      const queue: Array<Command & { sent?: boolean }> = [{ execute: 'qmp_capabilities' }, ...commands]
       const results: unknown[] = []
       let buf = ''
       let greeted = false
+      const sendNext = (): void => {
+        const next = queue[0]
+        if (!next || next.sent) return
+        next.sent = true
+        sock.write(JSON.stringify(next.arguments ? { execute: next.execute, arguments: next.arguments } : { execute: next.execute }) + '\n')
+      }
       sock.setEncoding('utf8')
-      sock.on('error', reject)
+      sock.on('error', (e: NodeJS.ErrnoException) =>
+        fail(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no QEMU monitor at ${path} (${e.code}): the VM is not running` : `QMP at ${path}: ${e.message}`, e),
+      )
       sock.on('close', () => {
         // `quit` closes the socket before or instead of answering.
         if (queue.length === 0 || commands.at(-1)?.execute === 'quit') resolve(results)
-        else reject(new Error(`QMP at ${path} closed`))
+        else fail(`QMP at ${path} closed before answering ${queue[0].execute}`)
       })
       sock.on('data', (d: string) => {
         buf += d
@@ -27,25 +46,21 @@ export async function qmp(path: string, commands: Array<{ execute: string; argum
           const line = buf.slice(0, nl).trim()
           buf = buf.slice(nl + 1)
           if (!line) continue
-          const msg = JSON.parse(line) as { QMP?: unknown; return?: unknown; error?: { desc: string }; event?: string }
+          let msg: { QMP?: unknown; return?: unknown; error?: { desc: string }; event?: string }
+          try {
+            msg = JSON.parse(line)
+          } catch (e) {
+            return fail(`QMP at ${path} sent a line that is not JSON: ${line.slice(0, 200)}`, e)
+          }
           if (msg.event) continue
-          if (msg.QMP && !greeted) {
-            greeted = true
-          } else if (msg.error) {
-            return reject(new Error(`QMP ${JSON.stringify(queue[0])}: ${msg.error.desc}`))
-          } else if ('return' in msg) {
+          if (msg.QMP && !greeted) greeted = true
+          else if (msg.error) return fail(`QMP ${queue[0]?.execute}: ${msg.error.desc}`)
+          else if ('return' in msg) {
             const done = queue.shift()
             if (done?.execute !== 'qmp_capabilities') results.push(msg.return)
           }
-          if (greeted && queue.length) {
-            if (!(queue as Array<{ sent?: boolean }>)[0].sent) {
-              ;(queue as Array<{ sent?: boolean }>)[0].sent = true
-              const { execute, arguments: args } = queue[0] as { execute: string; arguments?: object }
-              sock.write(JSON.stringify(args ? { execute, arguments: args } : { execute }) + '\n')
-            }
-          } else if (greeted && !queue.length) {
-            resolve(results)
-          }
+          if (greeted && queue.length) sendNext()
+          else if (greeted) return resolve(results)
         }
       })
     })

@@ -35,11 +35,6 @@ export function defaultVia(vms: number[], net: number, prefix: string): RouteCon
   return routeVia('default', 'default', vms, net, prefix)
 }
 
-/** A route to net `to` (v4 /24 and v6 /120) through `vms` on net `net`. */
-export function netVia(to: number, vms: number[], net: number, prefix: string): RouteConfig[] {
-  return routeVia(`192.168.${to}.0/24`, `${prefix}:192.168.${to}.0/120`, vms, net, prefix)
-}
-
 /** A router's IPv4 default towards the host alias on net 0 (xcluster: `default via 192.168.0.250`). */
 export function hostDefault(): RouteConfig {
   return { dst: 'default', via: [ipv4Of(0, HOST_VM_NUMBER)], family: 4 }

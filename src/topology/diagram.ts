@@ -2,7 +2,7 @@
 // configured addresses differ from the std ones the picture shows for its
 // NICs (another net's address, an extra-LAN address, no address, a bridge
 // port, the bridge itself), a label says what the VM really has.
-import type { DiagramExtras } from '../diagram/svg.ts'
+import type { DiagramExtras } from '../plan/diagram.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
 import type { Topology } from './types.ts'
 

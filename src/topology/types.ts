@@ -1,9 +1,9 @@
 // A standard xcluster topology as data: the option defaults it needs
 // (xcluster's Envsettings) and, per VM, the network setup that runs inside
 // the VM at boot (xcluster's 11xnet.rc), rendered from that data.
-import type { ClusterOptions } from '../plan/options.ts'
+import type { TopologyDefaults } from '../plan/spec.ts'
 import type { ClusterPlan, VmPlan } from '../plan/plan.ts'
-import type { DiagramExtras } from '../diagram/svg.ts'
+import type { DiagramExtras } from '../plan/diagram.ts'
 
 /** One IP address on a device, with its prefix length. */
 export interface AddressConfig {
@@ -60,7 +60,7 @@ export interface Topology {
   name: string
   summary: string
   /** Option defaults (counts, nets per role and VM, memory); the user's own options win over these. */
-  defaults(user: ClusterOptions): Partial<ClusterOptions>
+  defaults(): TopologyDefaults
   /** The setup of VM `vm` in `plan`. */
   vmConfig(vm: VmPlan, plan: ClusterPlan): VmNetConfig
   /** Notes on deviations from the original and what the topology leaves out. */

@@ -4,11 +4,12 @@
 // failing test gets the topology picture (SVG) written and named in its errors.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { expect, test } from './index.ts'
-import type { ClusterOptions } from '../plan/options.ts'
+import { expect, test } from './fixtures.ts'
+import type { ClusterOptions } from '../cluster/options.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { getTopology } from '../topology/index.ts'
+import { vmName } from '../plan/spec.ts'
 
 export interface TopologyChecks {
   /** [from VM, IPv4 address]: must answer, and so must <prefix>:<address>. */
@@ -26,7 +27,7 @@ export const DIAGRAM_DIR = resolve(process.env.XCLUSTER_DIAGRAM_DIR ?? 'test-res
 export function writeDiagram(cluster: RunningCluster, name: string): string {
   mkdirSync(DIAGRAM_DIR, { recursive: true })
   const path = join(DIAGRAM_DIR, `${name}.svg`)
-  const topo = cluster.plan && getTopology(String((cluster.state.state.options as ClusterOptions | undefined)?.topology ?? ''))
+  const topo = cluster.topology ? getTopology(cluster.topology) : undefined
   writeFileSync(path, topologySvg(cluster.plan, { title: name, extra: topo?.diagram?.(cluster.plan) }))
   return path
 }
@@ -49,7 +50,7 @@ export function topologySuite(topology: string, mode: 'user' | 'bridge', options
     const results = await Promise.all(
       checks.reach.flatMap(([from, addr]) => [addr, `${prefix}:${addr}`].map(async (a) => [from, a, await cluster.vm(from).ping(a, 2)] as const)),
     )
-    const lines = results.map(([from, a, ok]) => `vm-${String(from).padStart(3, '0')} -> ${a}: ${ok ? 'reached' : 'NOT reached'}`)
+    const lines = results.map(([from, a, ok]) => `${vmName(from)} -> ${a}: ${ok ? 'reached' : 'NOT reached'}`)
     expect(results.filter(([, , ok]) => !ok).length, lines.join('\n')).toBe(0)
   })
 

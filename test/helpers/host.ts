@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, existsSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { imagePaths, xclusterHome } from '../../src/image/home.ts'
-import { removeClusterResources } from '../../src/cluster/cleanup.ts'
-import { listStates } from '../../src/cluster/state-dir.ts'
+import { imagePaths, xclusterHome } from '../../src/host/home.ts'
+import { removeClusterResources } from '../../src/host/cleanup.ts'
+import { listStates } from '../../src/host/state-dir.ts'
 
 /**
  * A fresh XCLUSTER_HOME whose image is the one setup built, with a run/ of its

@@ -1,6 +1,6 @@
 // The admission of boots: mapLimit with an admit function, and the load gate.
 import { describe, expect, it } from 'vitest'
-import { loadGate, mapLimit, runnableTasks } from '../../src/cluster/start-cluster.ts'
+import { loadGate, mapLimit, runnableTasks } from '../../src/cluster/admission.ts'
 
 describe('mapLimit with admission', () => {
   it('asks admit before every start, with how many run, and keeps to the limit', async () => {

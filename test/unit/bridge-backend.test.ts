@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { bridgeBatch, bridgeName, netnsName, tapBatch, tapName } from '../../src/net/bridge-backend.ts'
-import { allocationOf } from '../../src/net/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/plan/options.ts'
+import { allocationOf } from '../../src/host/port-block.ts'
+import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { planCluster } from '../../src/plan/plan.ts'
 
 function plan(opts: ClusterOptions) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { checkOptions, DEFAULTS, netsOf, roleOf, type ClusterOptions } from '../../src/plan/options.ts'
+import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
+import { DEFAULTS, netsOf, roleOf } from '../../src/plan/spec.ts'
 
 const problemsOf = (o: unknown): string[] => checkOptions(o as ClusterOptions).problems
 
@@ -33,6 +34,8 @@ describe('checkOptions defaults', () => {
       tools: false,
       topology: undefined,
       impairments: {},
+      // Resolved by validateOptions (from XCLUSTER_HOME), not by the pure check.
+      home: '',
     })
   })
 

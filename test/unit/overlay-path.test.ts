@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { overlaySearchPath, resolveOverlay } from '../../src/cluster/overlay-path.ts'
-import { validateOptions } from '../../src/cluster/start-cluster.ts'
+import { validateOptions } from '../../src/cluster/validate.ts'
 import { ClusterConfigError } from '../../src/errors.ts'
 
 describe('overlay search path', () => {

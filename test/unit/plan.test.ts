@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { BLOCK_SIZE, allocationOf } from '../../src/net/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/plan/options.ts'
+import { BLOCK_SIZE, allocationOf } from '../../src/host/port-block.ts'
+import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { hostsFile, ipv4Of, ipv6Of, macOf, mcastGroupOf, planCluster, vmName } from '../../src/plan/plan.ts'
 
 function plan(opts: ClusterOptions, block = 20) {

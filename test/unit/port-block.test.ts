@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BLOCK_SIZE, ephemeralPorts, portBlocks } from '../../src/net/port-block.ts'
+import { BLOCK_SIZE, ephemeralPorts, portBlocks } from '../../src/host/port-block.ts'
 
 describe('port blocks', () => {
   it('stay out of the ephemeral range, where outgoing connections could take a forward port', () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { allocationOf } from '../../src/net/port-block.ts'
-import { checkOptions } from '../../src/plan/options.ts'
+import { allocationOf } from '../../src/host/port-block.ts'
+import { checkOptions } from '../../src/cluster/options.ts'
 import { planCluster } from '../../src/plan/plan.ts'
-import { nicDevice, qemuArgs, type QemuArgsInput } from '../../src/qemu/qemu-args.ts'
+import { qemuArgs, type QemuArgsInput } from '../../src/qemu/qemu-args.ts'
+import { nicDevice } from '../../src/net/backend.ts'
 
 const { spec } = checkOptions({ nvm: 1, nrouters: 1, mem: 192, smpVm: { 201: 2 }, appendVm: { 201: 'xc.debug=1' } })
 const plan = planCluster(spec, allocationOf('q1', 20))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { resolveSettings, type Setting } from '../../src/cli/settings.ts'
-import { checkOptions } from '../../src/plan/options.ts'
+import { checkOptions } from '../../src/cluster/options.ts'
 
 const settingOf = (settings: Setting[], key: string): Setting | undefined => settings.find((s) => s.key === key)
 

@@ -3,9 +3,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { validateOptions } from '../../src/cluster/start-cluster.ts'
+import { validateOptions } from '../../src/cluster/validate.ts'
 import { ClusterConfigError, PermissionError, XclusterError } from '../../src/errors.ts'
-import type { ClusterOptions } from '../../src/plan/options.ts'
+import type { ClusterOptions } from '../../src/cluster/options.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'xc-unit-validate-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { textWidth, topologySvg, xmlEscape } from '../../src/diagram/svg.ts'
-import { allocationOf } from '../../src/net/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/plan/options.ts'
+import { allocationOf } from '../../src/host/port-block.ts'
+import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { planCluster, type ClusterPlan } from '../../src/plan/plan.ts'
 
 // A tiny XML parser, enough for what topologySvg emits: elements, quoted

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Teardown } from '../../src/cluster/teardown.ts'
+import { Teardown } from '../../src/host/teardown.ts'
 
 describe('Teardown', () => {
   it('runs steps last first', async () => {

@@ -2,8 +2,8 @@
 // setup (VmNetConfig) and its rendered boot script hold the facts of
 // /work/shared/TOPOLOGIES.md (with the fixes listed in each topology's notes).
 import { describe, expect, it } from 'vitest'
-import { allocationOf } from '../../src/net/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/plan/options.ts'
+import { allocationOf } from '../../src/host/port-block.ts'
+import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { planCluster, type ClusterPlan } from '../../src/plan/plan.ts'
 import { getTopology, TOPOLOGIES } from '../../src/topology/index.ts'
 import { renderScript } from '../../src/topology/script.ts'
@@ -19,7 +19,7 @@ function plan(topology: string, opts: ClusterOptions = {}): ClusterPlan {
 
 /** A small cluster of `topology`: 2 nodes and the topology's own counts, 2 testers where the topology sets none. */
 function small(topology: string, opts: ClusterOptions = {}): ClusterPlan {
-  const d = getTopology(topology)!.defaults({})
+  const d = getTopology(topology)!.defaults()
   return plan(topology, { nvm: 2, ...(d.ntesters === undefined ? { ntesters: 2 } : {}), ...(topology === 'zones' ? { extraVms: [10, 11, 20, 21] } : {}), ...opts })
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { allocationOf } from '../../src/net/port-block.ts'
+import { allocationOf } from '../../src/host/port-block.ts'
 import { userNicArgs } from '../../src/net/user-backend.ts'
-import { checkOptions, type ClusterOptions } from '../../src/plan/options.ts'
+import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { planCluster, type ClusterPlan } from '../../src/plan/plan.ts'
 import { qemuArgs } from '../../src/qemu/qemu-args.ts'
 

@@ -1,0 +1,225 @@
+// The xc commands on whole clusters: setup, env, start, status, stop,
+// scaleout, scalein, diagram, cleanup, state.
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
+import { attachCluster, findCluster } from '../cluster/attach.ts'
+import { checkOptions } from '../cluster/options.ts'
+import { startCluster } from '../cluster/start-cluster.ts'
+import { topologySvg } from '../diagram/svg.ts'
+import { ClusterConfigError, XclusterError } from '../errors.ts'
+import { cleanupDeadClusters } from '../host/cleanup.ts'
+import { xclusterHome } from '../host/home.ts'
+import { allocationOf } from '../host/port-block.ts'
+import { sameProcess } from '../host/proc.ts'
+import { clusterAlive, listStates } from '../host/state-dir.ts'
+import { buildImage } from '../image/build-image.ts'
+import { planCluster } from '../plan/plan.ts'
+import { getTopology } from '../topology/index.ts'
+import { CLUSTER_OPTIONS, NAME_OPT, parseClusterArgs, strictArgs, vmNumber, type Command } from './args.ts'
+import { CliUsageError } from './cli-error.ts'
+import { progressPrinter } from './progress.ts'
+import { resolveSettings } from './settings.ts'
+
+const setup: Command = {
+  name: 'setup',
+  summary: 'Install what the harness needs and build the VM image (what `npm run setup` does).',
+  usage: 'setup [--image-only]',
+  options: '  --image-only   only build the VM image (the packages and npm modules are in place)',
+  async run(args) {
+    const { values } = strictArgs(args, { 'image-only': { type: 'boolean' } }, [0, 0])
+    if (!values['image-only']) {
+      const script = fileURLToPath(new URL('../../scripts/setup.sh', import.meta.url))
+      const r = await execa('bash', [script], { stdio: 'inherit', reject: false })
+      return r.exitCode ?? 1
+    }
+    await buildImage({ log: (l) => process.stdout.write(`setup: ${l}\n`) })
+    return 0
+  },
+}
+
+const env: Command = {
+  name: 'env',
+  summary: 'Show the settings in force and where each came from (default, environment, option).',
+  usage: 'env [cluster options] [--json]',
+  options: CLUSTER_OPTIONS + '\n  --json                 machine-readable output',
+  async run(args) {
+    const { flags, positionals, bools } = parseClusterArgs(args, ['json'])
+    if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
+    const { settings, options } = resolveSettings(flags, process.env)
+    const { problems } = checkOptions(options)
+    if (bools.has('json')) {
+      process.stdout.write(JSON.stringify({ settings, home: xclusterHome(), problems }, null, 2) + '\n')
+    } else {
+      process.stdout.write(`XCLUSTER_HOME ${xclusterHome()}\n`)
+      for (const s of settings) {
+        process.stdout.write(`${s.key.padEnd(14)} ${JSON.stringify(s.value).padEnd(24)} ${s.source}${s.from ? ` (${s.from})` : ''}\n`)
+      }
+      for (const p of problems) process.stdout.write(`problem: ${p}\n`)
+    }
+    return problems.length ? 1 : 0
+  },
+}
+
+const start: Command = {
+  name: 'start',
+  summary: 'Start a cluster that keeps running after this command returns.',
+  usage: 'start [cluster options] [overlay...]',
+  options: CLUSTER_OPTIONS,
+  async run(args) {
+    const { flags, positionals } = parseClusterArgs(args)
+    const { options } = resolveSettings(flags, process.env)
+    const name = options.name ?? 'default'
+    const home = xclusterHome()
+    const running = findCluster(home, name)
+    if (running) {
+      throw new XclusterError(`cluster ${name} is already running (id ${running.id}); stop it with \`xc stop --name=${name}\` or pick another --name`)
+    }
+    if (positionals.length) options.overlays = positionals
+    const progress = progressPrinter(process.stderr)
+    options.onProgress = progress.event
+    const cluster = await startCluster(options, { detached: true }).finally(() => progress.done())
+    for (const vm of cluster.vms) vm.closeChannel()
+    process.stdout.write(`cluster ${cluster.name} (${cluster.id}) is up: ${cluster.vms.map((v) => v.name).join(' ')}\n`)
+    return 0
+  },
+}
+
+const status: Command = {
+  name: 'status',
+  summary: 'Every VM of the cluster, alive or dead, its ports or namespace, and uptime.',
+  usage: 'status [--name=NAME] [--json]',
+  options: '  --name=NAME   cluster name (default: default)\n  --json        machine-readable output',
+  async run(args) {
+    const { values } = strictArgs(args, { ...NAME_OPT, json: { type: 'boolean' } }, [0, 0])
+    const name = values.name ?? 'default'
+    const state = listStates(xclusterHome()).find((s) => s.state.name === name && !s.state.stoppedAt)
+    const alive = state ? clusterAlive(state.state) : false
+    const vms = state
+      ? Object.values(state.state.vms).sort((a, b) => a.num - b.num).map((v) => {
+          const p = state.state.plan?.vms.find((x) => x.num === v.num)
+          const up = !!v.process && sameProcess(v.process.pid, v.process.startTime)
+          return {
+            name: v.name,
+            alive: up,
+            pid: v.process?.pid,
+            uptimeSec: up && v.startedAt ? Math.round((Date.now() - Date.parse(v.startedAt)) / 1000) : 0,
+            telnet: state.state.network === 'user' ? `127.0.0.1:${p?.telnetPort}` : `${state.state.netns}:192.168.0.${v.num}:23`,
+            ssh: state.state.network === 'user' ? `127.0.0.1:${p?.sshPort}` : `${state.state.netns}:192.168.0.${v.num}:22`,
+          }
+        })
+      : []
+    const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: state?.state.netns ?? null, vms }
+    if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n')
+    else if (!state) process.stdout.write(`cluster ${name}: none running\n`)
+    else {
+      process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}` : ''}: ${alive ? 'running' : 'dead'}\n`)
+      for (const v of vms) process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)
+    }
+    return 0
+  },
+}
+
+const stop: Command = {
+  name: 'stop',
+  summary: 'Stop the cluster and remove its namespace, taps and files.',
+  usage: 'stop [--name=NAME]',
+  options: '  --name=NAME   cluster name (default: default)',
+  async run(args) {
+    const { values } = strictArgs(args, NAME_OPT, [0, 0])
+    const cluster = await attachCluster(values.name ?? 'default')
+    await cluster.stop()
+    process.stdout.write(`cluster ${cluster.name} (${cluster.id}) stopped\n`)
+    return 0
+  },
+}
+
+const scaleout: Command = {
+  name: 'scaleout',
+  summary: 'Add VMs to the running cluster, with the same rules as start (role by number, nets, memory).',
+  usage: 'scaleout N... [--name=NAME] [--netsNNN=0,1 ...]',
+  options: '  --name=NAME   cluster name (default: default)\n  --netsNNN, --memNNN, --smpNNN as for start (and __netsNNN etc.)',
+  async run(args) {
+    const { flags, positionals } = parseClusterArgs(args)
+    if (!positionals.length) throw new CliUsageError('expected at least one VM number')
+    const nums = positionals.map(vmNumber)
+    const { options } = resolveSettings(flags, process.env)
+    const cluster = await attachCluster(options.name ?? 'default')
+    const progress = progressPrinter(process.stderr)
+    const vms = await cluster.scaleOut(nums, { nets: options.nets, memVm: options.memVm, smpVm: options.smpVm }).finally(() => progress.done())
+    for (const v of vms) v.closeChannel()
+    process.stdout.write(`started ${vms.map((v) => v.name).join(' ')}\n`)
+    return 0
+  },
+}
+
+const scalein: Command = {
+  name: 'scalein',
+  summary: 'Stop and remove VMs from the running cluster.',
+  usage: 'scalein N... [--name=NAME]',
+  options: '  --name=NAME   cluster name (default: default)',
+  async run(args) {
+    const { values, positionals } = strictArgs(args, NAME_OPT, [1, 240])
+    const cluster = await attachCluster(values.name ?? 'default')
+    await cluster.scaleIn(positionals.map(vmNumber))
+    return 0
+  },
+}
+
+const diagram: Command = {
+  name: 'diagram',
+  summary: 'The topology picture (SVG) of a running cluster, or of the given options.',
+  usage: 'diagram [--name=NAME] [cluster options] [--out=FILE]',
+  options: CLUSTER_OPTIONS + '\n  --out=FILE             write the SVG there (default: stdout)',
+  async run(args) {
+    const { flags, positionals } = parseClusterArgs(args, ['out'])
+    if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
+    const { options } = resolveSettings(flags, process.env)
+    const running = findCluster(xclusterHome(), options.name ?? 'default')
+    let plan = running?.state.plan
+    if (!plan || Object.keys(flags).some((k) => k !== 'name' && k !== 'out')) {
+      const { spec, problems } = checkOptions(options)
+      if (problems.length) throw new ClusterConfigError(problems)
+      plan = planCluster(spec, allocationOf('00000000', 20))
+    }
+    const topo = getTopology(String(running?.state.options?.topology ?? options.topology ?? ''))
+    const svg = topologySvg(plan, { extra: topo?.diagram?.(plan) })
+    if (flags.out) {
+      writeFileSync(flags.out, svg)
+      process.stdout.write(`${flags.out}\n`)
+    } else process.stdout.write(svg)
+    return 0
+  },
+}
+
+const cleanup: Command = {
+  name: 'cleanup',
+  summary: 'Remove what killed runs left (processes, namespaces, taps, files), by recorded id; list it.',
+  usage: 'cleanup',
+  async run(args) {
+    strictArgs(args, {}, [0, 0])
+    const reports = await cleanupDeadClusters(xclusterHome())
+    if (!reports.length) process.stdout.write('nothing to clean up\n')
+    for (const r of reports) {
+      process.stdout.write(`cluster ${r.name} (${r.id}):\n`)
+      for (const line of r.removed) process.stdout.write(`  removed ${line}\n`)
+    }
+    return 0
+  },
+}
+
+const stateJson: Command = {
+  name: 'state',
+  summary: 'Print the recorded state of a cluster (pids, namespace, plan) as JSON.',
+  usage: 'state [--name=NAME]',
+  options: '  --name=NAME   cluster name (default: default)',
+  async run(args) {
+    const { values } = strictArgs(args, NAME_OPT, [0, 0])
+    const s = findCluster(xclusterHome(), values.name ?? 'default')
+    if (!s) throw new XclusterError(`No cluster named ${values.name ?? 'default'} is running`)
+    writeFileSync(1, JSON.stringify(s.state, null, 2) + '\n')
+    return 0
+  },
+}
+
+export const clusterCommands: Command[] = [setup, env, start, status, stop, scaleout, scalein, diagram, cleanup, stateJson]

@@ -1,0 +1,64 @@
+// startCluster: validate -> state directory -> ports -> plan -> boot context
+// -> the start procedure -> impairments -> RunningCluster. Any failure on
+// the way removes what was made, by the records in the state directory.
+import { XclusterError } from '../errors.ts'
+import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
+import { startKeeper } from '../host/keeper.ts'
+import { allocatePortBlock, allocationOf } from '../host/port-block.ts'
+import { stateExists, StateDir } from '../host/state-dir.ts'
+import { Teardown } from '../host/teardown.ts'
+import { planCluster } from '../plan/plan.ts'
+import { prepareBoot, type BootContext } from './boot.ts'
+import type { ClusterOptions } from './options.ts'
+import { RunningCluster } from './running-cluster.ts'
+import { defaultStart, StartContext } from './start-context.ts'
+import { resolvedOptions, validateOptions } from './validate.ts'
+
+export interface StartOptions {
+  /** Leave the cluster running after this process exits (xc start): a keeper parents its processes. */
+  detached?: boolean
+}
+
+/**
+ * Boot a cluster of real QEMU VMs and wait until every VM's telnet shell
+ * answers. Stop it with `await cluster.stop()` or `await using`.
+ */
+export async function startCluster(options: ClusterOptions = {}, start: StartOptions = {}): Promise<RunningCluster> {
+  const spec = validateOptions(options)
+  const { home } = spec
+  await cleanupDeadClusters(home)
+  const state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
+  let ctx: BootContext | undefined
+  let sc: StartContext | undefined
+  try {
+    const block = await allocatePortBlock(home, state.id, spec.vms, (owner) => owner !== state.id && !stateExists(home, owner))
+    state.update((r) => (r.portBlock = block))
+    const plan = planCluster(spec, allocationOf(state.id, block))
+    state.update((r) => {
+      r.plan = plan
+      r.options = resolvedOptions(options, spec)
+    })
+    if (start.detached) await startKeeper(state)
+    ctx = await prepareBoot(spec, state, plan)
+    sc = new StartContext(ctx)
+    await (spec.start ?? defaultStart)(sc)
+    if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
+    for (const [num, nets] of Object.entries(spec.impairments)) {
+      const vm = sc.vms.find((v) => v.num === Number(num))
+      if (!vm) throw new XclusterError(`impairments: no VM ${num} in the cluster`)
+      for (const [net, imp] of Object.entries(nets)) await vm.link(Number(net)).impair(imp)
+    }
+    return new RunningCluster(ctx, sc.vms, sc.stopHooks)
+  } catch (e) {
+    const t = new Teardown()
+    t.push('state', () => removeClusterResources(home, state).then(() => {}))
+    t.push('network', () => ctx?.backend.teardown())
+    t.push('VMs', async () => void (await Promise.allSettled((sc?.vms ?? []).map((vm) => vm.stop()))))
+    for (const h of sc?.stopHooks ?? []) t.push(h.label, h.fn)
+    // The start's own error is the one to see; a teardown failure goes with it as its cause.
+    await t.run().catch((te) => {
+      if (e instanceof Error && e.cause === undefined) Object.defineProperty(e, 'cause', { value: te, enumerable: false })
+    })
+    throw e
+  }
+}

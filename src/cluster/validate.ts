@@ -1,0 +1,58 @@
+// validateOptions: the one validation of start, attach and scale-out. The
+// pure checks (./options.ts), then what the environment supplies (home,
+// kernel, overlay search path) resolved once, then the host's checks
+// (./preflight.ts). Only the spec it returns flows on.
+import { resolve } from 'node:path'
+import { ClusterConfigError, PermissionError } from '../errors.ts'
+import { xclusterHome } from '../host/home.ts'
+import type { ClusterSpec, Role } from '../plan/spec.ts'
+import { checkOptions, type ClusterOptions } from './options.ts'
+import { overlaySearchPath, resolveOverlay } from './overlay-path.ts'
+import { preflight } from './preflight.ts'
+import type { CustomStart } from './start-context.ts'
+
+/** Validate options: every problem in one ClusterConfigError (PermissionError for missing rights), nothing started. */
+export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStart> {
+  const { spec, problems } = checkOptions(options)
+  spec.home = xclusterHome(spec.home || undefined)
+  spec.kernel ??= process.env.XCLUSTER_KERNEL || undefined
+  if (spec.kernel) spec.modules ??= process.env.XCLUSTER_MODULES || undefined
+  // Overlays given by name are looked up in the overlay search path.
+  const dirs = overlaySearchPath(Array.isArray(options?.ovlPath) ? options.ovlPath : undefined)
+  mapOverlays(spec, (o) => resolveOverlay(o, dirs))
+  const host = preflight(spec, dirs)
+  const all = [...problems, ...host.problems, ...host.rights]
+  if (host.rights.length) throw new PermissionError(all)
+  if (all.length) throw new ClusterConfigError(all)
+  // From here on paths do not depend on the working directory.
+  mapOverlays(spec, (o) => resolve(o))
+  if (typeof spec.netSetup === 'string') spec.netSetup = resolve(spec.netSetup)
+  return spec
+}
+
+function mapOverlays(spec: ClusterSpec, fn: (o: string) => string): void {
+  spec.overlays = spec.overlays.map(fn)
+  for (const role of Object.keys(spec.overlaysRole) as Role[]) spec.overlaysRole[role] = (spec.overlaysRole[role] ?? []).map(fn)
+  for (const vm of Object.keys(spec.overlaysVm)) spec.overlaysVm[Number(vm)] = spec.overlaysVm[Number(vm)].map(fn)
+}
+
+/**
+ * The options to record for a cluster (`xc scaleout`, attach): the JSON-safe
+ * part of what was given, with every path as validation resolved it, so that
+ * validating them again anywhere gives the same spec.
+ */
+export function resolvedOptions(options: ClusterOptions, spec: ClusterSpec): Record<string, unknown> {
+  const json = JSON.parse(JSON.stringify(options ?? {}, (_k, v) => (typeof v === 'function' ? undefined : v))) as Record<string, unknown>
+  delete json.ovlPath
+  json.home = spec.home
+  if (spec.kernel) json.kernel = spec.kernel
+  if (spec.modules) json.modules = spec.modules
+  if (options?.overlays) json.overlays = spec.overlays
+  if (options?.overlaysRole) json.overlaysRole = spec.overlaysRole
+  if (options?.overlaysVm) json.overlaysVm = spec.overlaysVm
+  if (typeof json.network === 'object' && json.network) {
+    // A net-setup function cannot be recorded: the base network stands in for it.
+    json.network = typeof spec.netSetup === 'string' ? { ...(json.network as object), netSetup: spec.netSetup } : spec.network
+  }
+  return json
+}

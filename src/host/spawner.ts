@@ -1,0 +1,55 @@
+// How a cluster starts its long-lived host processes (QEMU, the namespace
+// relay), chosen once per cluster: directly, as children of this process
+// that die with it, or through the keeper of a detached cluster (xc start),
+// which parents them after this process has exited.
+import { execa } from 'execa'
+import { keeperSpawn } from './keeper.ts'
+import { procStartTime } from './proc.ts'
+import type { ProcessRecord } from './state-dir.ts'
+
+export interface Spawned {
+  record: ProcessRecord
+  /** Why it ended, once it has (only known for a child of this process). */
+  exited?: Promise<string>
+}
+
+export interface Spawner {
+  readonly kind: 'direct' | 'keeper'
+  /** Start `argv` (no shell) with stdout and stderr appended to `log`. */
+  spawn(argv: string[], log: string): Promise<Spawned>
+}
+
+/** Children of this process, killed when it exits (execa's cleanup). */
+export class DirectSpawner implements Spawner {
+  readonly kind = 'direct' as const
+
+  async spawn(argv: string[], log: string): Promise<Spawned> {
+    const [file, ...args] = argv
+    const out = { file: log, append: true }
+    // QEMU makes its monitor socket with the umask it inherits: 0600, not 0755.
+    const umask = process.umask(0o177)
+    try {
+      const child = execa(file, args, { stdin: 'ignore', stdout: out, stderr: out, reject: false, cleanup: true })
+      const pid = child.pid!
+      const exited = child.then((r) => (r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`))
+      return { record: { pid, startTime: procStartTime(pid) }, exited }
+    } finally {
+      process.umask(umask)
+    }
+  }
+}
+
+/** Children of the detached cluster's keeper at `socket` (see keeper.mjs). */
+export class KeeperSpawner implements Spawner {
+  readonly kind = 'keeper' as const
+  constructor(readonly socket: string) {}
+
+  async spawn(argv: string[], log: string): Promise<Spawned> {
+    return { record: await keeperSpawn(this.socket, argv, log) }
+  }
+}
+
+/** The spawner of a cluster whose keeper socket is `keeper` (none: direct). */
+export function spawnerFor(keeper: string | undefined): Spawner {
+  return keeper ? new KeeperSpawner(keeper) : new DirectSpawner()
+}

@@ -1,0 +1,81 @@
+// The validated cluster specification: every default filled in, every
+// problem checked (by ../cluster/options.ts). Pure data and what derives
+// from it; the plan is built from it.
+import type { Impairment } from './impairment.ts'
+import type { NetSetup } from './net-setup.ts'
+import { roleOf, type Accel, type NetworkMode, type Role } from './model.ts'
+
+export * from './model.ts'
+
+/** The option defaults a topology sets (xcluster's Envsettings); the user's own options win over these. */
+export interface TopologyDefaults {
+  nvm?: number
+  nrouters?: number
+  ntesters?: number
+  netsVm?: number[]
+  netsRouter?: number[]
+  netsTester?: number[]
+  nets?: Record<number, number[]>
+  mem?: number
+  memVm?: Record<number, number>
+  smpVm?: Record<number, number>
+}
+
+/** A line of progress while VMs boot. */
+export interface ProgressEvent {
+  kind: 'booting' | 'ready' | 'failed' | 'stopping'
+  vm: string
+  ready: number
+  total: number
+  elapsedMs: number
+}
+
+/**
+ * Options with every default filled in and every problem checked. Paths are
+ * resolved (overlays absolute, the kernel and home as the environment gave
+ * them), so nothing after validation reads the raw options or the
+ * environment again. `S` is the type of a custom start (StartContext's).
+ */
+export interface ClusterSpec<S = unknown> {
+  name: string
+  vms: number[]
+  netsVm: number[]
+  netsRouter: number[]
+  netsTester: number[]
+  nets: Record<number, number[]>
+  mem: number
+  memVm: Record<number, number>
+  smp: number
+  smpVm: Record<number, number>
+  tools: boolean
+  topology?: string
+  impairments: Record<number, Record<number, Impairment>>
+  hosts?: Record<string, number[]>
+  overlays: string[]
+  overlaysRole: Partial<Record<Role, string[]>>
+  overlaysVm: Record<number, string[]>
+  network: NetworkMode
+  netSetup?: NetSetup
+  accel: Accel
+  append: string
+  appendVm: Record<number, string>
+  prefix: string
+  bootTimeout?: number
+  bootConcurrency?: number
+  tbSize?: number
+  start?: S
+  /** The harness's home (image and state). */
+  home: string
+  /** A kernel of the user's own and its modules directory, when given. */
+  kernel?: string
+  modules?: string
+  onProgress?: (event: ProgressEvent) => void
+}
+
+/** The net list of VM `vm` under `spec` (per-VM override, else its role's). */
+export function netsOf(spec: Pick<ClusterSpec, 'nets' | 'netsVm' | 'netsRouter' | 'netsTester'>, vm: number): number[] {
+  const own = spec.nets[vm]
+  if (own) return own
+  const role = roleOf(vm)
+  return role === 'node' ? spec.netsVm : role === 'router' ? spec.netsRouter : spec.netsTester
+}

@@ -1,0 +1,57 @@
+// The Vitest fixtures: `clusterOptions` (an option fixture, overridable per
+// file with test.override) and `cluster` (one cluster per file by default,
+// stopped after the file's last test, also when tests fail). A failing test
+// gets the tail of every VM's console log attached.
+import { test as base, expect } from 'vitest'
+import { startCluster } from '../cluster/start-cluster.ts'
+import type { RunningCluster } from '../cluster/running-cluster.ts'
+import type { ClusterOptions } from '../cluster/options.ts'
+import { installMatchers } from './matchers.ts'
+
+export { expect }
+export type { ClusterOptions, RunningCluster }
+
+installMatchers()
+
+/** Clusters started by this worker that are still running, for console tails on failure. */
+const live = new Set<RunningCluster>()
+
+/** The console tails of `cluster`'s VMs, one section each. */
+export function consoleReport(cluster: RunningCluster, lines = 25): string {
+  return cluster.vms.map((vm) => `--- ${vm.name} console (last ${lines} lines) ---\n${vm.consoleTail(lines)}`).join('\n')
+}
+
+/** A cluster started from `clusterOptions`, stopped by onCleanup. */
+async function clusterFixture(
+  { clusterOptions }: { clusterOptions: ClusterOptions },
+  { onCleanup }: { onCleanup: (fn: () => Promise<void>) => void },
+): Promise<RunningCluster> {
+  const cluster = await startCluster(clusterOptions)
+  live.add(cluster)
+  onCleanup(async () => {
+    live.delete(cluster)
+    await cluster.stop()
+  })
+  return cluster
+}
+
+export const test = base
+  .extend('clusterOptions', { scope: 'file' }, {} as ClusterOptions)
+  .extend('cluster', { scope: 'file' }, clusterFixture)
+  .extend('consoleOnFailure', { auto: true }, async ({ onTestFailed }) => {
+    // Annotations are closed once a test has failed, so the console tails
+    // join the test's errors: every reporter shows them under the failure.
+    onTestFailed(({ task }) => {
+      for (const c of live) {
+        task.result?.errors?.push({
+          name: 'VmConsole',
+          message: `console of cluster ${c.name} (${c.id}), for the failure above:\n${consoleReport(c)}`,
+          stack: '',
+        } as never)
+      }
+    })
+    return undefined
+  })
+
+export const it = test
+export const describe = base.describe
