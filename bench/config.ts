@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import type { ClusterOptions } from '../src/index.ts'
-import { STD_ADDRESSES } from '../fixtures/index.ts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 export const RESULTS = join(HERE, 'results.json')
@@ -22,7 +21,7 @@ export const SCALE_PAIRS = 100
 /** VMs of each `xc start` run, and the CLI it runs. */
 export const XC_VMS = Number(process.env.XC_BENCH_XC_VMS ?? 50)
 export const XC = join(HERE, '..', 'bin', 'xc.js')
-export const SCALE_OPTIONS: Partial<ClusterOptions> = { mem: 80, tbSize: 24, overlays: [STD_ADDRESSES] }
+export const SCALE_OPTIONS: Partial<ClusterOptions> = { mem: 80, tbSize: 24, stdAddresses: true }
 /** exec('true') calls before and in the latency measurement. */
 export const EXEC_WARMUP = 10
 export const EXEC_CALLS = 200

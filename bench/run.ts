@@ -27,7 +27,6 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { loadImage, planCluster, startCluster, validateOptions } from '../src/index.ts'
-import { STD_ADDRESSES } from '../fixtures/index.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
 import { FLOOR_TIMEOUT_MS, log, onlyScale, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
@@ -120,7 +119,7 @@ async function main(): Promise<void> {
       for (const network of ['user', 'bridge'] as const) {
         log(`throughput: iperf3 vm-001 -> vm-002 over net 1, ${network} mode ...`)
         await part(`throughput ${network}`, async () => {
-          const c = await startCluster({ name: `bench-tp-${network}`, network, nvm: 2, nrouters: 0, tools: true, overlays: [STD_ADDRESSES] })
+          const c = await startCluster({ name: `bench-tp-${network}`, network, nvm: 2, nrouters: 0, tools: true, stdAddresses: true })
           live.add(c)
           try {
             await c.vm(2).run('iperf3 -s -D -1')

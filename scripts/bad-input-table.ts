@@ -2,6 +2,10 @@
 // real validation (so the table cannot drift from the code):
 //   npx tsx scripts/bad-input-table.ts
 import { checkOptions } from '../src/cluster/options.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BRIDGE_RIGHTS } from '../src/cluster/preflight.ts'
 import { validateOptions } from '../src/cluster/validate.ts'
 
 const cases: Array<[string, Record<string, unknown>]> = [
@@ -49,3 +53,23 @@ for (const [what, o] of io) {
     console.log(`| ${what} | \`${md(show(o))}\` | ${md(problems.filter((p) => !p.startsWith('No VM image')).join(' / '))} |`)
   }
 }
+/** The problems validateOptions lists for `o` under `env` (changes of process.env, undone after). */
+function hostProblems(o: Record<string, unknown>, env: Record<string, string>): string[] {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
+  Object.assign(process.env, env)
+  try {
+    validateOptions(o as never)
+    return []
+  } catch (e) {
+    return (e as { problems?: string[] }).problems ?? [String(e)]
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v
+  }
+}
+const qemu = hostProblems({}, { PATH: '' }).filter((p) => p.includes('qemu'))
+console.log(`| QEMU not installed | \`PATH\` without it | ${md(qemu.join(' / '))} |`)
+console.log(`| bridge mode without rights | \`{"network":"bridge"}\` as a user | ${md(BRIDGE_RIGHTS)} |`)
+const fresh = mkdtempSync(join(tmpdir(), 'xc-table-'))
+const image = hostProblems({ home: fresh }, {}).map((p) => p.replaceAll(fresh, '<home>'))
+rmSync(fresh, { recursive: true, force: true })
+console.log(`| no image | a fresh \`XCLUSTER_HOME\` | ${md(image.join(' / '))} |`)

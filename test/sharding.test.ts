@@ -62,6 +62,9 @@ test('the experiments as 2 shards: the merged JUnit report holds every experimen
   // Each shard wrote its own blob: the merge had two parts.
   expect(readdirSync(blobs).sort()).toEqual(['blob-1-2.json', 'blob-2-2.json'])
   expect(failed, failed.join('\n\n')).toEqual([])
+  // A file whose tests are all skipped (topology-bridge in user mode; without root or
+  // CAP_NET_ADMIN every bridge-mode experiment, one skipped test that says why) still
+  // has tests > 0 and no failure: it passes here, and nothing else is loosened.
   expect(suites.every((s) => s.tests > 0 && s.failures === 0)).toBe(true)
   expect(results.map((r) => r.exitCode)).toEqual([0, 0])
 }, 3_600_000)

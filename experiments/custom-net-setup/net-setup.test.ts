@@ -3,14 +3,14 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, test } from 'xcluster/vitest'
-import { NET_SETUP_USERSPACE, STD_ADDRESSES } from '../../fixtures/index.ts'
+import { NET_SETUP_USERSPACE } from '../../fixtures/index.ts'
 
 test.override('clusterOptions', { scope: 'file' }, {
   name: 'net-setup',
   nvm: 2,
   nrouters: 0,
   network: { base: 'user', netSetup: NET_SETUP_USERSPACE },
-  overlays: [STD_ADDRESSES],
+  stdAddresses: true,
 })
 
 test('the script was asked for every NIC of every VM', async ({ cluster }) => {

@@ -1,6 +1,8 @@
 // What every xc command shares: its shape, its usage text, and the parsing
 // of its arguments (node:util parseArgs, strict; cluster flags as --key=value).
 import { parseArgs } from 'node:util'
+import { checkOptions } from '../cluster/options.ts'
+import { ClusterConfigError } from '../errors.ts'
 import { CliUsageError } from './cli-error.ts'
 
 export interface Command {
@@ -11,14 +13,38 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
+/**
+ * The commands that take no --name, and why (one line each): their --help
+ * says it, and `--name` is a usage error that says it too.
+ */
+export const NAMELESS: Readonly<Record<string, string>> = {
+  setup: 'setup is machine-wide (the host packages and the VM image it builds are shared by every cluster)',
+}
+
 /** The usage text of `cmd`. */
 export function usageOf(cmd: Command): string {
-  return `Usage: xc ${cmd.usage}\n\n${cmd.summary}${cmd.options ? `\n\nOptions:\n${cmd.options}` : ''}`
+  const nameless = NAMELESS[cmd.name] ? `\n\nNo --name: ${NAMELESS[cmd.name]}.` : ''
+  return `Usage: xc ${cmd.usage}\n\n${cmd.summary}${cmd.options ? `\n\nOptions:\n${cmd.options}` : ''}${nameless}`
+}
+
+/** Throws the usage error of a command in NAMELESS when `args` give it a --name. */
+export function rejectName(cmd: Command, args: string[]): void {
+  const why = NAMELESS[cmd.name]
+  if (why && args.some((a) => a === '--name' || a.startsWith('--name='))) throw new CliUsageError(`--name does not apply: ${why}`)
 }
 
 export const NAME_OPT = { name: { type: 'string' as const } }
-export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'tb-size']
-export const CLUSTER_OPTIONS = `  --name=NAME            cluster name (default: default)
+export const NAME_HELP = '  --name=NAME   the cluster (default: default); --name NAME works too'
+
+/** The cluster name --name gave (`default` without one); a name no cluster can have is a ClusterConfigError, as at start. */
+export function clusterName(text: string | undefined): string {
+  if (text === undefined) return 'default'
+  const problems = checkOptions({ name: text }).problems
+  if (problems.length) throw new ClusterConfigError(problems)
+  return text
+}
+export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size']
+export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: default); --name NAME works too
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
   --ntesters=N           testers 0-20 (__ntesters; default 0)
@@ -33,13 +59,18 @@ export const CLUSTER_OPTIONS = `  --name=NAME            cluster name (default: 
   --net-setup=PATH       net-setup script, run as PATH <vm> <net> (__net_setup)
   --accel=auto|kvm|tcg   accelerator (default auto)
   --tools=yes|no         real network tools and ssh in the VMs (default no)
+  --std-addresses=yes|no every NIC beyond eth0 gets its net's std addresses (default no)
   --topology=NAME        a standard xcluster topology (xnet, dual-path, ...); implies --tools=yes`
 
-/** Split args into cluster flags (--key=value), per-VM flags and positionals; anything else is bad use. */
-export function parseClusterArgs(args: string[], extra: string[] = []): { flags: Record<string, string>; positionals: string[]; bools: Set<string> } {
+/**
+ * Split args into cluster flags (--key=value or --key value), per-VM flags,
+ * the command's own boolean flags (`bools`) and valued flags (`valued`), and
+ * positionals; anything else is bad use.
+ */
+export function parseClusterArgs(args: string[], bools: string[] = [], valued: string[] = []): { flags: Record<string, string>; positionals: string[]; bools: Set<string> } {
   const flags: Record<string, string> = {}
   const positionals: string[] = []
-  const bools = new Set<string>()
+  const given = new Set<string>()
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     if (!a.startsWith('--')) {
@@ -50,19 +81,24 @@ export function parseClusterArgs(args: string[], extra: string[] = []): { flags:
     if (!m) throw new CliUsageError(`bad option \`${a}\``)
     const [, key, value] = m
     const perVm = /^(nets|mem|smp)\d{1,3}$/.test(key)
-    if (extra.includes(key) && value === undefined) {
-      bools.add(key)
+    if (bools.includes(key)) {
+      if (value !== undefined) throw new CliUsageError(`option \`--${key}\` takes no value`)
+      given.add(key)
       continue
     }
-    if (!CLUSTER_FLAGS.includes(key) && !perVm && !extra.includes(key)) throw new CliUsageError(`unknown option \`--${key}\``)
-    const v = value ?? args[++i]
+    if (!CLUSTER_FLAGS.includes(key) && !perVm && !valued.includes(key)) throw new CliUsageError(`unknown option \`--${key}\``)
+    const v = value ?? (args[i + 1]?.startsWith('--') ? undefined : args[++i])
     if (v === undefined) throw new CliUsageError(`option \`--${key}\` needs a value`)
     flags[key] = v
   }
-  return { flags, positionals, bools }
+  return { flags, positionals, bools: given }
 }
 
-export function strictArgs<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T, positionals: [number, number]) {
+/** The values parseArgs gives for `options` T. */
+export type ArgValues<T> = { [K in keyof T]?: T[K] extends { type: 'string' } ? string : boolean }
+
+/** Parse `args` strictly against `options`, with between positionals[0] and positionals[1] positionals. */
+export function strictArgs<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T, positionals: [number, number]): { values: ArgValues<T>; positionals: string[] } {
   let parsed
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
@@ -72,7 +108,7 @@ export function strictArgs<T extends Record<string, { type: 'string' | 'boolean'
   const n = parsed.positionals.length
   if (n < positionals[0]) throw new CliUsageError(`expected at least ${positionals[0]} argument${positionals[0] === 1 ? '' : 's'}`)
   if (n > positionals[1]) throw new CliUsageError(`unexpected argument \`${parsed.positionals[positionals[1]]}\``)
-  return parsed
+  return { values: parsed.values as ArgValues<T>, positionals: parsed.positionals }
 }
 
 export function vmNumber(text: string | undefined): number {

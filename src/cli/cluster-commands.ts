@@ -16,22 +16,23 @@ import { clusterAlive, listStates } from '../host/state-dir.ts'
 import { buildImage } from '../image/build-image.ts'
 import { planCluster } from '../plan/plan.ts'
 import { getTopology } from '../topology/index.ts'
-import { CLUSTER_OPTIONS, NAME_OPT, parseClusterArgs, strictArgs, vmNumber, type Command } from './args.ts'
+import { CLUSTER_OPTIONS, NAME_HELP, NAME_OPT, clusterName, parseClusterArgs, strictArgs, vmNumber, type Command } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
 import { progressPrinter } from './progress.ts'
 import { resolveSettings } from './settings.ts'
 
 const setup: Command = {
   name: 'setup',
-  summary: 'Install what the harness needs and build the VM image (what `npm run setup` does).',
+  summary: 'Check and install the Debian packages the harness needs and build the VM image.',
   usage: 'setup [--image-only]',
-  options: '  --image-only   only build the VM image (the packages and npm modules are in place)',
+  options: '  --image-only   only build the VM image (the packages are in place)',
   async run(args) {
     const { values } = strictArgs(args, { 'image-only': { type: 'boolean' } }, [0, 0])
     if (!values['image-only']) {
-      const script = fileURLToPath(new URL('../../scripts/setup.sh', import.meta.url))
+      // The package check only: npm is not run here (in a clone, `npm run setup` also runs npm ci and the build).
+      const script = fileURLToPath(new URL('../../scripts/system-packages.sh', import.meta.url))
       const r = await execa('bash', [script], { stdio: 'inherit', reject: false })
-      return r.exitCode ?? 1
+      if (r.exitCode !== 0) return r.exitCode ?? 1
     }
     await buildImage({ log: (l) => process.stdout.write(`setup: ${l}\n`) })
     return 0
@@ -89,10 +90,10 @@ const status: Command = {
   name: 'status',
   summary: 'Every VM of the cluster, alive or dead, its ports or namespace, and uptime.',
   usage: 'status [--name=NAME] [--json]',
-  options: '  --name=NAME   cluster name (default: default)\n  --json        machine-readable output',
+  options: `${NAME_HELP}\n  --json        machine-readable output`,
   async run(args) {
     const { values } = strictArgs(args, { ...NAME_OPT, json: { type: 'boolean' } }, [0, 0])
-    const name = values.name ?? 'default'
+    const name = clusterName(values.name)
     const state = listStates(xclusterHome()).find((s) => s.state.name === name && !s.state.stoppedAt)
     const alive = state ? clusterAlive(state.state) : false
     const vms = state
@@ -124,10 +125,10 @@ const stop: Command = {
   name: 'stop',
   summary: 'Stop the cluster and remove its namespace, taps and files.',
   usage: 'stop [--name=NAME]',
-  options: '  --name=NAME   cluster name (default: default)',
+  options: NAME_HELP,
   async run(args) {
     const { values } = strictArgs(args, NAME_OPT, [0, 0])
-    const cluster = await attachCluster(values.name ?? 'default')
+    const cluster = await attachCluster(clusterName(values.name))
     await cluster.stop()
     process.stdout.write(`cluster ${cluster.name} (${cluster.id}) stopped\n`)
     return 0
@@ -138,13 +139,13 @@ const scaleout: Command = {
   name: 'scaleout',
   summary: 'Add VMs to the running cluster, with the same rules as start (role by number, nets, memory).',
   usage: 'scaleout N... [--name=NAME] [--netsNNN=0,1 ...]',
-  options: '  --name=NAME   cluster name (default: default)\n  --netsNNN, --memNNN, --smpNNN as for start (and __netsNNN etc.)',
+  options: `${NAME_HELP}\n  --netsNNN, --memNNN, --smpNNN as for start (and __netsNNN etc.)`,
   async run(args) {
     const { flags, positionals } = parseClusterArgs(args)
     if (!positionals.length) throw new CliUsageError('expected at least one VM number')
     const nums = positionals.map(vmNumber)
     const { options } = resolveSettings(flags, process.env)
-    const cluster = await attachCluster(options.name ?? 'default')
+    const cluster = await attachCluster(clusterName(flags.name))
     const progress = progressPrinter(process.stderr)
     const vms = await cluster.scaleOut(nums, { nets: options.nets, memVm: options.memVm, smpVm: options.smpVm }).finally(() => progress.done())
     for (const v of vms) v.closeChannel()
@@ -157,10 +158,10 @@ const scalein: Command = {
   name: 'scalein',
   summary: 'Stop and remove VMs from the running cluster.',
   usage: 'scalein N... [--name=NAME]',
-  options: '  --name=NAME   cluster name (default: default)',
+  options: NAME_HELP,
   async run(args) {
     const { values, positionals } = strictArgs(args, NAME_OPT, [1, 240])
-    const cluster = await attachCluster(values.name ?? 'default')
+    const cluster = await attachCluster(clusterName(values.name))
     await cluster.scaleIn(positionals.map(vmNumber))
     return 0
   },
@@ -170,9 +171,9 @@ const diagram: Command = {
   name: 'diagram',
   summary: 'The topology picture (SVG) of a running cluster, or of the given options.',
   usage: 'diagram [--name=NAME] [cluster options] [--out=FILE]',
-  options: CLUSTER_OPTIONS + '\n  --out=FILE             write the SVG there (default: stdout)',
+  options: CLUSTER_OPTIONS + '\n  --out=FILE             write the SVG there (default: stdout); --out FILE works too',
   async run(args) {
-    const { flags, positionals } = parseClusterArgs(args, ['out'])
+    const { flags, positionals } = parseClusterArgs(args, [], ['out'])
     if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
     const { options } = resolveSettings(flags, process.env)
     const running = findCluster(xclusterHome(), options.name ?? 'default')
@@ -194,17 +195,26 @@ const diagram: Command = {
 
 const cleanup: Command = {
   name: 'cleanup',
-  summary: 'Remove what killed runs left (processes, namespaces, taps, files), by recorded id; list it.',
-  usage: 'cleanup',
+  summary: 'Remove what killed runs left (processes, namespaces, taps, files), by recorded id; list it. Running clusters are not touched.',
+  usage: 'cleanup [--name=NAME]',
+  options: '  --name=NAME   only the dead clusters of that name (default: every dead cluster); --name NAME works too',
   async run(args) {
-    strictArgs(args, {}, [0, 0])
-    const reports = await cleanupDeadClusters(xclusterHome())
-    if (!reports.length) process.stdout.write('nothing to clean up\n')
+    const { values } = strictArgs(args, NAME_OPT, [0, 0])
+    const home = xclusterHome()
+    const name = values.name === undefined ? undefined : clusterName(values.name)
+    const reports = await cleanupDeadClusters(home, name)
+    const running = name === undefined ? undefined : findCluster(home, name)
+    if (!reports.length) process.stdout.write(`nothing to clean up${name === undefined ? '' : ` of cluster ${name}`}${running ? ` (it is running, id ${running.id}: stop it with \`xc stop --name=${name}\`)` : ''}\n`)
+    let failed = 0
     for (const r of reports) {
       process.stdout.write(`cluster ${r.name} (${r.id}):\n`)
       for (const line of r.removed) process.stdout.write(`  removed ${line}\n`)
+      if (r.error) {
+        failed++
+        process.stderr.write(`xc cleanup: cluster ${r.name} (${r.id}): ${r.error}\n`)
+      }
     }
-    return 0
+    return failed ? 1 : 0
   },
 }
 
@@ -212,11 +222,12 @@ const stateJson: Command = {
   name: 'state',
   summary: 'Print the recorded state of a cluster (pids, namespace, plan) as JSON.',
   usage: 'state [--name=NAME]',
-  options: '  --name=NAME   cluster name (default: default)',
+  options: NAME_HELP,
   async run(args) {
     const { values } = strictArgs(args, NAME_OPT, [0, 0])
-    const s = findCluster(xclusterHome(), values.name ?? 'default')
-    if (!s) throw new XclusterError(`No cluster named ${values.name ?? 'default'} is running`)
+    const name = clusterName(values.name)
+    const s = findCluster(xclusterHome(), name)
+    if (!s) throw new XclusterError(`No cluster named ${name} is running (start one with \`xc start --name=${name}\`)`)
     writeFileSync(1, JSON.stringify(s.state, null, 2) + '\n')
     return 0
   },

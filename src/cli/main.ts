@@ -1,5 +1,6 @@
 // The xc command line: one function per command, each with --help.
 import { commands, usageOf, type Command } from './commands.ts'
+import { rejectName } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
 import { XclusterError } from '../errors.ts'
 
@@ -24,11 +25,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`xc: unknown command \`${name}\`\n\n${GENERAL}\n`)
     return 2
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // rsh: what follows N is the command, whose own --help is its business.
+  const n = name === 'rsh' ? rest.findIndex((a) => /^\d+$/.test(a)) : -1
+  const own = n < 0 ? rest : rest.slice(0, n)
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(usageOf(cmd) + '\n')
     return 0
   }
   try {
+    rejectName(cmd, rest)
     return await cmd.run(rest)
   } catch (e) {
     if (e instanceof CliUsageError) {

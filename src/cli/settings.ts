@@ -95,11 +95,12 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
   for (const key of ['accel', 'topology', 'prefix']) {
     if (flags[key] !== undefined) set(key, flags[key], 'option', `--${key}`)
   }
-  // --tools=yes|no (XCLUSTER_TOOLS): booleans as xcluster's variables spelt them.
-  const tools = flags.tools ?? env.XCLUSTER_TOOLS
-  if (tools !== undefined && tools !== '') {
-    const v = /^(yes|true|1|on)$/i.test(tools) ? true : /^(no|false|0|off)$/i.test(tools) ? false : tools
-    set('tools', v, flags.tools !== undefined ? 'option' : 'environment', flags.tools !== undefined ? '--tools' : 'XCLUSTER_TOOLS')
+  // --tools=yes|no (XCLUSTER_TOOLS), --std-addresses=yes|no (XCLUSTER_STD_ADDRESSES): booleans as xcluster's variables spelt them.
+  for (const [key, flag, variable] of [['tools', 'tools', 'XCLUSTER_TOOLS'], ['stdAddresses', 'std-addresses', 'XCLUSTER_STD_ADDRESSES']] as const) {
+    const text = flags[flag] ?? env[variable]
+    if (text === undefined || text === '') continue
+    const v = /^(yes|true|1|on)$/i.test(text) ? true : /^(no|false|0|off)$/i.test(text) ? false : text
+    set(key, v, flags[flag] !== undefined ? 'option' : 'environment', flags[flag] !== undefined ? `--${flag}` : variable)
   }
   if (flags.name !== undefined) set('name', flags.name, 'option', '--name')
   else settings.push({ key: 'name', value: 'default', source: 'default' })

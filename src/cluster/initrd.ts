@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { clusterKeys } from '../control/ssh-keys.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import type { ImageManifest } from '../image/build-image.ts'
+import { STD_ADDRESSES_RC } from '../image/guest-files.ts'
 import { buildSegment } from '../image/overlay-segment.ts'
 import { hostsFile, type ClusterPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
@@ -41,6 +42,7 @@ export async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: I
   }
   const env = clusterEnv(plan, spec.tools)
   const files: Record<string, string | Buffer | { data: string; mode: number }> = { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': envFile(env) }
+  if (spec.stdAddresses) files['etc/init.d/10std-addresses.rc'] = { data: STD_ADDRESSES_RC, mode: 0o755 }
   const topology = spec.topology ? getTopology(spec.topology) : undefined
   if (topology) {
     files['etc/init.d/11topology.rc'] = { data: TOPOLOGY_RC, mode: 0o755 }

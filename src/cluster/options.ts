@@ -42,6 +42,13 @@ export interface ClusterOptions {
    */
   tools?: boolean
   /**
+   * Give every NIC beyond eth0 the std addresses of its net at boot
+   * (192.168.k.v/24 and <prefix>:192.168.k.v/120). Default false: the base
+   * image sets up net 0 only, the rest is left to overlays or a topology.
+   * The Vitest fixture turns it on unless a topology is given.
+   */
+  stdAddresses?: boolean
+  /**
    * A standard xcluster topology (xnet, dual-path, multihop, ...): its option
    * defaults apply under yours, the tools are on, and each VM sets up its
    * addresses, routes, forwarding and NAT at boot.
@@ -99,7 +106,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
-  'onProgress', 'start', 'tools', 'topology', 'impairments', 'hosts', 'ovlPath',
+  'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
 ]
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
@@ -224,6 +231,8 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
   }
   if (opts.tools !== undefined && typeof opts.tools !== 'boolean') c.add(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
+  if (opts.stdAddresses !== undefined && typeof opts.stdAddresses !== 'boolean') c.add(`Expected \`stdAddresses\` to be true or false, got ${show(opts.stdAddresses)}`)
+  if (opts.stdAddresses === true && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
   const impairments = checkImpairments(c, opts.impairments, opts.tools)
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
@@ -236,6 +245,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     netsVm, netsRouter, netsTester, nets,
     mem, memVm, smp, smpVm,
     tools: opts.tools === true,
+    stdAddresses: opts.stdAddresses === true,
     topology: applied.topology,
     impairments,
     hosts,

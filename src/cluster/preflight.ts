@@ -8,6 +8,10 @@ import { overlayKind } from '../image/overlay-segment.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU } from '../qemu/accel.ts'
 
+/** The problem of bridge mode without the rights for it. */
+export const BRIDGE_RIGHTS =
+  "network: 'bridge' needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights"
+
 export interface HostProblems {
   /** Rights this process lacks for the spec. */
   rights: string[]
@@ -52,9 +56,7 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
     }
   }
   if (spec.network === 'bridge' && !hasNetAdmin()) {
-    rights.push(
-      "network: 'bridge' needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights",
-    )
+    rights.push(BRIDGE_RIGHTS)
   }
   if (typeof spec.netSetup === 'string') {
     if (!existsSync(spec.netSetup)) problems.push(`Net-setup script ${spec.netSetup} does not exist`)

@@ -91,11 +91,11 @@ export interface CleanupReport {
   error?: string
 }
 
-/** Remove the resources of every cluster whose owner is gone. Clusters still alive are not touched. */
-export async function cleanupDeadClusters(home: string): Promise<CleanupReport[]> {
+/** Remove the resources of every cluster whose owner is gone (only those called `name`, when given). Clusters still alive are not touched. */
+export async function cleanupDeadClusters(home: string, name?: string): Promise<CleanupReport[]> {
   const reports: CleanupReport[] = []
   for (const state of listStates(home)) {
-    if (clusterAlive(state.state)) continue
+    if (clusterAlive(state.state) || (name !== undefined && state.state.name !== name)) continue
     try {
       reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state) })
     } catch (e) {

@@ -23,13 +23,12 @@ export function which(program: string): string | undefined {
   return undefined
 }
 
-/** True when this process may manage network namespaces (root or CAP_NET_ADMIN). */
+/** True when this process may manage network namespaces: CAP_NET_ADMIN is effective (root has it unless it was dropped). */
 export function hasNetAdmin(): boolean {
-  if (process.getuid?.() === 0) return true
   try {
     const m = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))
-    return m ? (BigInt('0x' + m[1]) & (1n << 12n)) !== 0n : false
+    return m ? (BigInt('0x' + m[1]) & (1n << 12n)) !== 0n : process.getuid?.() === 0
   } catch {
-    return false
+    return process.getuid?.() === 0
   }
 }

@@ -52,9 +52,13 @@ export interface BuildImageOptions {
 }
 
 /** A hash of the code that makes the image: any change to it makes a new image. */
-export function imageCodeHash(): string {
+export function imageCodeHash(dir?: string): string {
+  // The built package carries the hash of the source it was built from (scripts/build.mjs).
+  const stamp = join(IMAGE_SRC, 'code-hash.json')
+  if (!dir && existsSync(stamp)) return (JSON.parse(readFileSync(stamp, 'utf8')) as { hash: string }).hash
+  const from = dir ?? IMAGE_SRC
   const h = createHash('sha256')
-  for (const f of readdirSync(IMAGE_SRC).filter((n) => /\.(ts|mjs)$/.test(n)).sort()) h.update(f).update(readFileSync(join(IMAGE_SRC, f)))
+  for (const f of readdirSync(from).filter((n) => /\.(ts|mjs)$/.test(n) && !n.endsWith('.d.ts')).sort()) h.update(f).update(readFileSync(join(from, f)))
   return h.digest('hex').slice(0, 16)
 }
 

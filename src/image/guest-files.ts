@@ -120,3 +120,23 @@ done
 
 export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:104:104::/nonexistent:/bin/false\n'
 export const GROUP = 'root:x:0:\ntcpdump:x:104:\n'
+
+/**
+ * An rc script that gives every NIC beyond eth0 the std addresses of its
+ * net: ethN on net k (the 5th byte of its MAC) gets 192.168.k.v/24 and
+ * $PREFIX:192.168.k.v/120 (option `stdAddresses`).
+ */
+export const STD_ADDRESSES_RC = `#!/bin/sh
+. /etc/profile
+v=$(hostname | sed 's/vm-0*//')
+for dev in /sys/class/net/eth*; do
+  dev=\${dev##*/}
+  [ "$dev" = eth0 ] && continue
+  mac=$(cat /sys/class/net/$dev/address)
+  net=$((0x$(echo $mac | cut -d: -f5)))
+  echo 0 > /proc/sys/net/ipv6/conf/$dev/accept_dad
+  ip addr add 192.168.$net.$v/24 dev $dev
+  ip -6 addr add $PREFIX:192.168.$net.$v/120 dev $dev
+  ip link set $dev up
+done
+`

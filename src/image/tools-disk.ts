@@ -97,7 +97,8 @@ export function toolsSetupScript(programs: Array<{ path: string; applet?: string
 
 /** Build the tools disk image at `out` for the kernel whose modules are in `modulesDir`. */
 export async function buildToolsDisk(out: string, modulesDir: string, kernelVersion: string, applets: string[]): Promise<void> {
-  if (!which('mke2fs')) throw new MissingDependencyError('mke2fs is missing: install e2fsprogs (npm run setup does)')
+  const mke2fs = which('mke2fs')
+  if (!mke2fs) throw new MissingDependencyError('mke2fs is missing: install e2fsprogs (npm run setup does)')
   const stage = mkdtempSync(join(tmpdir(), 'xc-tools-'))
   try {
     await writeProgramOverlay(stage, TOOL_PROGRAMS, TOOL_EXTRA)
@@ -128,7 +129,7 @@ export async function buildToolsDisk(out: string, modulesDir: string, kernelVers
     const { stdout } = await execa('du', ['-sm', stage])
     const mib = Math.ceil(Number(stdout.split(/\s/)[0]) * 1.25) + 16
     rmSync(out, { force: true })
-    await execa('mke2fs', ['-q', '-t', 'ext4', '-O', '^has_journal', '-m', '0', '-L', 'xctools', '-d', stage, out, `${mib}M`])
+    await execa(mke2fs, ['-q', '-t', 'ext4', '-O', '^has_journal', '-m', '0', '-L', 'xctools', '-d', stage, out, `${mib}M`])
   } finally {
     rmSync(stage, { recursive: true, force: true })
   }

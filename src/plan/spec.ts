@@ -48,6 +48,8 @@ export interface ClusterSpec<S = unknown> {
   smp: number
   smpVm: Record<number, number>
   tools: boolean
+  /** Every NIC beyond eth0 gets the std addresses of its net at boot. */
+  stdAddresses: boolean
   topology?: string
   impairments: Record<number, Record<number, Impairment>>
   hosts?: Record<string, number[]>

@@ -2,7 +2,7 @@
 // file with test.override) and `cluster` (one cluster per file by default,
 // stopped after the file's last test, also when tests fail). A failing test
 // gets the tail of every VM's console log attached.
-import { test as base, expect } from 'vitest'
+import { test as base, expect, vi } from 'vitest'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
@@ -13,6 +13,27 @@ export type { ClusterOptions, RunningCluster }
 
 installMatchers()
 
+/**
+ * The least time a test of a file that uses these fixtures gets: its first
+ * test boots the file's cluster, which under TCG takes tens of seconds, and
+ * a boot that is too slow must fail with VmBootError (whose bound is about
+ * 100 s for a small cluster), not with Vitest's default of 5 s. A larger
+ * testTimeout or hookTimeout in the user's config stays as it is.
+ */
+export const MIN_TEST_TIMEOUT = 300_000
+export const MIN_HOOK_TIMEOUT = 120_000
+
+/** Raise this file's test and hook timeouts to the minimums above (vi.setConfig applies to the file that imports this). */
+function raiseTimeouts(): void {
+  const config = (globalThis as { __vitest_worker__?: { config?: { testTimeout?: number; hookTimeout?: number } } }).__vitest_worker__?.config
+  if (!config) return
+  vi.setConfig({
+    testTimeout: Math.max(config.testTimeout ?? 0, MIN_TEST_TIMEOUT),
+    hookTimeout: Math.max(config.hookTimeout ?? 0, MIN_HOOK_TIMEOUT),
+  })
+}
+raiseTimeouts()
+
 /** Clusters started by this worker that are still running, for console tails on failure. */
 const live = new Set<RunningCluster>()
 
@@ -21,12 +42,20 @@ export function consoleReport(cluster: RunningCluster, lines = 25): string {
   return cluster.vms.map((vm) => `--- ${vm.name} console (last ${lines} lines) ---\n${vm.consoleTail(lines)}`).join('\n')
 }
 
+/**
+ * The options the fixture starts a cluster with: the std addresses on every
+ * NIC unless a topology sets up its own (or the options say otherwise).
+ */
+export function fixtureOptions(options: ClusterOptions): ClusterOptions {
+  return options.topology === undefined && options.stdAddresses === undefined ? { ...options, stdAddresses: true } : options
+}
+
 /** A cluster started from `clusterOptions`, stopped by onCleanup. */
 async function clusterFixture(
   { clusterOptions }: { clusterOptions: ClusterOptions },
   { onCleanup }: { onCleanup: (fn: () => Promise<void>) => void },
 ): Promise<RunningCluster> {
-  const cluster = await startCluster(clusterOptions)
+  const cluster = await startCluster(fixtureOptions(clusterOptions))
   live.add(cluster)
   onCleanup(async () => {
     live.delete(cluster)

@@ -32,6 +32,7 @@ describe('checkOptions defaults', () => {
       bootConcurrency: undefined,
       start: undefined,
       tools: false,
+      stdAddresses: false,
       topology: undefined,
       impairments: {},
       // Resolved by validateOptions (from XCLUSTER_HOME), not by the pure check.

@@ -1,0 +1,58 @@
+// The README cannot drift: every code block of it that is a test runs here
+// as written (one Vitest run of its own, with the repo's aliases and no
+// timeouts of ours, as in a new project), and its table of bad inputs is the
+// one the validation prints.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
+import { afterAll, describe, expect, test } from 'vitest'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
+const isRoot = process.getuid?.() === 0
+
+/** The ```ts blocks of the README that are Vitest files (they import xcluster/vitest and define a test). */
+function testBlocks(): string[] {
+  return [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes("from 'xcluster/vitest'") && /\btest\(/.test(b))
+}
+
+const dir = join(ROOT, 'test-results', `readme-${process.pid}`)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('the README', () => {
+  test('has the test blocks this file runs (the seed example, writing an experiment, custom start)', () => {
+    const blocks = testBlocks()
+    expect(blocks.length).toBe(3)
+    expect(blocks[0]).toContain("ping -c1 -W2 192.168.1.2")
+  })
+
+  // Two of the three blocks use bridge mode, which needs root or CAP_NET_ADMIN.
+  test.skipIf(!isRoot)('every test block passes as written, with no Vitest config of its own', async () => {
+    mkdirSync(dir, { recursive: true })
+    const blocks = testBlocks()
+    blocks.forEach((b, i) => writeFileSync(join(dir, `block-${i + 1}.test.ts`), b))
+    // Only what a project of the user's would have: the package's two entry points. No timeouts: Vitest's defaults.
+    const src = (p: string): string => resolve(ROOT, 'src', p)
+    writeFileSync(
+      join(dir, 'vitest.config.mjs'),
+      `export default ${JSON.stringify({
+        resolve: { alias: [{ find: '^xcluster/vitest$', replacement: src('vitest/index.ts') }, { find: '^xcluster$', replacement: src('index.ts') }] },
+        test: { include: ['*.test.ts'], pool: 'forks', maxWorkers: 1 },
+      })}\n`.replace(/"find":"(\^[^"]+\$)"/g, (_m, re: string) => `"find":new RegExp(${JSON.stringify(re)})`),
+    )
+    const r = await execa('npx', ['vitest', 'run', '--config', join(dir, 'vitest.config.mjs'), '--root', dir, '--reporter=verbose'], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' }, timeout: 600_000 })
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
+    expect(r.stdout).toMatch(new RegExp(`Tests\\s+${blocks.length} passed`))
+  }, 600_000)
+
+  test('its table of bad inputs is the one the validation prints', async () => {
+    const r = await execa('npx', ['tsx', join(ROOT, 'scripts', 'bad-input-table.ts')], { cwd: ROOT, reject: false })
+    expect(r.exitCode, r.stderr).toBe(0)
+    const generated = r.stdout.trim().split('\n')
+    const start = README.indexOf(generated[0])
+    expect(start, 'the README has the table header').toBeGreaterThan(0)
+    const inReadme = README.slice(start).split('\n').slice(0, generated.length)
+    expect(inReadme).toEqual(generated)
+  })
+})
