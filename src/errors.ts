@@ -63,6 +63,9 @@ export class XcTimeoutError extends XclusterError {}
 /** The control channel to a VM broke (VM died, connection lost). */
 export class ChannelError extends XclusterError {}
 
+/** A command was not sent because its channel was closed after another command's timeout; it may run on a new channel. */
+export class ChannelRetiredError extends ChannelError {}
+
 /** A host command run by the harness failed (ip, qemu, a net-setup script); argv, exit code and stderr are on it. */
 export class HostCommandError extends XclusterError {
   readonly argv: string[]

@@ -1,12 +1,16 @@
-// The test runner killed with SIGKILL in the middle of a boot: cleanup
-// removes everything that run made, by recorded id, and leaves a cluster that
-// is still alive untouched. Then a soak: start/stop cycles leave no growth.
+// The test runner killed with SIGKILL in the middle of a boot: nothing of
+// that run outlives it (its QEMUs and relay die with it, by the kernel, and
+// its reaper removes the rest), and with its reaper killed too, cleanup
+// removes what is left by recorded id; a cluster still alive is untouched.
+// Then a soak: start/stop cycles leave no growth.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { cleanupDeadClusters, startCluster, type RunningCluster } from '../src/index.ts'
+import { lockedBlocks } from '../src/host/port-block.ts'
+import { sameProcess } from '../src/host/proc.ts'
 import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
@@ -31,8 +35,8 @@ function launchedIds(n: number): string[] {
   })
 }
 
-/** Start a child that boots 4 VMs and SIGKILL it once `launched` QEMUs are up; the id of its cluster. */
-async function killDuringBoot(network: 'user' | 'bridge', launched: number): Promise<string> {
+/** Start a child that boots 4 VMs and SIGKILL it once `launched` QEMUs are up (and its reaper too, with `reaper`); the id of its cluster. */
+async function killDuringBoot(network: 'user' | 'bridge', launched: number, reaper = false): Promise<string> {
   const before = new Set(launchedIds(0))
   const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, network, '4'], { reject: false, stdio: 'ignore' })
   let id: string | undefined
@@ -41,17 +45,47 @@ async function killDuringBoot(network: 'user' | 'bridge', launched: number): Pro
     id = launchedIds(launched).find((x) => !before.has(x))
     if (!id) await new Promise((r) => setTimeout(r, 20))
   }
+  if (reaper && id) {
+    // The child's reaper, by the pid its state records (checked to be that process).
+    const r = (JSON.parse(readFileSync(join(home, 'run', id, 'state.json'), 'utf8')) as { reaper?: { pid: number; startTime?: number } }).reaper
+    expect(r && sameProcess(r.pid, r.startTime), 'the state records a live reaper').toBe(true)
+    process.kill(r!.pid, 'SIGKILL')
+  }
   child.kill('SIGKILL')
   await child
   if (!id) throw new Error('the child never launched its VMs')
   return id
 }
 
-describe('SIGKILL during a boot of 4 VMs, then cleanup', () => {
+/** Wait (at most `ms`) until `check` holds. */
+async function eventually(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return check()
+}
+
+describe('SIGKILL during a boot of 4 VMs', () => {
   let survivor: RunningCluster | undefined
   afterAll(async () => {
     await survivor?.stop()
   })
+
+  /** The survivor still has all of its own resources, and answers. */
+  async function survivorIntact(): Promise<void> {
+    if (!survivor) return
+    expect(await leftovers(home, [survivor.id])).toEqual(
+      [
+        ...(survivor.netns ? [`namespace ${survivor.netns}`] : []),
+        `state directory ${survivor.stateDir}`,
+        ...processesNaming(survivor.stateDir).map((p) => `process ${p}`),
+        `port block ${survivor.plan.allocation.telnetBase / 1024} of ${survivor.id}`,
+      ],
+    )
+    expect(await survivor.vm(1).run('hostname')).toBe('vm-001\n')
+  }
 
   const rounds: Array<['user' | 'bridge', number, boolean]> = [
     ['user', 2, false],
@@ -64,27 +98,33 @@ describe('SIGKILL during a boot of 4 VMs, then cleanup', () => {
   const survivorNetwork = canBridge ? 'bridge' : 'user'
   for (const [network, launched, withSurvivor] of rounds) {
     const skip = network === 'bridge' && !canBridge
-    test.skipIf(skip)(skippedBecause(`round in ${network} mode, killed after ${launched} QEMUs, another cluster alive: ${withSurvivor}`, skip), async () => {
+    test.skipIf(skip)(skippedBecause(`round in ${network} mode, killed after ${launched} QEMUs, another cluster alive: ${withSurvivor}: nothing outlives the owner`, skip), async () => {
       if (withSurvivor && !survivor) survivor = await startCluster({ home, name: 'survivor', network: survivorNetwork, nvm: 1, nrouters: 0 })
       const id = await killDuringBoot(network, launched)
-      // The killed run's QEMUs are orphans now, still running: cleanup must find them by the records.
-      expect(processesNaming(join(home, 'run', id)).length).toBeGreaterThan(0)
+      // Its QEMUs (and relay) die with it: PR_SET_PDEATHSIG, no cleanup run by anyone.
+      expect(await eventually(() => processesNaming(join(home, 'run', id)).length === 0, 3000), processesNaming(join(home, 'run', id)).join('\n')).toBe(true)
+      // Its reaper removes the rest (namespace, port block, state directory).
+      expect(await eventually(async () => (await leftovers(home, [id])).length === 0, 20_000)).toBe(true)
+      expect(await leftovers(home, [id])).toEqual([])
+      await survivorIntact()
+    })
+  }
+
+  for (const network of ['user', 'bridge'] as const) {
+    const skip = network === 'bridge' && !canBridge
+    test.skipIf(skip)(skippedBecause(`${network} mode, the owner and its reaper killed: cleanup removes what is left by recorded id`, skip), async () => {
+      const id = await killDuringBoot(network, 2, true)
+      expect(await eventually(() => processesNaming(join(home, 'run', id)).length === 0, 3000)).toBe(true)
+      // Nobody removed the rest: the records are all there is.
+      const left = await leftovers(home, [id])
+      expect(left).toContain(`state directory ${join(home, 'run', id)}`)
+      if (network === 'bridge') expect(left).toContain(`namespace xc-${id}`)
       const reports = await cleanupDeadClusters(home)
       expect(reports.map((r) => r.id)).toEqual([id])
-      expect(reports[0].removed.some((l) => l.startsWith('process '))).toBe(true)
+      expect(reports[0].removed).toContain(`state directory ${join(home, 'run', id)}`)
+      if (network === 'bridge') expect(reports[0].removed).toContain(`network namespace xc-${id}`)
       expect(await leftovers(home, [id])).toEqual([])
-      if (survivor) {
-        expect(await leftovers(home, [survivor.id])).toEqual(
-          // The survivor's own resources are all still there.
-          [
-            ...(survivor.netns ? [`namespace ${survivor.netns}`] : []),
-            `state directory ${survivor.stateDir}`,
-            ...processesNaming(survivor.stateDir).map((p) => `process ${p}`),
-            `port block ${survivor.plan.allocation.telnetBase / 1024} of ${survivor.id}`,
-          ],
-        )
-        expect(await survivor.vm(1).run('hostname')).toBe('vm-001\n')
-      }
+      await survivorIntact()
     })
   }
 })
@@ -96,7 +136,8 @@ describe('soak', () => {
       openFds: readdirSync('/proc/self/fd').length,
       processes: processesNaming(home).length,
       stateDirs: existsSync(join(home, 'run')) ? readdirSync(join(home, 'run')).filter((d) => d !== 'ports').length : 0,
-      portLocks: existsSync(join(home, 'run', 'ports')) ? readdirSync(join(home, 'run', 'ports')).length : 0,
+      // Port blocks are locked machine-wide: count those of this home's clusters.
+      portLocks: [...lockedBlocks().values()].filter((o) => o.home === home).length,
     }
   }
 

@@ -19,6 +19,21 @@ async function uplink(): Promise<string> {
 /** Packets of the harness: VM MACs (00:00:00:01:*), the 192.168/16 nets, its multicast groups. */
 const HARNESS_FILTER = '(ether[6:4] = 0x00000001 or ether[0:4] = 0x00000001) or net 192.168.0.0/16 or net 239.255.0.0/16'
 
+/** Resolves once tcpdump `p` says it is listening (10 s at most). */
+function listening(p: ResultPromise): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('tcpdump did not start listening within 10 s')), 10_000)
+    let text = ''
+    p.stderr!.on('data', (d: Buffer) => {
+      text += d.toString()
+      if (text.includes('listening on')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
+}
+
 /** Inodes of the sockets that process `pid` holds. */
 function socketInodes(pid: number): Set<string> {
   const out = new Set<string>()
@@ -115,14 +130,21 @@ for (const network of ['user', 'bridge'] as const) {
 
     // tcpdump on the uplink and on lo needs root or CAP_NET_RAW: without it the capture test is skipped, its name says why.
     test.skipIf(!canCapture)(skippedBecause('a capture on the host uplink during traffic on every net sees no packet of the harness', !canCapture, NEEDS_CAPTURE_RIGHTS), async () => {
+      // Bridge mode's positive control: a capture inside the cluster's namespace, on net 1's bridge.
+      const nsCapture = network === 'bridge'
+        ? execa('ip', ['netns', 'exec', cluster.netns!, 'tcpdump', '-i', 'xcbr1', '-n', '-U', '-w', join(dir, 'ns.pcap'), HARNESS_FILTER], { reject: false })
+        : undefined
+      if (nsCapture) await listening(nsCapture)
       expect(await cluster.vm(1).ping('192.168.1.2')).toBe(true)
       expect(await cluster.vm(1).ping('1000::1:192.168.1.201')).toBe(true)
       expect(await cluster.vm(201).ping('192.168.0.250')).toBe(true)
       await cluster.vm(2).run('iperf3 -s -D -1')
       await cluster.vm(1).run('iperf3 -c 192.168.1.2 -t 1', { timeout: 30_000 })
       await new Promise((r) => setTimeout(r, 500))
+      // A capture file that cannot be read is an error, not 0 packets.
       const count = async (file: string): Promise<number> => {
         const r = await execa('tcpdump', ['-n', '-r', file], { reject: false })
+        if (r.exitCode !== 0) throw new Error(`tcpdump -r ${file} failed (${r.exitCode}): ${r.stderr}`)
         return r.stdout.split('\n').filter(Boolean).length
       }
       const onUplink = await count(join(dir, 'uplink.pcap'))
@@ -131,6 +153,15 @@ for (const network of ['user', 'bridge'] as const) {
       expect(onUplink).toBe(0)
       // The control: in user mode the multicast nets run over lo, so the same filter sees them there.
       if (network === 'user') expect(onLo).toBeGreaterThan(0)
+      // In bridge mode the nets are the namespace's bridges: the same filter on xcbr1 sees the traffic there.
+      if (network === 'bridge') {
+        expect(nsCapture, 'the capture in the namespace runs').toBeDefined()
+        nsCapture!.kill('SIGINT')
+        await nsCapture
+        const inNs = await count(join(dir, 'ns.pcap'))
+        console.log(`[bridge] packets of the harness on xcbr1 in ${cluster.netns}: ${inNs}`)
+        expect(inNs).toBeGreaterThan(0)
+      }
     })
   })
 }

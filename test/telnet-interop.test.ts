@@ -19,6 +19,9 @@ test('telnet-client logs in to the interactive shell and runs commands at its pr
     port: cluster.vm(1).plan.telnetPort,
     // ash prints "vm-001 # " and then asks for the cursor position (ESC[6n).
     shellPrompt: /vm-001 # (\x1b\[6n)?$/,
+    // The login asks for the cluster's secret first, as a login prompt.
+    loginPrompt: /xc-token: $/,
+    username: cluster.vm(1).secret(),
     stripControls: true,
     timeout: 10_000,
     execTimeout: 10_000,

@@ -3,6 +3,7 @@
 import type { RunningVm } from '../cluster/running-vm.ts'
 import { TelnetDecoder, telnetEncode } from '../control/telnet-codec.ts'
 import { TELNET_PORT } from '../plan/plan.ts'
+import { TOKEN_PROMPT } from '../plan/model.ts'
 
 const CTRL_RIGHT_BRACKET = 0x1d
 
@@ -25,7 +26,20 @@ export async function interactiveShell(vm: RunningVm): Promise<number> {
       if (d.includes(CTRL_RIGHT_BRACKET)) return finish()
       sock.write(telnetEncode(d))
     }
-    sock.on('data', (d: Buffer) => process.stdout.write(decoder.decode(d)))
+    // The login asks for the cluster's secret first: answer it, and show what follows.
+    let login: Buffer | undefined = Buffer.alloc(0)
+    const secret = vm.secret()
+    sock.on('data', (d: Buffer) => {
+      const text = decoder.decode(d)
+      if (!login) return void process.stdout.write(text)
+      login = Buffer.concat([login, text])
+      const i = login.indexOf(TOKEN_PROMPT)
+      if (i < 0) return
+      sock.write(telnetEncode(`${secret}\n`))
+      const rest = login.subarray(i + TOKEN_PROMPT.length)
+      login = undefined
+      if (rest.length) process.stdout.write(rest)
+    })
     sock.on('close', finish)
     sock.on('error', finish)
     stdin.on('data', onInput)

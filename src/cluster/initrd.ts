@@ -3,7 +3,7 @@
 // the overlays, in the order given).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { clusterKeys } from '../control/ssh-keys.ts'
-import type { StateDir } from '../host/state-dir.ts'
+import { readSecret, type StateDir } from '../host/state-dir.ts'
 import type { ImageManifest } from '../image/build-image.ts'
 import { STD_ADDRESSES_RC } from '../image/guest-files.ts'
 import { buildSegment } from '../image/overlay-segment.ts'
@@ -41,7 +41,11 @@ export async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: I
     if (vm && list.length) overlays[vm.name] = list
   }
   const env = clusterEnv(plan, spec.tools)
-  const files: Record<string, string | Buffer | { data: string; mode: number }> = { 'etc/hosts': hostsFile(plan), 'etc/xcluster/cluster.env': envFile(env) }
+  const files: Record<string, string | Buffer | { data: string; mode: number }> = {
+    'etc/hosts': hostsFile(plan),
+    'etc/xcluster/cluster.env': envFile(env),
+    'etc/xcluster/secret': { data: readSecret(state.dir) + '\n', mode: 0o600 },
+  }
   if (spec.stdAddresses) files['etc/init.d/10std-addresses.rc'] = { data: STD_ADDRESSES_RC, mode: 0o755 }
   const topology = spec.topology ? getTopology(spec.topology) : undefined
   if (topology) {

@@ -12,6 +12,7 @@ import { bootVm, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import type { RunningVm } from './running-vm.ts'
+import { disown } from './owner.ts'
 import type { StopHook } from './start-context.ts'
 
 export class RunningCluster implements AsyncDisposable {
@@ -105,7 +106,7 @@ export class RunningCluster implements AsyncDisposable {
   }
 
   /** Add VMs with the same rules as start (role by number, nets, memory), optionally with per-VM overrides. */
-  async scaleOut(nums: number[], overrides: Pick<ClusterOptions, 'nets' | 'memVm' | 'smpVm'> = {}): Promise<RunningVm[]> {
+  async scaleOut(nums: number[], overrides: Pick<ClusterOptions, 'nets' | 'memVm' | 'smpVm' | 'appendVm'> = {}): Promise<RunningVm[]> {
     if (this.ctx.refused) throw this.ctx.refused
     const { spec: extra, problems } = checkOptions({ ...overrides, nvm: 1, nrouters: 0, ntesters: 0, extraVms: nums.filter((n) => n !== 1) })
     for (const n of nums) if (this.byNum.has(n)) problems.push(`${vmName(n)} is already running`)
@@ -117,6 +118,7 @@ export class RunningCluster implements AsyncDisposable {
       nets: { ...base.nets, ...extra.nets },
       memVm: { ...base.memVm, ...extra.memVm },
       smpVm: { ...base.smpVm, ...extra.smpVm },
+      appendVm: { ...base.appendVm, ...extra.appendVm },
     }
     const planned = planCluster(spec, this.ctx.plan.allocation).vms
     const busy = await busyPorts(this.ctx.plan.allocation.telnetBase / BLOCK_SIZE, nums)
@@ -161,6 +163,8 @@ export class RunningCluster implements AsyncDisposable {
   /** Stop every VM and remove every host resource of the cluster. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // Stopped from now on, for every cleanup: if a step below fails, what it leaves is a dead cluster's, and is removed later by its records.
+      this.ctx.state.update((r) => (r.stoppedAt = new Date().toISOString()))
       const t = new Teardown()
       t.push('state directory, namespace and ports', async () => {
         await removeClusterResources(this.ctx.spec.home, this.ctx.state)
@@ -172,7 +176,11 @@ export class RunningCluster implements AsyncDisposable {
         if (bad) throw bad.reason
       })
       for (const h of this.stopHooks) t.push(h.label, h.fn)
-      await t.run()
+      try {
+        await t.run()
+      } finally {
+        disown(this)
+      }
     })()
     return this.stopping
   }

@@ -4,11 +4,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
-import { ChannelError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError } from '../errors.ts'
+import { ChannelError, ChannelRetiredError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError } from '../errors.ts'
 import { shellQuote } from '../control/quote.ts'
 import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
 import { SshSession } from '../control/ssh.ts'
-import type { VmRecord } from '../host/state-dir.ts'
+import { readSecret, type VmRecord } from '../host/state-dir.ts'
 import { waitFor } from '../host/wait.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { SSH_PORT, TELNET_PORT, type NicPlan, type VmPlan } from '../plan/plan.ts'
@@ -80,7 +80,12 @@ export class RunningVm {
   /** Open the control channel (used for readiness and by exec). */
   async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT, abort?: Promise<never>): Promise<ShellChannel> {
     const sock = await this.openStream(TELNET_PORT)
-    return ShellChannel.open(sock, this.name, timeoutMs, abort)
+    return ShellChannel.open(sock, this.name, timeoutMs, abort, this.secret())
+  }
+
+  /** The cluster's secret, which the VM's telnet login asks for (see LOGIN_SCRIPT). */
+  secret(): string {
+    return readSecret(dirname(this.record.console))
   }
 
   /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */
@@ -96,13 +101,18 @@ export class RunningVm {
     this.channel = Promise.resolve(ch)
   }
 
+  /** The open control channel, or a new one (one connect, however many calls ask at once). */
   private async getChannel(): Promise<ShellChannel> {
-    if (this.channel) {
-      const ch = await this.channel.catch(() => undefined)
-      if (ch?.alive) return ch
+    for (;;) {
+      const current = this.channel
+      if (current) {
+        const ch = await current.catch(() => undefined)
+        if (ch?.alive) return ch
+        if (this.channel !== current) continue
+      }
+      this.channel = this.connect()
+      return this.channel
     }
-    this.channel = this.connect()
-    return this.channel
   }
 
   private deadError(cause?: unknown): ChannelError {
@@ -122,13 +132,37 @@ export class RunningVm {
   async execRaw(command: string, opts: ExecOptions = {}): Promise<RawExecResult> {
     if (!this.alive) throw this.deadError()
     const timeout = opts.timeout ?? DEFAULT_EXEC_TIMEOUT
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ch = await this.getChannel()
+        return await this.whileAlive(ch, ch.exec(command, timeout))
+      } catch (e) {
+        // A reset connection is often the first sign that QEMU died: give its exit a moment to show.
+        if (!(e instanceof XcTimeoutError || e instanceof ChannelRetiredError)) await waitFor(() => !this.alive, { timeoutMs: 1000, intervalMs: 20 })
+        if (!this.alive) throw this.deadError(e)
+        // Queued behind a command that timed out: run on a new channel.
+        if (e instanceof ChannelRetiredError && attempt < 5) continue
+        if (e instanceof XcTimeoutError) throw e
+        throw new ChannelError(`${this.name}: ${(e as Error).message}`, { cause: e })
+      }
+    }
+  }
+
+  /**
+   * `pending` on `ch`, watched: when the VM dies meanwhile the channel is
+   * closed, so that the call fails in a moment rather than at its timeout (in
+   * bridge mode nothing else tells: the relay's connection to a dead guest
+   * stays open).
+   */
+  private async whileAlive<T>(ch: ShellChannel, pending: Promise<T>): Promise<T> {
+    let settled = false
+    void waitFor(() => !this.alive, { timeoutMs: 24 * 3600_000, intervalMs: 250, abort: () => settled }).then((dead) => {
+      if (dead) ch.close()
+    })
     try {
-      const ch = await this.getChannel()
-      return await ch.exec(command, timeout)
-    } catch (e) {
-      if (!this.alive) throw this.deadError(e)
-      if (e instanceof XcTimeoutError) throw e
-      throw new ChannelError(`${this.name}: ${(e as Error).message}`, { cause: e })
+      return await pending
+    } finally {
+      settled = true
     }
   }
 

@@ -4,11 +4,13 @@
 import { XclusterError } from '../errors.ts'
 import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
 import { startKeeper } from '../host/keeper.ts'
+import { ensureReaper } from '../host/reaper.ts'
 import { allocatePortBlock, allocationOf } from '../host/port-block.ts'
-import { stateExists, StateDir } from '../host/state-dir.ts'
+import { StateDir } from '../host/state-dir.ts'
 import { Teardown } from '../host/teardown.ts'
 import { planCluster } from '../plan/plan.ts'
 import { prepareBoot, type BootContext } from './boot.ts'
+import { own } from './owner.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { defaultStart, StartContext } from './start-context.ts'
@@ -28,10 +30,15 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
   const { home } = spec
   await cleanupDeadClusters(home)
   const state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
+  // From here on this process has something on the host that a kill must not leave behind.
+  if (!start.detached) {
+    const reaper = ensureReaper(home)
+    state.update((r) => (r.reaper = reaper))
+  }
   let ctx: BootContext | undefined
   let sc: StartContext | undefined
   try {
-    const block = await allocatePortBlock(home, state.id, spec.vms, (owner) => owner !== state.id && !stateExists(home, owner))
+    const block = await allocatePortBlock(home, state.id, spec.vms)
     state.update((r) => (r.portBlock = block))
     const plan = planCluster(spec, allocationOf(state.id, block))
     state.update((r) => {
@@ -48,8 +55,12 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       if (!vm) throw new XclusterError(`impairments: no VM ${num} in the cluster`)
       for (const [net, imp] of Object.entries(nets)) await vm.link(Number(net)).impair(imp)
     }
-    return new RunningCluster(ctx, sc.vms, sc.stopHooks)
+    const cluster = new RunningCluster(ctx, sc.vms, sc.stopHooks)
+    // A detached cluster belongs to its keeper; any other to this process, which stops it on SIGINT, SIGTERM and SIGHUP.
+    if (!start.detached) own(cluster)
+    return cluster
   } catch (e) {
+    state.update((r) => (r.stoppedAt = new Date().toISOString()))
     const t = new Teardown()
     t.push('state', () => removeClusterResources(home, state).then(() => {}))
     t.push('network', () => ctx?.backend.teardown())

@@ -4,7 +4,8 @@
 // stderr and exit status, without prompt, echo or escape codes.
 import type { Duplex } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { ChannelError, XcTimeoutError } from '../errors.ts'
+import { ChannelError, ChannelRetiredError, XcTimeoutError } from '../errors.ts'
+import { TOKEN_PROMPT } from '../plan/model.ts'
 import { TelnetDecoder, telnetEncode } from './telnet-codec.ts'
 
 export interface ExecResult {
@@ -42,8 +43,10 @@ export class ShellChannel {
   private seq = 0
   private readonly tag = randomBytes(4).toString('hex')
   private closedError?: Error
-  private readyWaiter?: { resolve: () => void; reject: (e: Error) => void }
-  private promptWaiter?: () => void
+  /** Set when a command of this channel timed out: what is queued behind it goes to a new channel. */
+  private retired?: ChannelRetiredError
+  /** The handshake waits for a marker (or any output, without one). */
+  private waiter?: { marker?: Buffer; resolve: () => void; reject: (e: Error) => void }
 
   private constructor(
     private readonly sock: Duplex,
@@ -59,13 +62,17 @@ export class ShellChannel {
     sock.resume()
   }
 
-  /** Take over a fresh telnet session on `sock`, bounded by `timeoutMs`; `abort` (say, QEMU exiting) rejects at once and closes it. */
-  static async open(sock: Duplex, vm: string, timeoutMs: number, abort?: Promise<never>): Promise<ShellChannel> {
+  /**
+   * Take over a fresh telnet session on `sock`, bounded by `timeoutMs`, with
+   * the cluster's `secret` when its VMs ask for one; `abort` (say, QEMU
+   * exiting) rejects at once and closes it.
+   */
+  static async open(sock: Duplex, vm: string, timeoutMs: number, abort?: Promise<never>, secret?: string): Promise<ShellChannel> {
     const ch = new ShellChannel(sock, vm)
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
-        ch.handshake(),
+        ch.handshake(secret),
         ...(abort ? [abort] : []),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
@@ -83,20 +90,40 @@ export class ShellChannel {
     return ch
   }
 
-  private async handshake(): Promise<void> {
-    // Wait for the interactive shell to show itself (banner or prompt), then
-    // replace it with the control loop and wait for its ready marker.
-    await new Promise<void>((resolve, reject) => {
-      if (this.closedError) return reject(this.closedError)
-      this.promptWaiter = resolve
-      this.readyWaiter = { resolve: () => {}, reject }
-    })
-    const ready = new Promise<void>((resolve, reject) => {
-      if (this.closedError) return reject(this.closedError)
-      this.readyWaiter = { resolve, reject }
-    })
+  private async handshake(secret?: string): Promise<void> {
+    // The login asks for the cluster's secret first (when it has one); then
+    // the interactive shell shows itself (banner or prompt), and is replaced
+    // by the control loop, whose ready marker ends the handshake.
+    if (secret) {
+      await this.expect(TOKEN_PROMPT)
+      this.sock.write(telnetEncode(`${secret}\n`))
+    }
+    await this.expect()
+    const ready = this.expect(READY)
     this.sock.write(telnetEncode('exec /bin/xc-ctl\n'))
     await ready
+  }
+
+  /** Resolves once `marker` has come (consuming what came up to its end), or any output when no marker is given. */
+  private expect(marker?: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closedError) return reject(this.closedError)
+      this.waiter = { marker: marker === undefined ? undefined : Buffer.from(marker), resolve, reject }
+      this.checkWaiter()
+    })
+  }
+
+  /** Resolve the handshake's waiter if what it waits for is in the buffer. */
+  private checkWaiter(): void {
+    const w = this.waiter
+    if (!w) return
+    if (w.marker) {
+      const i = this.buf.indexOf(w.marker)
+      if (i < 0) return
+      this.buf = this.buf.subarray(i + w.marker.length)
+    } else if (!this.buf.length) return
+    this.waiter = undefined
+    w.resolve()
   }
 
   get alive(): boolean {
@@ -106,21 +133,7 @@ export class ShellChannel {
   private onData(data: Buffer): void {
     if (data.length === 0) return
     this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data
-    if (this.promptWaiter) {
-      const w = this.promptWaiter
-      this.promptWaiter = undefined
-      w()
-    }
-    if (this.readyWaiter && !this.promptWaiter) {
-      const i = this.buf.indexOf(READY)
-      if (i >= 0) {
-        this.buf = this.buf.subarray(i + READY.length)
-        const w = this.readyWaiter
-        this.readyWaiter = undefined
-        w.resolve()
-      }
-      return
-    }
+    if (this.waiter) return this.checkWaiter()
     this.parse()
   }
 
@@ -147,8 +160,8 @@ export class ShellChannel {
   private fail(err: Error): void {
     if (this.closedError) return
     this.closedError = err
-    this.readyWaiter?.reject(err)
-    this.readyWaiter = undefined
+    this.waiter?.reject(err)
+    this.waiter = undefined
     this.pending?.reject(err)
     this.pending = undefined
   }
@@ -157,7 +170,7 @@ export class ShellChannel {
   exec(command: string, timeoutMs: number): Promise<RawExecResult> {
     const run = (): Promise<RawExecResult> =>
       new Promise<RawExecResult>((resolve, reject) => {
-        if (this.closedError) return reject(this.closedError)
+        if (this.closedError) return reject(this.retired ?? this.closedError)
         const id = `${this.tag}${(this.seq++).toString(36)}`
         let timer: NodeJS.Timeout | undefined
         this.pending = {
@@ -175,8 +188,10 @@ export class ShellChannel {
         }
         timer = setTimeout(() => {
           // Closing the session hangs up the guest's shell: the command is
-          // stopped inside the VM too. The next exec opens a new channel.
+          // stopped inside the VM too. Only this command fails; the ones
+          // queued behind it are told to run on a new channel.
           const err = new XcTimeoutError(`${this.vm}: command did not finish within ${timeoutMs} ms: ${command}`)
+          this.retired = new ChannelRetiredError(`control channel to ${this.vm} was closed: an earlier command timed out`)
           this.fail(err)
           this.sock.destroy()
         }, timeoutMs)

@@ -75,7 +75,7 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
     if (r.exitCode === 0 || !netnsExists(ns)) removed.push(`network namespace ${ns}`)
     else throw new HostCommandError(`could not delete network namespace ${ns} (still recorded in ${s.dir}): ${r.stderr.trim()}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
   }
-  if (s.portBlock !== undefined) releasePortBlock(home, s.portBlock, s.id)
+  if (s.portBlock !== undefined) releasePortBlock(s.portBlock, s.id)
   if (existsSync(s.dir)) {
     rmSync(s.dir, { recursive: true, force: true })
     removed.push(`state directory ${s.dir}`)

@@ -1,17 +1,18 @@
 // Start and use the keeper of a detached cluster (see keeper.mjs).
 import { connect } from 'node:net'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HostCommandError, XcTimeoutError } from '../errors.ts'
 import { procStartTime } from './proc.ts'
 import { startHelper } from './helper-process.ts'
-import type { ProcessRecord, StateDir } from './state-dir.ts'
+import { readSecret, SECRET_FILE, type ProcessRecord, type StateDir } from './state-dir.ts'
 
 const KEEPER = fileURLToPath(new URL('./keeper.mjs', import.meta.url))
 
 /** Start the keeper of `state`'s cluster, detached, and record it before it runs anything. */
 export async function startKeeper(state: StateDir): Promise<string> {
   const socket = state.path('keeper.sock')
-  await startHelper([process.execPath, KEEPER, socket], {
+  await startHelper([process.execPath, KEEPER, socket, state.path(SECRET_FILE)], {
     log: state.path('keeper.log'),
     detached: true,
     what: 'the cluster keeper',
@@ -29,7 +30,9 @@ export function keeperSpawn(socket: string, argv: string[], log: string): Promis
       sock.destroy()
       reject(new XcTimeoutError(`the cluster keeper at ${socket} did not answer within 10 s`))
     }, 10_000)
-    sock.on('connect', () => sock.write(JSON.stringify({ op: 'spawn', argv, log }) + '\n'))
+    // The keeper takes requests only with the cluster's secret, which only its owner can read.
+    const secret = readSecret(dirname(socket))
+    sock.on('connect', () => sock.write(JSON.stringify({ op: 'spawn', argv, log, secret }) + '\n'))
     sock.on('data', (d) => {
       buf += d.toString()
       const nl = buf.indexOf('\n')

@@ -1,9 +1,11 @@
 // Host ports per cluster. Each cluster holds one block of 1024 ports on
-// 127.0.0.1, locked by a file, so that clusters side by side never collide:
+// 127.0.0.1, locked by a file in one directory for the whole machine (not
+// per home: clusters of two homes, or two users, must not share a block,
+// and with it a multicast group), so that clusters side by side never collide:
 //   base+v        telnet forward of VM v
 //   base+256+v    ssh forward of VM v
 //   base+512+k    multicast port of net k (user mode)
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { XclusterError } from '../errors.ts'
@@ -42,8 +44,57 @@ export function portBlocks(ephemeral: [number, number] = ephemeralPorts()): numb
   return out
 }
 
-function lockDir(home: string): string {
-  return join(runDir(home), 'ports')
+/** The machine's lock directory of port blocks (sticky and world-writable, like /tmp: each user removes only their own locks). */
+export const PORT_LOCK_DIR = '/tmp/xcluster-ports'
+
+function lockDir(): string {
+  if (!existsSync(PORT_LOCK_DIR)) {
+    mkdirSync(PORT_LOCK_DIR, { recursive: true })
+    try {
+      chmodSync(PORT_LOCK_DIR, 0o1777)
+    } catch {
+      // made by another user meanwhile
+    }
+  }
+  return PORT_LOCK_DIR
+}
+
+/** Who holds a block: a cluster id and the home of its state directory. */
+export interface BlockOwner {
+  id: string
+  home: string
+}
+
+/** The owner written in a lock file (`<id> <home>`). */
+export function lockOwner(text: string): BlockOwner {
+  const [id, ...rest] = text.trim().split(' ')
+  return { id, home: rest.join(' ') }
+}
+
+/** The owner of each block locked now, by block. */
+export function lockedBlocks(): Map<number, BlockOwner> {
+  const out = new Map<number, BlockOwner>()
+  if (!existsSync(PORT_LOCK_DIR)) return out
+  for (const f of readdirSync(PORT_LOCK_DIR)) {
+    if (!/^\d+$/.test(f)) continue
+    try {
+      out.set(Number(f), lockOwner(readFileSync(join(PORT_LOCK_DIR, f), 'utf8')))
+    } catch {
+      // released meanwhile
+    }
+  }
+  return out
+}
+
+/** True when the cluster that holds a lock is gone: its state directory no longer exists (one we cannot look into counts as alive). */
+export function ownerGone(owner: BlockOwner): boolean {
+  if (!owner.id || !owner.home) return true
+  try {
+    statSync(join(runDir(owner.home), owner.id, 'state.json'))
+    return false
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR'
+  }
 }
 
 /** The allocation that block `block` gives cluster `clusterId`. */
@@ -76,17 +127,11 @@ export async function busyPorts(block: number, vms: number[]): Promise<number[]>
 }
 
 /**
- * Lock a block for `clusterId` whose ports for `vms` are free. `stale(id)`
- * tells whether a lock's owner is gone, so its block can be taken over.
+ * Lock a block for cluster `clusterId` of `home` whose ports for `vms` are
+ * free. A lock whose owner is gone (ownerGone) is taken over.
  */
-export async function allocatePortBlock(
-  home: string,
-  clusterId: string,
-  vms: number[],
-  stale: (ownerId: string) => boolean,
-): Promise<number> {
-  const dir = lockDir(home)
-  mkdirSync(dir, { recursive: true })
+export async function allocatePortBlock(home: string, clusterId: string, vms: number[]): Promise<number> {
+  const dir = lockDir()
   const blocks = portBlocks()
   if (!blocks.length) {
     const [lo, hi] = ephemeralPorts()
@@ -98,14 +143,18 @@ export async function allocatePortBlock(
   for (const block of order) {
     const lock = join(dir, String(block))
     if (existsSync(lock)) {
-      let owner = ''
+      let owner: BlockOwner
       try {
-        owner = readFileSync(lock, 'utf8').trim()
+        owner = lockOwner(readFileSync(lock, 'utf8'))
       } catch {
         continue
       }
-      if (!stale(owner)) continue
-      rmSync(lock, { force: true })
+      if (owner.id === clusterId || !ownerGone(owner)) continue
+      try {
+        rmSync(lock)
+      } catch {
+        continue // another user's stale lock: the sticky directory keeps it
+      }
     }
     let fd: number
     try {
@@ -113,7 +162,7 @@ export async function allocatePortBlock(
     } catch {
       continue // taken by a parallel start between our look and our open
     }
-    writeSync(fd, clusterId + '\n')
+    writeSync(fd, `${clusterId} ${home}\n`)
     closeSync(fd)
     if ((await busyPorts(block, vms)).length === 0) return block
     rmSync(lock, { force: true })
@@ -125,10 +174,10 @@ export async function allocatePortBlock(
 }
 
 /** Release a block, if `clusterId` holds it. */
-export function releasePortBlock(home: string, block: number, clusterId: string): void {
-  const lock = join(lockDir(home), String(block))
+export function releasePortBlock(block: number, clusterId: string): void {
+  const lock = join(PORT_LOCK_DIR, String(block))
   try {
-    if (readFileSync(lock, 'utf8').trim() === clusterId) rmSync(lock, { force: true })
+    if (lockOwner(readFileSync(lock, 'utf8')).id === clusterId) rmSync(lock, { force: true })
   } catch {
     // already gone
   }

@@ -6,6 +6,7 @@ import { execa } from 'execa'
 import { keeperSpawn } from './keeper.ts'
 import { procStartTime } from './proc.ts'
 import type { ProcessRecord } from './state-dir.ts'
+import { which } from './which.ts'
 
 export interface Spawned {
   record: ProcessRecord
@@ -19,12 +20,23 @@ export interface Spawner {
   spawn(argv: string[], log: string): Promise<Spawned>
 }
 
-/** Children of this process, killed when it exits (execa's cleanup). */
+/**
+ * The argv that runs `argv` with PR_SET_PDEATHSIG set to SIGKILL (util-linux
+ * setpriv): the kernel kills it when its parent dies, however the parent
+ * dies (SIGKILL included). It survives the exec of `ip netns exec`, which
+ * execs without forking. Without setpriv, `argv` as it is.
+ */
+export function dieWithParent(argv: string[]): string[] {
+  const setpriv = which('setpriv')
+  return setpriv ? [setpriv, '--pdeathsig', 'KILL', ...argv] : argv
+}
+
+/** Children of this process that die with it: by the kernel (dieWithParent), and by execa's cleanup on a normal exit. */
 export class DirectSpawner implements Spawner {
   readonly kind = 'direct' as const
 
   async spawn(argv: string[], log: string): Promise<Spawned> {
-    const [file, ...args] = argv
+    const [file, ...args] = dieWithParent(argv)
     const out = { file: log, append: true }
     // QEMU makes its monitor socket with the umask it inherits: 0600, not 0755.
     const umask = process.umask(0o177)

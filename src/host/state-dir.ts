@@ -42,6 +42,8 @@ export interface StateRecord {
   netnsExtra?: string[]
   /** Relay into the namespace (bridge mode). */
   relay?: ProcessRecord & { socket: string }
+  /** The owner's reaper (see reaper.mjs): it removes the cluster when the owner dies. */
+  reaper?: ProcessRecord
   /** Parent of a detached cluster's processes (see keeper.mjs). */
   keeper?: ProcessRecord & { socket: string }
   vms: Record<string, VmRecord>
@@ -49,6 +51,14 @@ export interface StateRecord {
   /** Options as given (serialisable part), for scale-out by `xc`. */
   options?: Record<string, unknown>
   stoppedAt?: string
+}
+
+/** The file of a cluster's secret in its state directory (0600): telnet logins to its VMs and requests to its keeper need it. */
+export const SECRET_FILE = 'secret'
+
+/** The secret of the cluster whose state directory is `dir`. */
+export function readSecret(dir: string): string {
+  return readFileSync(join(dir, SECRET_FILE), 'utf8').trim()
 }
 
 /** A fresh cluster id: 8 hex digits. */
@@ -88,6 +98,7 @@ export class StateDir {
     }
     const s = new StateDir(dir, rec)
     s.save()
+    writeFileSync(join(dir, SECRET_FILE), randomBytes(16).toString('hex') + '\n', { mode: 0o600 })
     return s
   }
 
@@ -134,14 +145,4 @@ export function clusterAlive(s: StateRecord): boolean {
   if (!s.detached) return sameProcess(s.owner.pid, s.owner.startTime)
   if (sameProcess(s.owner.pid, s.owner.startTime)) return true
   return Object.values(s.vms).some((v) => v.process && sameProcess(v.process.pid, v.process.startTime))
-}
-
-/** True when `home` holds a readable state directory of cluster `id`. */
-export function stateExists(home: string, id: string): boolean {
-  try {
-    StateDir.open(join(runDir(home), id))
-    return true
-  } catch {
-    return false
-  }
 }

@@ -1,5 +1,6 @@
 // The files of the base image that run inside the VM: busybox init's
 // inittab, the boot script, the telnet login and the control channel.
+import { TOKEN_PROMPT } from '../plan/model.ts'
 
 /** busybox init runs the boot script once, then keeps PID 1 and reaps orphans. */
 export const INITTAB = `::sysinit:/etc/xcluster/boot
@@ -76,8 +77,25 @@ echo "xc-phase: ready $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 touch /run/xcluster-ready
 `
 
-/** Login program of telnetd: an interactive root shell for humans. */
+
+/**
+ * Login program of telnetd: an interactive root shell for humans. With the
+ * cluster's secret (/etc/xcluster/secret, from the cluster's own segment) the
+ * first line must be that secret: the telnet forwards listen on 127.0.0.1,
+ * where every local user can connect, and only the cluster's owner can read
+ * its secret (0600 in the 0700 state directory). The harness and `xc vm`
+ * send it; nothing is echoed.
+ */
 export const LOGIN_SCRIPT = `#!/bin/sh
+if [ -r /etc/xcluster/secret ]; then
+  stty -echo 2>/dev/null
+  printf '${TOKEN_PROMPT}'
+  IFS= read -r token
+  stty echo 2>/dev/null
+  token=$(printf '%s' "$token" | tr -d '\\r')
+  if [ "$token" != "$(cat /etc/xcluster/secret)" ]; then echo; echo 'xc: wrong token'; exit 1; fi
+  echo
+fi
 [ -x /bin/bash ] && exec /bin/bash -l
 exec /bin/sh -l
 `

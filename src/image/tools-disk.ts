@@ -30,14 +30,15 @@ export const TOOL_MODULE_DIRS = [
 
 /** Starts dropbear (ssh on port 22) with the cluster's host key. */
 export const DROPBEAR_RC = `#!/bin/sh
-# ssh for the harness (vm.ssh()) and for people: dropbear with the cluster's host key.
+# ssh for the harness (vm.ssh()) and for people: dropbear with the cluster's host key,
+# by key only (-s -g: no password logins), the key being the cluster's.
 [ -x /usr/sbin/dropbear ] || exit 0
 [ -f /etc/dropbear/dropbear_ed25519_host_key ] || exit 0
 mkdir -p /root/.ssh
 chmod 700 /root /root/.ssh
 [ -f /root/.ssh/authorized_keys ] && chmod 600 /root/.ssh/authorized_keys
 chmod 600 /etc/dropbear/dropbear_ed25519_host_key
-exec /usr/sbin/dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 22
+exec /usr/sbin/dropbear -s -g -r /etc/dropbear/dropbear_ed25519_host_key -p 22
 `
 
 /** Module paths under TOOL_MODULE_DIRS and everything they depend on. */

@@ -42,3 +42,6 @@ export function roleOf(vm: number): Role {
 export function vmName(vm: number): string {
   return `vm-${String(vm).padStart(3, '0')}`
 }
+
+/** What a VM's telnet login asks for first when its cluster has a secret (the guest's login script prints it). */
+export const TOKEN_PROMPT = 'xc-token: '

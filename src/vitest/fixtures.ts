@@ -3,6 +3,7 @@
 // stopped after the file's last test, also when tests fail). A failing test
 // gets the tail of every VM's console log attached.
 import { test as base, expect, vi } from 'vitest'
+import { stopOwned } from '../cluster/owner.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
@@ -33,6 +34,22 @@ function raiseTimeouts(): void {
   })
 }
 raiseTimeouts()
+
+/**
+ * A worker whose parent is gone (a CI runner that cancels a job signals
+ * Vitest's main process only, and the forked worker lives on, orphaned)
+ * stops the clusters it owns and ends.
+ */
+function stopWhenOrphaned(): void {
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    void stopOwned().finally(() => process.exit(1))
+  }, 500)
+  timer.unref()
+}
+stopWhenOrphaned()
 
 /** Clusters started by this worker that are still running, for console tails on failure. */
 const live = new Set<RunningCluster>()

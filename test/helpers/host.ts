@@ -7,6 +7,7 @@ import { execa } from 'execa'
 import { imagePaths, xclusterHome } from '../../src/host/home.ts'
 import { removeClusterResources } from '../../src/host/cleanup.ts'
 import { listStates } from '../../src/host/state-dir.ts'
+import { lockedBlocks } from '../../src/host/port-block.ts'
 
 /**
  * A fresh XCLUSTER_HOME whose image is the one setup built, with a run/ of its
@@ -74,10 +75,9 @@ export async function leftovers(home: string, ids: Iterable<string>): Promise<st
     if (existsSync(join(home, 'run', id))) left.push(`state directory ${join(home, 'run', id)}`)
     left.push(...processesNaming(join(home, 'run', id)).map((p) => `process ${p}`))
   }
-  const ports = join(home, 'run', 'ports')
-  if (existsSync(ports)) for (const f of readdirSync(ports)) {
-    const owner = readFileSync(join(ports, f), 'utf8').trim()
-    if ([...ids].includes(owner)) left.push(`port block ${f} of ${owner}`)
+  // Port blocks are locked machine-wide (one directory for every home).
+  for (const [block, owner] of lockedBlocks()) {
+    if ([...ids].includes(owner.id)) left.push(`port block ${block} of ${owner.id}`)
   }
   return left
 }
