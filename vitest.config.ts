@@ -19,5 +19,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     include: ['test/**/*.test.ts', 'experiments/**/*.test.ts'],
+    // What tests attach (a failing cluster's consoles, pictures, pcaps) goes with the other results.
+    attachmentsDir: 'test-results/attachments',
   },
 })

@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/system-packages.sh
+# The harness's packages, and those of the repo's own tests: chromium for the
+# browser test of the HTML report (test/report-browser.test.ts drives
+# /usr/bin/chromium headless through playwright-core).
+bash scripts/system-packages.sh chromium
 
 # npm ci only when node_modules does not match package-lock.json.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

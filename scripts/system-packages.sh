@@ -9,15 +9,18 @@
 #   as a user: print the exact line to run as root and exit 1 when something
 #   is missing; exit 0 when everything is installed.
 # It changes no device node (/dev/kvm, /dev/net/tun keep their modes).
+# Arguments name more packages to check and install (npm run setup in a clone
+# adds those the repo's own tests need).
 # dpkg-query, apt-get and apt-cache are in /usr/bin: no sbin on PATH needed.
 set -euo pipefail
 
 # qemu-system-x86: the VMs (and qboot.rom); busybox-static: the guest's userland
 # and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
 # lz4: unpacks the cloud kernel's vmlinux for PVH boot;
-# the rest: the programs of the tools disk (tools: true). dpkg/apt: the kernel.
+# tcpdump .. bash: the programs of the tools disk (tools: true); dpkg/apt: the kernel.
 PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs lz4
-  tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash)
+  tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash
+  "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: dpkg-query and apt-get not found: the harness needs a Debian 12 host (x86-64)" >&2

@@ -22,11 +22,14 @@ export async function startCapture(vm: CaptureTarget, iface: string, filter = ''
   const base = captureBase(iface)
   await vm.run(`command -v tcpdump >/dev/null || { echo 'tcpdump is not in this VM: start the cluster with tools: true' >&2; exit 1; }`)
   await vm.run(`[ ! -e ${base}.pid ] || kill -INT $(cat ${base}.pid) 2>/dev/null; rm -f ${base}.pcap ${base}.pid`)
-  // -U: each packet is flushed as it is written. setsid: the capture outlives this
-  // telnet session (xc tcpdump --start returns; a hang-up would end it). The
-  // filter goes as one word: tcpdump joins its arguments into one expression.
+  // -U and --immediate-mode: each packet is written as it arrives (without
+  // immediate mode libpcap hands packets over in blocks, and a stop right
+  // after the traffic lost the last second: 0 packets of a ping just sent).
+  // setsid: the capture outlives this telnet session (xc tcpdump --start
+  // returns; a hang-up would end it). The filter goes as one word: tcpdump
+  // joins its arguments into one expression.
   const expr = filter ? ` ${shellQuote(filter)}` : ''
-  await vm.run(`setsid tcpdump -U -n -i ${shellQuote(iface)} -w ${base}.pcap${expr} < /dev/null > ${base}.log 2>&1 & echo $! > ${base}.pid`)
+  await vm.run(`setsid tcpdump -U --immediate-mode -n -i ${shellQuote(iface)} -w ${base}.pcap${expr} < /dev/null > ${base}.log 2>&1 & echo $! > ${base}.pid`)
   // Wait until tcpdump listens, so that the next packet is seen.
   await vm.run(`i=0; while ! grep -q listening ${base}.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; grep -q listening ${base}.log || { cat ${base}.log >&2; exit 1; }`, { timeout: 20_000 })
 }

@@ -39,6 +39,8 @@ export class RunningVm {
   private sshSession?: Promise<SshSession>
   /** Set by the cluster: boots this VM again. */
   restarter?: (vm: RunningVm) => Promise<void>
+  /** Interfaces with a capture running (startCapture, not yet stopCapture). */
+  readonly captures = new Set<string>()
 
   constructor(
     readonly plan: VmPlan,
@@ -213,12 +215,14 @@ export class RunningVm {
   }
 
   /** Start capturing on `iface` into a pcap file in the VM (needs tools: true); `filter` is a tcpdump expression. */
-  startCapture(iface: string, filter = ''): Promise<void> {
-    return startCapture(this, iface, filter)
+  async startCapture(iface: string, filter = ''): Promise<void> {
+    await startCapture(this, iface, filter)
+    this.captures.add(iface)
   }
 
   /** Stop the capture on `iface` and bring the pcap back (to `local` if given); resolves with its bytes. */
-  stopCapture(iface: string, local?: string): Promise<Buffer> {
+  async stopCapture(iface: string, local?: string): Promise<Buffer> {
+    this.captures.delete(iface)
     return stopCapture(this, iface, local)
   }
 

@@ -3,7 +3,14 @@
 // stopped after the file's last test, also when tests fail). A failing test
 // gets the tail of every VM's console log attached.
 import { test as base, expect, vi } from 'vitest'
-import { stopOwned } from '../cluster/owner.ts'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { disown, own, stopOwned } from '../cluster/owner.ts'
+import { ClusterConfigError } from '../errors.ts'
+import type { ProgressEvent } from '../plan/spec.ts'
+import { attachClusterReport, type Annotate } from './failure-report.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
@@ -67,26 +74,96 @@ export function fixtureOptions(options: ClusterOptions): ClusterOptions {
   return options.topology === undefined && options.stdAddresses === undefined ? { ...options, stdAddresses: true } : options
 }
 
-/** A cluster started from `clusterOptions`, stopped by onCleanup. */
+/** When a file's cluster stays up after the run: never (the default), always, or when a test of the file failed. */
+export type Keep = 'never' | 'always' | 'on-failure'
+const KEEPS: Keep[] = ['never', 'always', 'on-failure']
+
+/** The keep of the environment (XCLUSTER_KEEP), checked. */
+export function keepFromEnv(env: NodeJS.ProcessEnv = process.env): Keep {
+  const v = env.XCLUSTER_KEEP
+  if (v === undefined || v === '') return 'never'
+  if (!KEEPS.includes(v as Keep)) throw new ClusterConfigError([`Expected XCLUSTER_KEEP to be ${KEEPS.join(', ')}, got \`${v}\``])
+  return v as Keep
+}
+
+/** A capture per test: interface `iface` of VM `vm` (needs tools), its pcap attached when the test fails. */
+export interface CaptureSpec {
+  vm: number | string
+  iface: string
+  filter?: string
+}
+
+/** A test of this file failed (each test file has its own module instance). */
+let fileFailed = false
+
+/** How to reach a kept cluster, for the run's output. */
+function keptMessage(c: RunningCluster): string {
+  return [
+    `xcluster: cluster ${c.name} (${c.id}) is kept running after this run. Reach it with:`,
+    `  xc vm 1 --name=${c.name}     xc rsh --name=${c.name} 1 hostname     xc status --name=${c.name}`,
+    `  and remove it with: xc stop --name=${c.name}`,
+  ].join('\n') + '\n'
+}
+
+/** Progress on stderr for a slow boot: VMs up out of total, once the start has taken 5 s. */
+function progressLine(name: string): (e: ProgressEvent) => void {
+  return (e) => {
+    if (e.kind === 'booting' || e.elapsedMs < 5000) return
+    process.stderr.write(`xcluster: cluster ${name}: ${e.vm} ${e.kind}, ${e.ready}/${e.total} up after ${(e.elapsedMs / 1000).toFixed(1)} s\n`)
+  }
+}
+
+/** A cluster started from `clusterOptions`; stopped after the file's last test unless it is to be kept. */
 async function clusterFixture(
-  { clusterOptions }: { clusterOptions: ClusterOptions },
+  { clusterOptions, keep, captures }: { clusterOptions: ClusterOptions; keep: Keep; captures: CaptureSpec[] },
   { onCleanup }: { onCleanup: (fn: () => Promise<void>) => void },
 ): Promise<RunningCluster> {
-  const cluster = await startCluster(fixtureOptions(clusterOptions))
+  // A cluster that may be kept is started detached (its keeper outlives this worker) and named, for xc.
+  const kept = keep !== 'never'
+  const name = clusterOptions.name ?? (kept ? `keep-${randomBytes(3).toString('hex')}` : 'default')
+  const options = { ...fixtureOptions(clusterOptions), name, onProgress: clusterOptions.onProgress ?? progressLine(name) }
+  const cluster = await startCluster(options, { detached: kept })
+  // Owned all the same: a signal to this worker stops it.
+  if (kept) own(cluster)
   live.add(cluster)
+  // The first test's captures (the later tests' start in capturePerTest).
+  for (const c of captures) await cluster.vm(c.vm).startCapture(c.iface, c.filter)
   onCleanup(async () => {
     live.delete(cluster)
+    if (keep === 'always' || (keep === 'on-failure' && fileFailed)) {
+      disown(cluster)
+      await Promise.all(cluster.vms.map((vm) => vm.closeChannel()))
+      process.stderr.write(keptMessage(cluster))
+      return
+    }
     await cluster.stop()
   })
   return cluster
 }
 
+/**
+ * Vitest accepts annotations only while a test runs; the report of a
+ * failure can only be made once it has failed. This reopens the test for
+ * that, and closes it again.
+ */
+async function afterFailure(task: { result?: { state?: string } }, fn: () => Promise<void>): Promise<void> {
+  const result = task.result!
+  const state = result.state
+  result.state = 'run'
+  try {
+    await fn()
+  } finally {
+    result.state = state
+  }
+}
+
 export const test = base
   .extend('clusterOptions', { scope: 'file' }, {} as ClusterOptions)
+  .extend('keep', { scope: 'file' }, keepFromEnv())
+  .extend('captures', { scope: 'file' }, [] as CaptureSpec[])
   .extend('cluster', { scope: 'file' }, clusterFixture)
-  .extend('consoleOnFailure', { auto: true }, async ({ onTestFailed }) => {
-    // Annotations are closed once a test has failed, so the console tails
-    // join the test's errors: every reporter shows them under the failure.
+  .extend('failureReport', { auto: true }, async ({ task, annotate, onTestFailed }, { onCleanup }) => {
+    // The console tails join the test's errors: every reporter shows them under the failure.
     onTestFailed(({ task }) => {
       for (const c of live) {
         task.result?.errors?.push({
@@ -95,6 +172,32 @@ export const test = base
           stack: '',
         } as never)
       }
+    })
+    // The whole consoles, the picture, the plan and the captures, as attachments.
+    onCleanup(async () => {
+      if (task.result?.state !== 'fail') return
+      fileFailed = true
+      if (!live.size) return
+      const scratch = mkdtempSync(join(tmpdir(), 'xc-report-'))
+      try {
+        await afterFailure(task, async () => {
+          for (const c of live) await attachClusterReport(c, annotate as Annotate, scratch)
+        })
+      } finally {
+        rmSync(scratch, { recursive: true, force: true })
+      }
+    })
+    return undefined
+  })
+  .extend('capturePerTest', { auto: true }, async ({ captures, task }, { onCleanup }) => {
+    // The file's captures run during each test; the failure report brings back those of a failing test.
+    if (!captures.length) return undefined
+    const cluster = [...live][0]
+    if (!cluster) return undefined
+    for (const c of captures) if (!cluster.vm(c.vm).captures.has(c.iface)) await cluster.vm(c.vm).startCapture(c.iface, c.filter)
+    onCleanup(async () => {
+      if (task.result?.state === 'fail') return
+      for (const c of captures) if (cluster.vm(c.vm).captures.has(c.iface)) await cluster.vm(c.vm).stopCapture(c.iface)
     })
     return undefined
   })
