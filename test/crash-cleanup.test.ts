@@ -11,7 +11,7 @@ import { execa } from 'execa'
 import { cleanupDeadClusters, startCluster, type RunningCluster } from '../src/index.ts'
 import { lockedBlocks } from '../src/host/port-block.ts'
 import { sameProcess } from '../src/host/proc.ts'
-import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
 const CHILD = fileURLToPath(new URL('./helpers/start-and-wait.ts', import.meta.url))
@@ -55,16 +55,6 @@ async function killDuringBoot(network: 'user' | 'bridge', launched: number, reap
   await child
   if (!id) throw new Error('the child never launched its VMs')
   return id
-}
-
-/** Wait (at most `ms`) until `check` holds. */
-async function eventually(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return check()
 }
 
 describe('SIGKILL during a boot of 4 VMs', () => {

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -23,16 +23,6 @@ afterAll(async () => {
   await remove()
   rmSync(dir, { recursive: true, force: true })
 })
-
-/** Wait (at most `ms`) until `check` holds; then its last answer. */
-async function eventually(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return check()
-}
 
 /** Resolves with the first line of `p`'s stdout that starts with `prefix` (bounded). */
 function lineOf(p: ResultPromise, prefix: string, ms: number): Promise<string> {

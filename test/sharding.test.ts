@@ -3,7 +3,10 @@
 // --merge-reports into one JUnit report. Here the two shards run side by side
 // on this machine; the merged report must hold every experiment file exactly
 // once, with every test passed. This is also where `npm test` runs the
-// experiments (once, not a second time).
+// experiments (once, not a second time), after the harness's own tests, so
+// that the two shards have the machine's two cores to themselves: run beside
+// the other test files, a topology experiment's control session stalled
+// under the load now and then (a boot that never answered, an 11 s ping).
 import { expect, onTestFinished, test } from 'vitest'
 import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -21,6 +21,8 @@ export interface RawExecResult {
 }
 
 const READY = Buffer.from('\x1eXC-READY\n')
+/** Bound on a telnet login up to the shell's prompt (the wait for the boot's end comes after). */
+const LOGIN_TIMEOUT_MS = 10_000
 const PRINTABLE = /^[\x20-\x7e]*$/
 
 interface Pending {
@@ -93,12 +95,28 @@ export class ShellChannel {
   private async handshake(secret?: string): Promise<void> {
     // The login asks for the cluster's secret first (when it has one); then
     // the interactive shell shows itself (banner or prompt), and is replaced
-    // by the control loop, whose ready marker ends the handshake.
-    if (secret) {
-      await this.expect(TOKEN_PROMPT)
-      this.sock.write(telnetEncode(`${secret}\n`))
+    // by the control loop, whose ready marker ends the handshake. The login
+    // is bounded on its own: a session that shows no prompt in time is
+    // dropped, and the caller opens another (once, under load during a
+    // topology's rc scripts, a session stalled there for the whole boot).
+    let timer: NodeJS.Timeout | undefined
+    const login = async (): Promise<void> => {
+      if (secret) {
+        await this.expect(TOKEN_PROMPT)
+        this.sock.write(telnetEncode(`${secret}\n`))
+      }
+      await this.expect()
     }
-    await this.expect()
+    try {
+      await Promise.race([
+        login(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new XcTimeoutError(`${this.vm}: no login prompt within ${LOGIN_TIMEOUT_MS} ms`)), LOGIN_TIMEOUT_MS)
+        }),
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
     const ready = this.expect(READY)
     this.sock.write(telnetEncode('exec /bin/xc-ctl\n'))
     await ready
