@@ -94,11 +94,14 @@ describe('a Vitest run holding a cluster, signalled', () => {
       test.skipIf(skip)(skippedBecause(`${network} mode, ${signal} to ${whom}: nothing is left`, skip), async () => {
         const marker = join(dir, `marker-${network}-${signal}`)
         rmSync(marker, { force: true })
+        const tmp = join(dir, `tmp-${network}-${signal}`)
+        mkdirSync(tmp, { recursive: true })
         const vitest = execa(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(dir, 'vitest.config.mjs'), '--root', dir], {
           cwd: ROOT,
           reject: false,
           detached: true, // a process group of its own, as a terminal's foreground job has
-          env: { XCLUSTER_HOME: home, XC_NETWORK: network, XC_MARKER: marker, NO_COLOR: '1' },
+          // A temp directory of its own: a Vitest killed by a signal leaves its module cache there, removed with the test's directory.
+          env: { XCLUSTER_HOME: home, XC_NETWORK: network, XC_MARKER: marker, NO_COLOR: '1', TMPDIR: tmp },
         })
         expect(await eventually(() => existsSync(marker), 120_000), 'the held cluster came up').toBe(true)
         const id = readFileSync(marker, 'utf8').trim()
