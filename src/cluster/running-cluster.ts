@@ -5,7 +5,9 @@ import { removeClusterResources } from '../host/cleanup.ts'
 import { BLOCK_SIZE, busyPorts } from '../host/port-block.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { Teardown } from '../host/teardown.ts'
+import { topologySvg } from '../diagram/svg.ts'
 import { hostExec } from '../net/backend.ts'
+import { getTopology } from '../topology/index.ts'
 import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { bootEach } from './admission.ts'
 import { bootVm, type BootContext } from './boot.ts'
@@ -66,6 +68,12 @@ export class RunningCluster implements AsyncDisposable {
   /** The cluster's topology, when it has one. */
   get topology(): string | undefined {
     return this.ctx.spec.topology
+  }
+
+  /** The picture of the running cluster (SVG), with its topology's labels. */
+  svg(title = this.name): string {
+    const topo = this.topology ? getTopology(this.topology) : undefined
+    return topologySvg(this.plan, { title, extra: topo?.diagram?.(this.plan) })
   }
 
   /** The cluster's network namespace (bridge mode), else undefined. */

@@ -5,8 +5,6 @@
 // summary.
 import { execa } from 'execa'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
-import { topologySvg } from '../diagram/svg.ts'
-import { getTopology } from '../topology/index.ts'
 
 /** Vitest's context.annotate. */
 export type Annotate = (message: string, type?: string, attachment?: { path?: string; body?: string | Uint8Array; contentType?: string; bodyEncoding?: 'base64' | 'utf-8' }) => Promise<unknown>
@@ -48,11 +46,10 @@ export async function attachClusterReport(cluster: RunningCluster, annotate: Ann
       await annotate(`${what}: could not be attached: ${(e as Error).message.split('\n')[0]}`, 'xcluster').catch(() => {})
     }
   }
-  const topo = cluster.topology ? getTopology(cluster.topology) : undefined
   const plan = cluster.plan
   await safely('the topology picture', () =>
     annotate(`topology of cluster ${cluster.name}`, 'xcluster', {
-      body: topologySvg(plan, { title: cluster.name, extra: topo?.diagram?.(plan) }),
+      body: cluster.svg(),
       contentType: 'image/svg+xml',
       bodyEncoding: 'utf-8',
     }),

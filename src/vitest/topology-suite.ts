@@ -7,8 +7,6 @@ import { join, resolve } from 'node:path'
 import { expect, test } from './fixtures.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
-import { topologySvg } from '../diagram/svg.ts'
-import { getTopology } from '../topology/index.ts'
 import { hasNetAdmin } from '../host/which.ts'
 import { vmName } from '../plan/spec.ts'
 
@@ -28,8 +26,7 @@ export const DIAGRAM_DIR = resolve(process.env.XCLUSTER_DIAGRAM_DIR ?? 'test-res
 export function writeDiagram(cluster: RunningCluster, name: string): string {
   mkdirSync(DIAGRAM_DIR, { recursive: true })
   const path = join(DIAGRAM_DIR, `${name}.svg`)
-  const topo = cluster.topology ? getTopology(cluster.topology) : undefined
-  writeFileSync(path, topologySvg(cluster.plan, { title: name, extra: topo?.diagram?.(cluster.plan) }))
+  writeFileSync(path, cluster.svg(name))
   return path
 }
 
