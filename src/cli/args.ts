@@ -19,6 +19,7 @@ export interface Command {
  */
 export const NAMELESS: Readonly<Record<string, string>> = {
   setup: 'setup is machine-wide (the host packages and the VM image it builds are shared by every cluster)',
+  packages: 'package layers are shared by every cluster of the home (a cache under XCLUSTER_HOME)',
 }
 
 /** The usage text of `cmd`. */
@@ -43,7 +44,7 @@ export function clusterName(text: string | undefined): string {
   if (problems.length) throw new ClusterConfigError(problems)
   return text
 }
-export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size']
+export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages']
 export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: default); --name NAME works too
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -60,6 +61,7 @@ export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: d
   --accel=auto|kvm|tcg   accelerator (default auto)
   --tools=yes|no         real network tools and ssh in the VMs (default no)
   --std-addresses=yes|no every NIC beyond eth0 gets its net's std addresses (default no)
+  --packages=frr,ipvsadm Debian packages in every VM (XCLUSTER_PACKAGES); implies --tools=yes
   --topology=NAME        a standard xcluster topology (xnet, dual-path, ...); implies --tools=yes`
 
 /**

@@ -102,6 +102,11 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
     const v = /^(yes|true|1|on)$/i.test(text) ? true : /^(no|false|0|off)$/i.test(text) ? false : text
     set(key, v, flags[flag] !== undefined ? 'option' : 'environment', flags[flag] !== undefined ? `--${flag}` : variable)
   }
+  // --packages=frr,keepalived (XCLUSTER_PACKAGES): Debian packages in every VM.
+  const pkgs = flags.packages ?? env.XCLUSTER_PACKAGES
+  if (pkgs !== undefined && pkgs !== '') {
+    set('packages', pkgs.split(',').map((p) => p.trim()).filter(Boolean), flags.packages !== undefined ? 'option' : 'environment', flags.packages !== undefined ? '--packages' : 'XCLUSTER_PACKAGES')
+  }
   if (flags.name !== undefined) set('name', flags.name, 'option', '--name')
   else settings.push({ key: 'name', value: 'default', source: 'default' })
   return { options: options as ClusterOptions, settings }

@@ -20,7 +20,9 @@ import { QemuProcess } from '../qemu/launcher.ts'
 import { qemuArgs } from '../qemu/qemu-args.ts'
 import { defaultBootConcurrency } from './admission.ts'
 import { waitForConsoleMarker } from './console-marker.ts'
+import { packageLayers } from './packages.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
+import type { PackageLayer } from '../image/package-layer.ts'
 
 /** Everything a cluster needs to boot a VM; shared by start, restart, scale-out and attach. */
 export interface BootContext {
@@ -34,6 +36,8 @@ export interface BootContext {
   /** The image, loaded at the first boot that needs it. */
   image: () => Promise<ImageManifest>
   initrd: string
+  /** The package layer of a VM (built when first asked for), if it has packages. */
+  layer: (vm: number) => Promise<PackageLayer | undefined>
   bootTimeout: number
   /** Why this cluster cannot boot VMs now (its recorded options no longer validate); it can still be used and stopped. */
   refused?: Error
@@ -53,12 +57,16 @@ export function defaultBootTimeout(accel: 'kvm' | 'tcg', nvms: number, concurren
 }
 
 /** The boot context of a cluster recorded in `state` with `plan` (its keeper, if any, decides the spawner). */
-export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: ClusterPlan, refused?: Error): Promise<BootContext> {
+export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: ClusterPlan, refused?: Error, layers = new Map<number, PackageLayer>()): Promise<BootContext> {
   const spawner = spawnerFor(state.state.keeper?.socket)
   const accel = await resolveAccel(spec.accel)
   let image: Promise<ImageManifest> | undefined
+  const layer = async (vm: number): Promise<PackageLayer | undefined> => {
+    if (!layers.has(vm)) for (const [n, l] of await packageLayers(spec, [vm])) layers.set(n, l)
+    return layers.get(vm)
+  }
   return {
-    spec, state, plan, spawner, accel, refused,
+    spec, state, plan, spawner, accel, refused, layer,
     backend: createBackend(plan, state, spec, spawner),
     image: () => (image ??= imageFor(spec)),
     initrd: state.path('initrd.gz'),
@@ -71,6 +79,7 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   const { state, backend } = ctx
   if (ctx.refused) throw ctx.refused
   const image = await ctx.image()
+  const layer = await ctx.layer(vmPlan.num)
   await backend.prepareVm(vmPlan)
   const files = {
     console: state.path(`${vmPlan.name}.console`),
@@ -83,7 +92,7 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
     QEMU,
     ...qemuArgs({
       vm: vmPlan, accel: ctx.accel, kernel: image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
-      toolsDisk: ctx.spec.tools ? image.tools : undefined, tbSize: ctx.spec.tbSize,
+      toolsDisk: ctx.spec.tools ? image.tools : undefined, packagesDisk: layer?.path, tbSize: ctx.spec.tbSize,
     }),
   ], vmPlan)
   state.update((r) => {

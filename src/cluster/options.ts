@@ -66,6 +66,17 @@ export interface ClusterOptions {
    * run on the first host, which also has the host side (192.168.0.250).
    */
   hosts?: Record<string, number[]>
+  /**
+   * Debian packages in every VM (e.g. ['frr', 'keepalived']), resolved with
+   * their dependencies against the host's Debian release, downloaded once
+   * into a cache and mounted read-only over the VM's root: the programs run
+   * as installed, at their Debian paths. Packages bring the tools disk with
+   * them (its kernel modules are the ones the programs load).
+   */
+  packages?: string[]
+  /** Debian packages per role or per VM number, added to the common ones. */
+  packagesRole?: Partial<Record<Role, string[]>>
+  packagesVm?: Record<number, string[]>
   /** Overlays applied to every VM, in the order given. */
   overlays?: string[]
   /** Where an overlay given by name is looked up (default: $XCLUSTER_OVLPATH, colon-separated). */
@@ -107,6 +118,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
+  'packages', 'packagesRole', 'packagesVm',
 ]
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
@@ -151,6 +163,45 @@ function checkOverlays(c: Checker, opts: ClusterOptions): Pick<ClusterSpec, 'ove
   }
   const overlaysVm = c.perVm('overlaysVm', opts.overlaysVm, (k, val) => c.pathList(k, val))
   return { overlays, overlaysRole, overlaysVm }
+}
+
+/** A Debian package name (policy 5.6.1): lower-case letters, digits, +, - and ., starting with a letter or digit. */
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/
+
+function packageList(c: Checker, key: string, v: unknown): string[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v)) {
+    c.add(`Expected \`${key}\` to be a list of Debian package names, got ${show(v)}`)
+    return []
+  }
+  const out: string[] = []
+  for (const n of v) {
+    if (typeof n === 'string' && PACKAGE_NAME.test(n)) out.push(n)
+    else c.add(`Expected every entry of \`${key}\` to be a Debian package name (lower-case letters, digits, +, - and .), got ${show(n)}`)
+  }
+  return out
+}
+
+/** Debian packages for all VMs, per role and per VM number. */
+function checkPackages(c: Checker, opts: ClusterOptions): Pick<ClusterSpec, 'packages' | 'packagesRole' | 'packagesVm'> {
+  const packages = packageList(c, 'packages', opts.packages)
+  const packagesRole: Partial<Record<Role, string[]>> = {}
+  const byRole = opts.packagesRole as unknown
+  if (byRole !== undefined) {
+    if (typeof byRole !== 'object' || byRole === null || Array.isArray(byRole)) {
+      c.add(`Expected \`packagesRole\` to be an object keyed by role, got ${show(byRole)}`)
+    } else {
+      for (const [role, list] of Object.entries(byRole)) {
+        if (role !== 'node' && role !== 'router' && role !== 'tester') {
+          c.add(`Expected the keys of \`packagesRole\` to be node, router or tester, got ${show(role)}`)
+          continue
+        }
+        packagesRole[role] = packageList(c, `packagesRole.${role}`, list)
+      }
+    }
+  }
+  const packagesVm = c.perVm('packagesVm', opts.packagesVm, (k, val) => packageList(c, k, val))
+  return { packages, packagesRole, packagesVm }
 }
 
 /** Impairments per VM and net; they need the tools (tc, netem). */
@@ -231,9 +282,13 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
   }
   if (opts.tools !== undefined && typeof opts.tools !== 'boolean') c.add(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
+  const packages = checkPackages(c, opts)
+  const anyPackages = packages.packages.length > 0 || Object.values(packages.packagesRole).some((l) => l?.length) || Object.values(packages.packagesVm).some((l) => l.length)
+  if (anyPackages && opts.tools === false) c.add('`packages` bring the tools disk (the kernel modules their programs load): drop `tools: false`')
+  const tools = opts.tools === true || anyPackages
   if (opts.stdAddresses !== undefined && typeof opts.stdAddresses !== 'boolean') c.add(`Expected \`stdAddresses\` to be true or false, got ${show(opts.stdAddresses)}`)
   if (opts.stdAddresses === true && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
-  const impairments = checkImpairments(c, opts.impairments, opts.tools)
+  const impairments = checkImpairments(c, opts.impairments, tools)
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
   const vms = vmNumbers(c, counts, opts.extraVms)
@@ -244,12 +299,13 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     vms: [...vms].sort((a, b) => a - b),
     netsVm, netsRouter, netsTester, nets,
     mem, memVm, smp, smpVm,
-    tools: opts.tools === true,
+    tools,
     stdAddresses: opts.stdAddresses === true,
     topology: applied.topology,
     impairments,
     hosts,
     ...overlays,
+    ...packages,
     network, netSetup, accel,
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,

@@ -11,6 +11,7 @@ import { Teardown } from '../host/teardown.ts'
 import { planCluster } from '../plan/plan.ts'
 import { prepareBoot, type BootContext } from './boot.ts'
 import { own } from './owner.ts'
+import { packageLayers } from './packages.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { defaultStart, StartContext } from './start-context.ts'
@@ -28,6 +29,8 @@ export interface StartOptions {
 export async function startCluster(options: ClusterOptions = {}, start: StartOptions = {}): Promise<RunningCluster> {
   const spec = validateOptions(options)
   const { home } = spec
+  // Packages are resolved and their layers built before anything runs: a bad name starts nothing.
+  const layers = await packageLayers(spec, spec.vms)
   await cleanupDeadClusters(home)
   const state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
   // From here on this process has something on the host that a kill must not leave behind.
@@ -46,7 +49,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       r.options = resolvedOptions(options, spec)
     })
     if (start.detached) await startKeeper(state)
-    ctx = await prepareBoot(spec, state, plan)
+    ctx = await prepareBoot(spec, state, plan, undefined, layers)
     sc = new StartContext(ctx)
     await (spec.start ?? defaultStart)(sc)
     if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')

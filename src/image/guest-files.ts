@@ -18,7 +18,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /dev/pts /dev/shm /tmp /run /var/log /var/run /root
+mkdir -p /dev/pts /dev/shm /tmp /run /var/log /var/tmp /root
+chmod 1777 /var/tmp
+ln -s /run /var/run
 mount -t devpts -o ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
@@ -52,6 +54,39 @@ if [ "$XCLUSTER_TOOLS" = yes ]; then
   fi
   export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 fi
+# The package layer (packages): Debian packages unpacked on /xp, laid over the
+# root with overlayfs (the layer first, then the tools, then the initramfs;
+# writes go to /run), so that its programs are at their Debian paths.
+case " $(cat /proc/cmdline) " in *" xc.layer=1 "*)
+  i=0
+  while [ ! -b /dev/vdb ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
+  mkdir -p /xp
+  if modprobe overlay && mount -t ext4 -o ro /dev/vdb /xp; then
+    # layer DIR LOWER...: an overlay on DIR of the LOWERs that exist, over DIR itself.
+    layer() {
+      t=$1; shift; lower=
+      for l in "$@"; do [ -d $l ] && lower=$lower\${lower:+:}$l; done
+      [ -n "$lower" ] || return 0
+      [ -L $t ] && rm $t
+      if [ -d $t ]; then lower=$lower:$t; else mkdir -p $t; fi
+      n=$(echo $t | tr / _)
+      mkdir -p /run/xc-layer/$n/u /run/xc-layer/$n/w
+      mount -t overlay -o lowerdir=$lower,upperdir=/run/xc-layer/$n/u,workdir=/run/xc-layer/$n/w overlay $t || echo "xc: the overlay of $t failed" > /dev/console
+    }
+    for d in $(ls /xp); do
+      case $d in bin|sbin|lib|lib64|lost+found|run|proc|sys|dev|tmp) continue ;; esac
+      [ -d /xp/$d ] && [ ! -L /xp/$d ] && layer /$d /xp/$d /xt/$d
+    done
+    # The layer's /usr is merged (Debian 12): /bin is /usr/bin of the layer and the tools, over busybox.
+    for d in bin sbin lib lib64; do layer /$d /xp/usr/$d /xt/usr/$d /xt/$d; done
+    [ -d /xt/lib/modules ] && mount -o bind /xt/lib/modules /lib/modules
+    # The kernel's module requests go to busybox modprobe (the modules.dep it reads), whatever the layer has.
+    mkdir -p /run/xc-bin && ln -sf /bin/busybox /run/xc-bin/modprobe && echo /run/xc-bin/modprobe > /proc/sys/kernel/modprobe
+    . /xp/.xc/setup
+  else echo "xc: the package layer did not mount" > /dev/console
+  fi
+  ;;
+esac
 # Overlays: /xcluster/ovl/<order>-<name> (a directory or a .tar), first the
 # common ones, then those of this VM's role, then this VM's own, each in sort order.
 case $v in

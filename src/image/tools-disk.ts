@@ -26,6 +26,8 @@ export const TOOL_MODULE_DIRS = [
   'kernel/net/sctp', 'kernel/net/mpls', 'kernel/net/core', 'kernel/net/llc', 'kernel/net/802', 'kernel/net/openvswitch',
   'kernel/net/xfrm', 'kernel/net/key', 'kernel/net/tls', 'kernel/net/psample', 'kernel/net/ife', 'kernel/net/nsh',
   'kernel/drivers/net', 'kernel/drivers/virtio', 'kernel/drivers/block/virtio_blk.ko', 'kernel/lib', 'kernel/crypto',
+  // overlayfs lays a package layer over the root.
+  'kernel/fs/overlayfs',
 ]
 
 /** Starts dropbear (ssh on port 22) with the cluster's host key. */

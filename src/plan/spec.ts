@@ -53,6 +53,10 @@ export interface ClusterSpec<S = unknown> {
   topology?: string
   impairments: Record<number, Record<number, Impairment>>
   hosts?: Record<string, number[]>
+  /** Debian packages for every VM, per role and per VM number (names as Debian spells them). */
+  packages: string[]
+  packagesRole: Partial<Record<Role, string[]>>
+  packagesVm: Record<number, string[]>
   overlays: string[]
   overlaysRole: Partial<Record<Role, string[]>>
   overlaysVm: Record<number, string[]>
@@ -72,6 +76,12 @@ export interface ClusterSpec<S = unknown> {
   kernel?: string
   modules?: string
   onProgress?: (event: ProgressEvent) => void
+}
+
+/** The Debian packages of VM `vm`: the common ones, its role's and its own, sorted, each once. */
+export function packagesOf(spec: Pick<ClusterSpec, 'packages' | 'packagesRole' | 'packagesVm'>, vm: number): string[] {
+  const all = [...spec.packages, ...(spec.packagesRole[roleOf(vm)] ?? []), ...(spec.packagesVm[vm] ?? [])]
+  return [...new Set(all)].sort()
 }
 
 /** The net list of VM `vm` under `spec` (per-VM override, else its role's). */

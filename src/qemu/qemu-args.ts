@@ -25,6 +25,8 @@ export interface QemuArgsInput {
   tbSize?: number
   /** The read-only tools disk, attached as the first virtio disk (/dev/vda). */
   toolsDisk?: string
+  /** The VM's read-only package layer, the next virtio disk (/dev/vdb after the tools disk); `xc.layer=1` tells the guest. */
+  packagesDisk?: string
 }
 
 const FIRMWARE = '/usr/share/qemu/qboot.rom'
@@ -53,7 +55,7 @@ export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16'
 export function qemuArgs(i: QemuArgsInput): string[] {
   // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check
   // can see too few ticks and panic ("IO-APIC + timer doesn't work"); seen in a soak.
-  const append = ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', ...(i.bootTuning ?? BOOT_TUNING), `xc.cluster=${i.clusterTag}`, i.vm.append].filter(Boolean).join(' ')
+  const append = ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', ...(i.bootTuning ?? BOOT_TUNING), `xc.cluster=${i.clusterTag}`, i.packagesDisk ? 'xc.layer=1' : '', i.vm.append].filter(Boolean).join(' ')
   return [
     '-name', i.vm.name,
     '-M', 'q35',
@@ -71,6 +73,9 @@ export function qemuArgs(i: QemuArgsInput): string[] {
     '-pidfile', i.files.pidfile,
     ...(i.toolsDisk
       ? ['-drive', `file=${i.toolsDisk},if=none,id=tools,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=tools']
+      : []),
+    ...(i.packagesDisk
+      ? ['-drive', `file=${i.packagesDisk},if=none,id=packages,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=packages']
       : []),
     ...i.nicArgs.flat(),
   ]

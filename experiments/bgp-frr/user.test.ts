@@ -1,0 +1,4 @@
+// BGP with FRR in user mode.
+import { bgpSuite } from './suite.ts'
+
+bgpSuite('user')

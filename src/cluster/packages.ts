@@ -1,0 +1,40 @@
+// The package layers of a cluster's VMs: one per distinct package set
+// (the common packages, the role's and the VM's own), resolved and built
+// before any VM starts, so that a bad name is a ClusterConfigError and
+// nothing runs.
+import { ClusterConfigError } from '../errors.ts'
+import { packageLayer, type PackageLayer } from '../image/package-layer.ts'
+import { packagesOf, vmName, type ClusterSpec } from '../plan/spec.ts'
+
+/** Progress of a layer build, on stderr: a first build takes tens of seconds. */
+function stderrLog(line: string): void {
+  process.stderr.write(`xcluster: ${line}\n`)
+}
+
+/**
+ * The layer of each VM of `vms` that has packages. Every set's problems
+ * are collected (each names its VMs) and thrown together.
+ */
+export async function packageLayers(spec: ClusterSpec, vms: number[], log: (line: string) => void = stderrLog): Promise<Map<number, PackageLayer>> {
+  const sets = new Map<string, number[]>()
+  for (const vm of vms) {
+    const names = packagesOf(spec, vm)
+    if (!names.length) continue
+    const k = names.join(' ')
+    sets.set(k, [...(sets.get(k) ?? []), vm])
+  }
+  const out = new Map<number, PackageLayer>()
+  const problems: string[] = []
+  for (const [k, members] of sets) {
+    try {
+      const layer = await packageLayer(spec.home, k.split(' '), { log })
+      for (const vm of members) out.set(vm, layer)
+    } catch (e) {
+      if (!(e instanceof ClusterConfigError)) throw e
+      const who = members.length > 3 ? `${members.length} VMs` : members.map(vmName).join(', ')
+      for (const p of e.problems) if (!problems.includes(`${p} (for ${who})`)) problems.push(`${p} (for ${who})`)
+    }
+  }
+  if (problems.length) throw new ClusterConfigError(problems)
+  return out
+}
