@@ -60,6 +60,8 @@ export function aptRoot(home: string, sources = process.env.XCLUSTER_APT_SOURCES
     '-o', `APT::Sandbox::User=${process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'nobody')}`,
     '-o', 'APT::Install-Recommends=0',
     '-o', 'APT::Install-Suggests=0',
+    // A name is a name: no regex or glob fallback (else `hell.` or `frr+` would install whatever matches).
+    '-o', 'APT::Cmd::Pattern-Only=1',
   ]
   if (sources) {
     const name = /\.sources$/.test(sources) ? 'own.sources' : 'own.list'
@@ -96,7 +98,10 @@ export function listsStamp(root: AptRoot): string {
 /** Fetch the package lists of `root` (apt-get update); the problems, if it failed. */
 export async function updateLists(root: AptRoot): Promise<string[]> {
   const r = await execa(aptGet(), [...root.options, '-q', 'update'], { reject: false, all: true, env: { LC_ALL: 'C' } })
-  const errs = aptErrors(r.all ?? '')
+  // Not the Err: lines: apt prints one for each compression it tries of a repository without a Release
+  // file, then gets the next; a list it did not get is an E: or `W: Failed to fetch` line.
+  const errs = (r.all ?? '').split('\n').map((l) => l.trim())
+    .filter((l) => /^(E:|W: Failed to fetch|W: Some index files failed)/.test(l)).map((l) => l.replace(/^[EW]:\s*/, ''))
   if (r.exitCode === 0 && haveLists(root) && !errs.length) return []
   return [`apt-get update of the private package lists (${root.dir}) failed: ${errs.join('; ') || (r.all ?? '').trim().split('\n').slice(-3).join(' ')}`]
 }

@@ -34,10 +34,20 @@ export function emptyAccounts(): Accounts {
   return { users: [], groups: [], members: [], dirs: [] }
 }
 
-/** Shell-like words of one command (quotes kept together, no expansion). */
-function words(cmd: string): string[] {
+/** Marks an unquoted expansion (`$quiet`) in a script's words: the shell splits it into zero or more words. */
+const SPLIT = '\u0000'
+
+/**
+ * Shell-like words of one command (quoted parts joined to their word as the
+ * shell does, `--gecos="A B"`; no expansion). With `shell`, an unquoted
+ * `$name` is kept marked with SPLIT, so that it is not taken for a positional.
+ */
+function words(cmd: string, shell = false): string[] {
   const out: string[] = []
-  for (const m of cmd.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) out.push(m[1] ?? m[2] ?? m[3])
+  for (const [w] of cmd.matchAll(/(?:"[^"]*"|'[^']*'|[^\s"']+)+/g)) {
+    if (shell && /^\$(\{[^{}"']*\}|\w+|[@*#?$!-])$/.test(w)) out.push(SPLIT + w)
+    else out.push(w.replace(/"([^"]*)"|'([^']*)'/g, '$1$2'))
+  }
   return out
 }
 
@@ -48,7 +58,7 @@ function commands(script: string): string[][] {
     .split('\n')
     .map((l) => l.replace(/(^|\s)#.*$/, ''))
     .flatMap((l) => l.split(/;|&&|\|\||\|/))
-    .map((c) => words(c.trim()))
+    .map((c) => words(c.trim(), true))
     .filter((w) => w.length)
 }
 
@@ -82,7 +92,9 @@ function parseArgs(tool: string, args: string[]): { opts: Map<string, string>; f
     else if (valued.includes(a)) opts.set(a, args[++i] ?? '')
     else if (/^-[a-zA-Z]{2,}$/.test(a) && tool !== 'adduser') for (const ch of a.slice(1)) flags.add(`-${ch}`)
     else if (a.startsWith('-')) flags.add(a)
-    else pos.push(a)
+    // An unquoted expansion is not a positional (`adduser --system $quiet postgres`): it may be options, or nothing.
+    // (dpkg-statoverride's four operands are by position: kept there, and not literal.)
+    else if (!a.startsWith(SPLIT) || tool === 'dpkg-statoverride') pos.push(a)
   }
   return { opts, flags, pos }
 }
@@ -91,7 +103,15 @@ function parseArgs(tool: string, args: string[]): { opts: Map<string, string>; f
 export function scanMaintainerScript(script: string, into: Accounts = emptyAccounts()): Accounts {
   const addGroup = (g: string): void => void (literal(g) && !into.groups.includes(g) && into.groups.push(g))
   const addUser = (u: Account): void => {
-    if (literal(u.name) && !into.users.some((x) => x.name === u.name)) into.users.push(u)
+    if (!literal(u.name) || into.users.some((x) => x.name === u.name)) return
+    // A group, home or shell given by an expansion is not known here: a system user's defaults.
+    into.users.push({
+      name: u.name,
+      group: literal(u.group) ? u.group : 'nogroup',
+      home: literalPath(u.home) ? u.home : '/nonexistent',
+      shell: literalPath(u.shell) ? u.shell : '/usr/sbin/nologin',
+      gecos: /^[^:\n\u0000]*$/.test(u.gecos) ? u.gecos : '',
+    })
   }
   const member = (u: string, g: string): void => void (literal(u) && literal(g) && into.members.push([u, g]))
   for (const w of commands(script)) {

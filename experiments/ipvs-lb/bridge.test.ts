@@ -1,0 +1,4 @@
+// L4 load balancing with IPVS in bridge mode.
+import { ipvsSuite } from './suite.ts'
+
+ipvsSuite('bridge')
