@@ -1,0 +1,4 @@
+// SCTP multihoming in bridge mode.
+import { sctpSuite } from './suite.ts'
+
+sctpSuite('bridge')

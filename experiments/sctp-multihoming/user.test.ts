@@ -1,0 +1,4 @@
+// SCTP multihoming in user mode.
+import { sctpSuite } from './suite.ts'
+
+sctpSuite('user')
