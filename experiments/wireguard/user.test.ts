@@ -1,0 +1,4 @@
+// WireGuard between routers in user mode.
+import { wireguardSuite } from './suite.ts'
+
+wireguardSuite('user')
