@@ -27,5 +27,8 @@ for (const f of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
 }
 const { imageCodeHash } = await import(join(dist, 'image', 'build-image.js'))
 writeFileSync(join(dist, 'image', 'code-hash.json'), JSON.stringify({ hash: imageCodeHash(join(src, 'image')) }) + '\n')
+// Package layers are keyed by the code that builds them, as the image is.
+const { codeHash } = await import(join(dist, 'host', 'code-hash.js'))
+writeFileSync(join(dist, 'packages', 'code-hash.json'), JSON.stringify({ hash: codeHash(join(src, 'packages'), false) }) + '\n')
 if (!existsSync(join(dist, 'cli', 'main.js'))) throw new Error('build: dist/cli/main.js is missing')
 console.log(`build: dist/ ready (image code ${imageCodeHash(join(src, 'image'))})`)

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterConfigError } from '../src/errors.ts'
-import { packageLayer } from '../src/image/package-layer.ts'
+import { packageLayer } from '../src/packages/layer.ts'
 
 /** A package of the test repository: control fields and the files of its tree. */
 interface TestPackage {

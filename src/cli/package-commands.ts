@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { checkOptions } from '../cluster/options.ts'
 import { ClusterConfigError } from '../errors.ts'
 import { xclusterHome } from '../host/home.ts'
-import { packageLayer, type LayerManifest } from '../image/package-layer.ts'
+import { packageLayer, type LayerManifest } from '../packages/layer.ts'
 import { strictArgs, type Command } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
 

@@ -22,7 +22,7 @@ import { defaultBootConcurrency } from './admission.ts'
 import { waitForConsoleMarker } from './console-marker.ts'
 import { packageLayers } from './packages.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
-import type { PackageLayer } from '../image/package-layer.ts'
+import type { PackageLayer } from '../packages/layer.ts'
 
 /** Everything a cluster needs to boot a VM; shared by start, restart, scale-out and attach. */
 export interface BootContext {

@@ -3,7 +3,7 @@
 // before any VM starts, so that a bad name is a ClusterConfigError and
 // nothing runs.
 import { ClusterConfigError } from '../errors.ts'
-import { packageLayer, type PackageLayer } from '../image/package-layer.ts'
+import { packageLayer, type PackageLayer } from '../packages/layer.ts'
 import { packagesOf, vmName, type ClusterSpec } from '../plan/spec.ts'
 
 /** Progress of a layer build, on stderr: a first build takes tens of seconds. */

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
 import { cpioArchive, CpioList, type CpioEntry } from './cpio.ts'
-import { BOOT_SCRIPT, CTL_SCRIPT, GROUP, INITTAB, LOGIN_SCRIPT, PASSWD, PROFILE } from './guest-files.ts'
+import { BASE_GROUP as GROUP, BASE_PASSWD as PASSWD } from '../plan/model.ts'
+import { codeHash } from '../host/code-hash.ts'
+import { BOOT_SCRIPT, CTL_SCRIPT, INITTAB, LOGIN_SCRIPT, PROFILE } from './guest-files.ts'
 import { imagePaths, xclusterHome } from '../host/home.ts'
 import { extractPvhKernel } from './kernel-elf.ts'
 import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep, stripModuleSignature, trimmedModulesDep } from './modules.ts'
@@ -53,13 +55,7 @@ export interface BuildImageOptions {
 
 /** A hash of the code that makes the image: any change to it makes a new image. */
 export function imageCodeHash(dir?: string): string {
-  // The built package carries the hash of the source it was built from (scripts/build.mjs).
-  const stamp = join(IMAGE_SRC, 'code-hash.json')
-  if (!dir && existsSync(stamp)) return (JSON.parse(readFileSync(stamp, 'utf8')) as { hash: string }).hash
-  const from = dir ?? IMAGE_SRC
-  const h = createHash('sha256')
-  for (const f of readdirSync(from).filter((n) => /\.(ts|mjs)$/.test(n) && !n.endsWith('.d.ts')).sort()) h.update(f).update(readFileSync(join(from, f)))
-  return h.digest('hex').slice(0, 16)
+  return dir ? codeHash(dir, false) : codeHash(IMAGE_SRC)
 }
 
 /** The kernel package `linux-image-cloud-amd64` stands for, e.g. linux-image-6.1.0-57-cloud-amd64. */

@@ -171,8 +171,6 @@ while IFS= read -r line; do
 done
 `
 
-export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:104:104::/nonexistent:/bin/false\n'
-export const GROUP = 'root:x:0:\ntcpdump:x:104:\n'
 
 /**
  * An rc script that gives every NIC beyond eth0 the std addresses of its

@@ -45,3 +45,7 @@ export function vmName(vm: number): string {
 
 /** What a VM's telnet login asks for first when its cluster has a secret (the guest's login script prints it). */
 export const TOKEN_PROMPT = 'xc-token: '
+
+/** The base image's accounts (/etc/passwd, /etc/group); a package layer adds its own after them. */
+export const BASE_PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:104:104::/nonexistent:/bin/false\n'
+export const BASE_GROUP = 'root:x:0:\ntcpdump:x:104:\n'

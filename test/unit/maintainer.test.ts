@@ -1,6 +1,6 @@
 // What a package layer makes of Debian packages without running them: the
 // users, groups and directories read from maintainer scripts, sysusers.d,
-// tmpfiles.d and units (src/image/maintainer.ts), the passwd/group lines and
+// tmpfiles.d and units (src/packages/maintainer.ts), the passwd/group lines and
 // shell commands made of them, the /usr merge of an unpacked tree, apt's
 // simulated install read into a package list and its errors into problems,
 // and the checks of the `packages` options. A wrong parse here is a daemon
@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
-import { parseSimulation, resolutionProblems } from '../../src/image/apt.ts'
-import { emptyAccounts, scanMaintainerScript, scanSysusers, scanTmpfiles, scanUnit } from '../../src/image/maintainer.ts'
-import { accountFiles, dirCommands, mergeUsr } from '../../src/image/package-layer.ts'
+import { parseSimulation, resolutionProblems } from '../../src/packages/apt.ts'
+import { emptyAccounts, scanMaintainerScript, scanSysusers, scanTmpfiles, scanUnit } from '../../src/packages/maintainer.ts'
+import { accountFiles, dirCommands, mergeUsr } from '../../src/packages/layer.ts'
 
 /** frr 8.4's postinst, the part that makes its accounts and directories (tab-indented, as shipped). */
 const FRR_POSTINST = `#!/bin/sh

@@ -16,13 +16,14 @@
 import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { ClusterConfigError, MissingDependencyError } from '../errors.ts'
 import { withDirLock } from '../host/dir-lock.ts'
 import { which } from '../host/which.ts'
 import { aptRoot, downloadPackages, haveLists, listsStamp, resolvePackages, updateLists, type AptRoot, type ResolvedPackage } from './apt.ts'
-import { imageCodeHash } from './build-image.ts'
-import { GROUP, PASSWD } from './guest-files.ts'
+import { codeHash } from '../host/code-hash.ts'
+import { BASE_GROUP as GROUP, BASE_PASSWD as PASSWD } from '../plan/model.ts'
 import { emptyAccounts, scanMaintainerScript, scanSysusers, scanTmpfiles, scanUnit, type Accounts } from './maintainer.ts'
 
 /** What a layer holds. */
@@ -53,10 +54,17 @@ function packagesDir(home: string): string {
   return join(home, 'packages')
 }
 
+const PACKAGES_SRC = fileURLToPath(new URL('.', import.meta.url))
+
+/** A hash of the code that builds layers: a change to it makes new layers (the base image is not concerned). */
+export function layerCodeHash(): string {
+  return codeHash(PACKAGES_SRC)
+}
+
 /** The layer's key: the resolved versions and the code that builds layers. */
 export function layerKey(packages: ResolvedPackage[]): string {
   const lines = packages.map((p) => `${p.name}=${p.version}:${p.arch}`).sort()
-  return createHash('sha256').update(`${imageCodeHash()}\n${lines.join('\n')}`).digest('hex').slice(0, 16)
+  return createHash('sha256').update(`${layerCodeHash()}\n${lines.join('\n')}`).digest('hex').slice(0, 16)
 }
 
 /** Names of the base image's users and groups, with their ids. */
@@ -279,7 +287,7 @@ function readJson<T>(p: string): T | undefined {
 
 /** The resolved set of `names` for these lists, if resolved before, with its layer. */
 function memoPath(root: AptRoot, names: string[], dir: string): string {
-  const h = createHash('sha256').update(`${root.dir}\n${listsStamp(root)}\n${imageCodeHash()}\n${names.join(' ')}`).digest('hex').slice(0, 16)
+  const h = createHash('sha256').update(`${root.dir}\n${listsStamp(root)}\n${layerCodeHash()}\n${names.join(' ')}`).digest('hex').slice(0, 16)
   return join(dir, 'sets', `${h}.json`)
 }
 
