@@ -5,6 +5,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import { validateOptions, type loadImage } from '../src/index.ts'
 import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyScale, quick, RESULTS, scale } from './config.ts'
 import type { HarnessRun } from './harness.ts'
+import type { PackagesResult } from './packages.ts'
 import type { PhaseResult } from './phases.ts'
 import type { ScaleResult, XcStartResult } from './scale.ts'
 import { errors } from './session.ts'
@@ -33,11 +34,12 @@ export interface Measured {
   throughput: Record<string, number>
   scaleResults: ScaleResult[]
   xcResults: XcStartResult[]
+  packages?: PackagesResult
 }
 
 /** Print the table, write results.json and list the parts that failed. */
 export function report(m: Measured): void {
-  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults } = m
+  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages } = m
   const stockMs = median(stockRuns)
   const one = series.find((s) => s.n === 1)
   const s8 = series.find((s) => s.n === 8)
@@ -88,6 +90,14 @@ export function report(m: Measured): void {
       ['TCP throughput over net 1, bridge mode', throughput.bridge ? `${throughput.bridge.toFixed(0)} Mbit/s` : 'n/a', `tap and Linux bridge; bridge / user ${times(ratio(throughput.bridge ?? NaN, throughput.user ?? NaN))}`],
     )
   }
+  if (packages) {
+    const p = packages
+    rows.push(
+      [`package layer, first build (${p.names.length} packages, ${p.packages} with deps)`, secs(p.firstBuildMs), `resolve ${secs(p.phasesMs.resolve)}, download ${secs(p.phasesMs.download)}, build ${secs(p.phasesMs.build)}; ${p.layerMiB} MiB; the lists before it ${secs(p.listsMs)}`],
+      ['package layer, cached reuse', secs(median(p.cachedMs)), `median of ${p.cachedMs.length}; target < 1 s; ${times(ratio(median(p.cachedMs), p.firstBuildMs))} of the first build`],
+      ['1 VM boot with the layer / without', times(p.withOverWithout), `target <= 1.1; with ${list(p.bootWithMs)}; without ${list(p.bootWithoutMs)} (tools on in both)`],
+    )
+  }
   for (const r of scaleResults) {
     rows.push(
       [`scale, ${r.network} mode: ${r.nvm} VMs ready`, secs(r.readyMs), `mem ${r.options.mem} MiB, tbSize ${r.options.tbSize} MiB; stop ${secs(r.stopMs)}`],
@@ -121,6 +131,7 @@ export function report(m: Measured): void {
     idle: idleRes ?? null,
     scale: scaleResults,
     xcStart: xcResults,
+    packages: packages ?? null,
     errors,
   }
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')

@@ -13,7 +13,10 @@
 //   4. boot phases of one VM from its console;
 //   5. idle RSS and CPU per VM over 30 s (the 8-VM cluster);
 //   6. TCP throughput VM to VM over net 1 (iperf3), user against bridge mode;
-//   7. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
+//   7. package layers: the first build of a 20-package layer (apt resolve,
+//      download, build), a cached reuse, and a 1-VM boot with it against
+//      the same VM without it;
+//   8. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
 //      time to all ready, the machine's peak memory, RSS and PSS, and ping over
 //      net 1 between 100 sampled pairs.
 // Floor and harness runs alternate and medians are reported. The benchmark
@@ -31,6 +34,7 @@ import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
 import { FLOOR_TIMEOUT_MS, log, onlyScale, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
 import { harnessRun, type HarnessRun } from './harness.ts'
+import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
 import { report, type SeriesResult } from './report.ts'
 import { scaleRun, xcStartRun, type ScaleResult, type XcStartResult } from './scale.ts'
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
   const throughput: Record<string, number> = {}
   const scaleResults: ScaleResult[] = []
   const xcResults: XcStartResult[] = []
+  let packages: PackagesResult | undefined
   try {
     if (!onlyScale) {
       log('boot phases: one VM alone (user mode); also warms caches ...')
@@ -115,6 +120,9 @@ async function main(): Promise<void> {
         log(`${n} VM(s): harness ${secs(harnessMs)} / floor ${secs(floorMs)} = ${times(ratio(harnessMs, floorMs))}`)
       }
 
+      log('packages: first build of a 20-package layer, cached reuse, boot with it against without ...')
+      packages = await part('packages', packagesRun)
+
       // TCP throughput VM to VM over net 1 (iperf3): user mode (multicast socket net) against bridge mode (tap and bridge).
       for (const network of ['user', 'bridge'] as const) {
         log(`throughput: iperf3 vm-001 -> vm-002 over net 1, ${network} mode ...`)
@@ -150,7 +158,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults })
+  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages })
 }
 
 try {

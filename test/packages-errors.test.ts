@@ -190,8 +190,9 @@ describe('packageLayer: a good set', () => {
     expect(manifest.packages.map((p: { name: string }) => p.name).sort()).toEqual(['hello', 'libhello'])
     expect(manifest.users).toContain('hello')
 
-    expect(await debugfs(first.path, 'cat /.xc/passwd')).toBe('hello:x:200:200::/nonexistent:/usr/sbin/nologin\n')
-    expect(await debugfs(first.path, 'cat /.xc/group')).toBe('hello:x:200:\n')
+    // The layer's /etc/passwd and /etc/group: the base image's accounts, then the postinst's user.
+    expect(await debugfs(first.path, 'cat /etc/passwd')).toMatch(/^root:x:0:0:.*\nhello:x:200:200::\/nonexistent:\/usr\/sbin\/nologin\n$/s)
+    expect(await debugfs(first.path, 'cat /etc/group')).toMatch(/^root:x:0:\n.*hello:x:200:\n$/s)
     expect(await debugfs(first.path, 'cat /.xc/packages')).toBe('libhello 1.0 amd64\nhello 1.0 amd64\n')
     expect(await debugfs(first.path, 'ls -l /usr/bin')).toMatch(/100755 \(1\)\s+0\s+0\s+\d+.* hello\s*$/m)
     expect(await debugfs(first.path, 'cat /usr/bin/hello')).toBe('#!/bin/sh\necho hello from the layer\n')

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { parseSimulation, resolutionProblems } from '../../src/packages/apt.ts'
 import { emptyAccounts, scanMaintainerScript, scanSysusers, scanTmpfiles, scanUnit } from '../../src/packages/maintainer.ts'
-import { accountFiles, dirCommands, mergeUsr } from '../../src/packages/layer.ts'
+import { accountFiles, dirCommands, mergeUsr } from '../../src/packages/build.ts'
 
 /** frr 8.4's postinst, the part that makes its accounts and directories (tab-indented, as shipped). */
 const FRR_POSTINST = `#!/bin/sh
@@ -223,9 +223,12 @@ describe('accountFiles and dirCommands', () => {
     scanTmpfiles('d /run/frr 0755 frr frr -\nd /var/run/old 0700 0 0 -\nd /var/lib/ghost 0700 ghost - -\nd /var/lib/odd u+rwx - frrvty -\n', acc)
     const ids = accountFiles(acc)
     const out = dirCommands(acc, ids, '/stage', (p) => p === '/etc/frr' || p === '/var/log/frr')
+    // One mkdir for every directory under /run, then only the chowns and the modes other than mkdir's own 755.
     expect(out.boot).toEqual([
-      "mkdir -p '/run/frr' && chown 200:201 '/run/frr' && chmod 0755 '/run/frr'",
-      "mkdir -p '/run/old' && chown 0:0 '/run/old' && chmod 0700 '/run/old'",
+      "mkdir -p '/run/frr' '/run/old'",
+      "chown 200:201 '/run/frr'",
+      "chown 0:0 '/run/old'",
+      "chmod 0700 '/run/old'",
     ])
     expect(out.build).toEqual([
       "mkdir -p '/stage/var/log/frr' && chmod 0755 '/stage/var/log/frr'",
