@@ -28,6 +28,7 @@ const cases: Array<[string, Record<string, unknown>]> = [
   ['bad accel', { accel: 'KVM' }],
   ['an IPv6 prefix that gives no valid address', { prefix: '1::2::3' }],
   ['a cluster name for file and interface names', { name: 'a name with spaces and more than 32 characters' }],
+  ['a package name Debian cannot have', { packages: ['FRR', 'frr'] }],
   ['unknown topology', { topology: 'mesh' }],
   ['impairment with a bad value', { tools: true, impairments: { 1: { 1: { lossPercent: 150 } } } }],
   ['impairments without the tools', { impairments: { 1: { 1: { delayMs: 10 } } } }],

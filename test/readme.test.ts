@@ -21,13 +21,13 @@ const dir = join(ROOT, 'test-results', `readme-${process.pid}`)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('the README', () => {
-  test('has the test blocks this file runs (the seed example, writing an experiment, custom start)', () => {
+  test('has the test blocks this file runs (the seed example, writing an experiment, custom start, Debian packages)', () => {
     const blocks = testBlocks()
-    expect(blocks.length).toBe(3)
+    expect(blocks.length).toBe(4)
     expect(blocks[0]).toContain("ping -c1 -W2 192.168.1.2")
   })
 
-  // Two of the three blocks use bridge mode, which needs root or CAP_NET_ADMIN.
+  // Two of the four blocks use bridge mode, which needs root or CAP_NET_ADMIN.
   test.skipIf(!isRoot)('every test block passes as written, with no Vitest config of its own', async () => {
     mkdirSync(dir, { recursive: true })
     const blocks = testBlocks()

@@ -16,7 +16,7 @@
 // cluster and VM that asks for the same resolved set shares it.
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ClusterConfigError } from '../errors.ts'
 import { codeHash } from '../host/code-hash.ts'
@@ -70,7 +70,7 @@ function readJson<T>(p: string): T | undefined {
 
 /** The resolved set of `names` for these lists, if resolved before, with its layer. */
 function memoPath(root: AptRoot, names: string[], dir: string): string {
-  const h = createHash('sha256').update(`${root.dir}\n${listsStamp(root)}\n${layerCodeHash()}\n${names.join(' ')}`).digest('hex').slice(0, 16)
+  const h = createHash('sha256').update(`${basename(root.dir)}\n${listsStamp(root)}\n${layerCodeHash()}\n${names.join(' ')}`).digest('hex').slice(0, 16)
   return join(dir, 'sets', `${h}.json`)
 }
 
