@@ -49,7 +49,12 @@ if [ "$XCLUSTER_TOOLS" = yes ]; then
   i=0
   while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
   mkdir -p /xt
-  if mount -t ext4 -o ro /dev/vda /xt; then . /xt/xt-setup
+  if mount -t ext4 -o ro /dev/vda /xt; then
+    # With a package layer the tools are laid over the root with it (below), no links needed.
+    case " $(cat /proc/cmdline) " in
+      *" xc.layer=1 "*) layered=yes; mount -o bind /xt/lib/modules /lib/modules ;;
+      *) . /xt/xt-setup ;;
+    esac
   else echo "xc: the tools disk did not mount" > /dev/console
   fi
   export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -57,7 +62,7 @@ fi
 # The package layer (packages): Debian packages unpacked on /xp, laid over the
 # root with overlayfs (the layer first, then the tools, then the initramfs;
 # writes go to /run), so that its programs are at their Debian paths.
-case " $(cat /proc/cmdline) " in *" xc.layer=1 "*)
+if [ "$layered" = yes ]; then
   i=0
   while [ ! -b /dev/vdb ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
   mkdir -p /xp
@@ -81,14 +86,17 @@ case " $(cat /proc/cmdline) " in *" xc.layer=1 "*)
     done
     # The layer's /usr is merged (Debian 12): /bin is /usr/bin of the layer and the tools, over busybox.
     for d in bin sbin lib lib64; do layer $d /xp/usr/$d /xt/usr/$d /xt/$d; done
-    [ -d /xt/lib/modules ] && mount -o bind /xt/lib/modules /lib/modules
+    # /lib/modules now shows the tools' modules (the tools' /lib is a lower), /etc the tools' files;
+    # /bin/sh is dash, as the tools' setup makes it without a layer.
+    if [ -x /usr/bin/dash ]; then ln -sf /usr/bin/dash /bin/sh; else ln -sf /bin/dash /bin/sh; fi
     # The kernel's module requests go to busybox modprobe (the modules.dep it reads), whatever the layer has.
     mkdir -p /run/xc-bin && ln -sf /bin/busybox /run/xc-bin/modprobe && echo /run/xc-bin/modprobe > /proc/sys/kernel/modprobe
     . /xp/.xc/setup
-  else echo "xc: the package layer did not mount" > /dev/console
+  else
+    echo "xc: the package layer did not mount" > /dev/console
+    . /xt/xt-setup
   fi
-  ;;
-esac
+fi
 # Overlays: /xcluster/ovl/<order>-<name> (a directory or a .tar), first the
 # common ones, then those of this VM's role, then this VM's own, each in sort order.
 case $v in
