@@ -94,7 +94,7 @@ export function report(m: Measured): void {
     const p = packages
     rows.push(
       [`package layer, first build (${p.names.length} packages, ${p.packages} with deps)`, secs(p.firstBuildMs), `resolve ${secs(p.phasesMs.resolve)}, download ${secs(p.phasesMs.download)}, build ${secs(p.phasesMs.build)}; ${p.layerMiB} MiB; the lists before it ${secs(p.listsMs)}`],
-      ['package layer, cached reuse', secs(median(p.cachedMs)), `median of ${p.cachedMs.length}; target < 1 s; ${times(ratio(median(p.cachedMs), p.firstBuildMs))} of the first build`],
+      ['package layer, cached reuse', msec(median(p.cachedMs), 2), `median of ${p.cachedMs.length} (runs ${p.cachedMs.map((x) => msec(x, 2)).join(', ')}); target < 1 s; first build / reuse ${Math.round(ratio(p.firstBuildMs, median(p.cachedMs)))}x`],
       ['1 VM boot with the layer / without', times(p.withOverWithout), `target <= 1.1; with ${list(p.bootWithMs)}; without ${list(p.bootWithoutMs)} (tools on in both)`],
     )
   }
