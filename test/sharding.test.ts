@@ -58,7 +58,11 @@ test('the experiments as 2 shards: the merged JUnit report holds every experimen
     failures: Number(m[3]) + Number(m[4]),
   }))
   const files = suites.map((s) => s.file).sort()
-  const failed = [...xml.matchAll(/<testcase classname="([^"]+)" name="([^"]+)"[^>]*>\s*<failure message="([^"]*)"/g)].map((m) => `${m[1]} > ${m[2]}: ${m[3].slice(0, 400)}`)
+  // A testcase's <failure> may follow its <system-out>: look inside each testcase.
+  const failed = [...xml.matchAll(/<testcase classname="([^"]+)" name="([^"]+)"[^>]*>([\s\S]*?)<\/testcase>/g)]
+    .map((m) => [m[1], m[2], /<failure message="([^"]*)"[^>]*>([\s\S]*?)<\/failure>/.exec(m[3])] as const)
+    .filter(([, , f]) => f)
+    .map(([file, name, f]) => `${file} > ${name}: ${f![1].slice(0, 400)}\n${f![2].slice(0, 1500)}`)
   // Every experiment once, in the merged report.
   expect(files).toEqual(experimentFiles())
   expect(new Set(files).size).toBe(files.length)
