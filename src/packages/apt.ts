@@ -168,9 +168,10 @@ export async function downloadPackages(root: AptRoot, packages: ResolvedPackage[
       const failed = missing.filter((p) => !existsSync(join(root.debs, debFile(p))))
       if (failed.length) {
         const lines = (r.all ?? '').split('\n')
+        // apt's own line about the package, else everything apt reported, else its exit code.
         const why = (p: ResolvedPackage): string =>
-          lines.find((l) => l.includes(`/${p.name}_`) && /^(E|Err|W)/.test(l.trim()))?.trim() ?? aptErrors(r.all ?? '').join('; ') ?? `apt-get download exited ${r.exitCode}`
-        return { files: [], problems: failed.map((p) => `package ${p.name} ${p.version}: download failed: ${why(p) || `apt-get download exited ${r.exitCode}`}`) }
+          lines.find((l) => l.includes(`/${p.name}_`) && /^(E|Err|W)/.test(l.trim()))?.trim() || aptErrors(r.all ?? '').join('; ') || `apt-get download exited ${r.exitCode}`
+        return { files: [], problems: failed.map((p) => `package ${p.name} ${p.version}: download failed: ${why(p)}`) }
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true })

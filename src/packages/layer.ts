@@ -107,6 +107,7 @@ export async function packageLayer(home: string, names: string[], opts: LayerOpt
     if (!manifest || !existsSync(join(dir, 'layers', `${layerKey(packages)}.ext4`))) {
       // Only the holder of the lock builds: what a killed build left is removed here.
       for (const f of readdirSync(join(dir, 'layers'))) if (f.includes('.tmp-')) rmSync(join(dir, 'layers', f), { recursive: true, force: true })
+      for (const f of readdirSync(root.debs)) if (f.startsWith('.partial-')) rmSync(join(root.debs, f), { recursive: true, force: true })
       log(`packages: downloading what is not cached of ${packages.length} packages ...`)
       let got = await downloadPackages(root, packages)
       if (got.problems.length) {
