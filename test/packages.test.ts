@@ -79,6 +79,14 @@ describe('a cluster with packages', () => {
     expect(await vm.run('echo hi > /usr/lib/frr/written && cat /usr/lib/frr/written')).toBe('hi\n')
     expect(await vm.run('tcpdump --version 2>&1 | head -1')).toMatch(/^tcpdump version /)
     expect(await vm.run('busybox uname -s')).toBe('Linux\n')
+    // The tools are laid over the root with the layer (not linked): their dropbear serves vm.ssh().
+    const ssh = await vm.ssh()
+    try {
+      const r = await ssh.exec('id -un; command -v tcpdump')
+      expect([r.exitCode, r.stdout]).toEqual([0, expect.stringMatching(/^root\n\/usr\/s?bin\/tcpdump\n$/)])
+    } finally {
+      ssh.close()
+    }
     // Debian's own shell scripts find their interpreter (#!/bin/bash) as on an installed system.
     expect(await vm.run('head -1 /usr/lib/frr/frrinit.sh && /bin/bash -c "echo \\$BASH_VERSION" | cut -d. -f1')).toMatch(/^#!\/bin\/bash\n\d+\n$/)
   })
