@@ -22,7 +22,7 @@ afterAll(() => remove())
 
 describe('cleanup never forgets', () => {
   // A second bind mount on the namespace's file makes `ip netns delete` fail (EBUSY) once: a real failure, needing root.
-  test.skipIf(!canBridge || !isRoot)(skippedBecause('a namespace that cannot be deleted stays recorded, the stop says so, and a later cleanup removes it', !canBridge || !isRoot), async () => {
+  test.skipIf(!canBridge || !isRoot)(skippedBecause('a namespace that cannot be deleted stays recorded, the stop says so, and a later cleanup removes it', !canBridge || !isRoot, canBridge ? 'needs root (a second bind mount on the namespace file)' : undefined), async () => {
     const c = await startCluster({ home, name: 'stuck-ns', network: 'bridge', nvm: 1, nrouters: 0 })
     const ns = c.netns!
     const file = join('/run/netns', ns)
@@ -59,6 +59,7 @@ describe('cleanup never forgets', () => {
     }
   })
 
+  // Taps: bridge mode, measured from this process's CapEff (canBridge).
   test.skipIf(!canBridge)(skippedBecause('a scale-out whose VM does not boot leaves no tap, no plan entry and no record of it', !canBridge), async () => {
     const c = await startCluster({ home, name: 'grow', network: 'bridge', nvm: 1, nrouters: 0 })
     try {

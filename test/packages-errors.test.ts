@@ -200,15 +200,23 @@ describe('packageLayer: a good set', () => {
     expect(await debugfs(first.path, 'ls /')).not.toMatch(/\blib\b/)
     expect(await debugfs(first.path, 'ls /usr/share')).not.toContain('doc')
 
+    // A cache hit calls no apt at all: with apt-get off PATH (it is in /usr/bin) it is still served.
+    const path = process.env.PATH
+    process.env.PATH = mkdtempSync(join(tmpdir(), 'xc-nopath-'))
     const t1 = performance.now()
-    const again = await packageLayer(home, ['hello'])
+    let again
+    try {
+      again = await packageLayer(home, ['hello'])
+    } finally {
+      rmSync(process.env.PATH, { recursive: true, force: true })
+      process.env.PATH = path
+    }
     const hitMs = performance.now() - t1
+    // Timings are printed, never asserted (the bench measures them).
     console.log(`package layer: first build ${buildMs.toFixed(0)} ms, cache hit ${hitMs.toFixed(1)} ms`)
     expect(again.cached).toBe(true)
     expect(again.path).toBe(first.path)
     expect(again.manifest).toEqual(first.manifest)
-    // A cache hit reads two small JSON files: a bound, not a benchmark.
-    expect(hitMs).toBeLessThan(1000)
   })
 
   it('a failed set next to it leaves the good layer alone and adds nothing', async () => {

@@ -2,7 +2,7 @@
 // comes back, delay and loss that show in what ping measures, a partition,
 // and a VM paused, killed and restarted.
 import { expect, test } from 'xcluster/vitest'
-import { NEEDS_BRIDGE_RIGHTS, canBridge } from '../../fixtures/index.ts'
+import { modeRuns } from '../../fixtures/experiment.ts'
 
 /** ping summary -> { received, sent, avgMs } */
 function parsePing(out: string): { sent: number; received: number; avgMs: number } {
@@ -12,11 +12,8 @@ function parsePing(out: string): { sent: number; received: number; avgMs: number
 }
 
 export function faultSuite(mode: 'user' | 'bridge'): void {
-  if (mode === 'bridge' && !canBridge) {
-    // Bridge mode without root or CAP_NET_ADMIN: one skipped test that says why; no cluster is started.
-    test.skip(`faults-bridge: links down and up, delay, loss, partition, pause and kill (skipped: ${NEEDS_BRIDGE_RIGHTS})`, () => {})
-    return
-  }
+  // Bridge mode without root or CAP_NET_ADMIN (this process's CapEff): one skipped test that says why; no cluster is started.
+  if (!modeRuns(mode, 'faults-bridge: links down and up, delay, loss, partition, pause and kill')) return
   test.override('clusterOptions', { scope: 'file' }, {
     name: `faults-${mode}`, network: mode, nvm: 3, nrouters: 0, tools: true, stdAddresses: true,
     // Declared impairment: vm-003 sends on net 1 with 50 ms of delay.

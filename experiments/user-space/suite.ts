@@ -3,15 +3,12 @@
 // alias, and the model's names, MACs and NICs.
 import { expect, test } from 'xcluster/vitest'
 import { macOf, vmName } from 'xcluster'
-import { NEEDS_BRIDGE_RIGHTS, canBridge } from '../../fixtures/index.ts'
+import { modeRuns } from '../../fixtures/experiment.ts'
 
 /** Define the suite for `mode` in the calling file (one cluster per file). */
 export function networkingSuite(mode: 'user' | 'bridge'): void {
-  if (mode === 'bridge' && !canBridge) {
-    // Bridge mode without root or CAP_NET_ADMIN: one skipped test that says why; no cluster is started.
-    test.skip(`seed-bridge: what each VM reaches over nets 0 and 1, the host alias, names, MACs and NICs (skipped: ${NEEDS_BRIDGE_RIGHTS})`, () => {})
-    return
-  }
+  // Bridge mode without root or CAP_NET_ADMIN (this process's CapEff): one skipped test that says why; no cluster is started.
+  if (!modeRuns(mode, 'seed-bridge: what each VM reaches over nets 0 and 1, the host alias, names, MACs and NICs')) return
   test.override('clusterOptions', { scope: 'file' }, { name: `seed-${mode}`, network: mode, nvm: 2, nrouters: 1 })
 
   test('vm-001 reaches vm-002 over the cluster net (net 1), IPv4 and IPv6', async ({ cluster }) => {

@@ -85,7 +85,7 @@ function aptErrors(output: string): string[] {
 
 /** True when the lists of `root` were fetched. */
 export function haveLists(root: AptRoot): boolean {
-  return readdirSync(join(root.dir, 'lists')).some((f) => f.endsWith('_Packages') || f.endsWith('_Packages.lz4') || f.endsWith('Packages'))
+  return readdirSync(join(root.dir, 'lists')).some((f) => f.endsWith('Packages') || f.endsWith('Packages.lz4'))
 }
 
 /** A stamp of the lists (their names and times): a resolution is valid while it is the same. */

@@ -103,8 +103,9 @@ export async function packageLayer(home: string, names: string[], opts: LayerOpt
     log(`packages: resolving ${sorted.join(', ')} ...`)
     let { packages, problems } = await resolvePackages(root, sorted)
     if (problems.length) throw new ClusterConfigError(problems)
-    let manifest = readJson<LayerManifest>(join(dir, 'layers', `${layerKey(packages)}.json`))
-    if (!manifest || !existsSync(join(dir, 'layers', `${layerKey(packages)}.ext4`))) {
+    const key = layerKey(packages)
+    let manifest = readJson<LayerManifest>(join(dir, 'layers', `${key}.json`))
+    if (!manifest || !existsSync(join(dir, 'layers', `${key}.ext4`))) {
       // Only the holder of the lock builds: what a killed build left is removed here.
       for (const f of readdirSync(join(dir, 'layers'))) if (f.includes('.tmp-')) rmSync(join(dir, 'layers', f), { recursive: true, force: true })
       for (const f of readdirSync(root.debs)) if (f.startsWith('.partial-')) rmSync(join(root.debs, f), { recursive: true, force: true })
