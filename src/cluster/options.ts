@@ -85,6 +85,13 @@ export interface ClusterOptions {
   overlaysRole?: Partial<Record<Role, string[]>>
   overlaysVm?: Record<number, string[]>
   network?: NetworkMode | CustomNetwork
+  /**
+   * Bridge mode in a user and network namespace of the cluster's own, made
+   * without root (default: true when this process lacks CAP_NET_ADMIN, or
+   * XCLUSTER_ROOTLESS=1). Needs unprivileged user namespaces and a
+   * /dev/net/tun this user may open.
+   */
+  rootless?: boolean
   accel?: Accel
   /** Extra kernel command line for every VM, and per VM (`__append`, `__appendNNN`). */
   append?: string
@@ -118,7 +125,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
-  'packages', 'packagesRole', 'packagesVm',
+  'packages', 'packagesRole', 'packagesVm', 'rootless',
 ]
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
@@ -281,6 +288,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   for (const key of ['home', 'kernel', 'modules'] as const) {
     if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
   }
+  if (opts.rootless !== undefined && typeof opts.rootless !== 'boolean') c.add(`Expected \`rootless\` to be true or false, got ${show(opts.rootless)}`)
   if (opts.tools !== undefined && typeof opts.tools !== 'boolean') c.add(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
   const packages = checkPackages(c, opts)
   const anyPackages = packages.packages.length > 0 || Object.values(packages.packagesRole).some((l) => l?.length) || Object.values(packages.packagesVm).some((l) => l.length)
@@ -307,6 +315,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     ...overlays,
     ...packages,
     network, netSetup, accel,
+    rootless: typeof opts.rootless === 'boolean' ? opts.rootless : undefined,
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,

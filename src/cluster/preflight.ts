@@ -3,6 +3,7 @@
 // missing right makes it a PermissionError.
 import { accessSync, constants, existsSync } from 'node:fs'
 import { imagePaths } from '../host/home.ts'
+import { rootlessProblems } from '../host/rootless.ts'
 import { hasNetAdmin, which } from '../host/which.ts'
 import { overlayKind } from '../image/overlay-segment.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
@@ -10,7 +11,7 @@ import { QEMU } from '../qemu/accel.ts'
 
 /** The problem of bridge mode without the rights for it. */
 export const BRIDGE_RIGHTS =
-  "network: 'bridge' needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, or use network: 'user', which needs no rights"
+  "network: 'bridge' with `rootless: false` needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, drop `rootless: false` (bridge mode in a user namespace of its own), or use network: 'user', which needs no rights"
 
 export interface HostProblems {
   /** Rights this process lacks for the spec. */
@@ -55,8 +56,9 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
       } else if (!overlayKind(p)) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
     }
   }
-  if (spec.network === 'bridge' && !hasNetAdmin()) {
-    rights.push(BRIDGE_RIGHTS)
+  if (spec.network === 'bridge') {
+    if (spec.rootless) rights.push(...rootlessProblems().map((p) => `network: 'bridge' without root (rootless): ${p}`))
+    else if (!hasNetAdmin()) rights.push(BRIDGE_RIGHTS)
   }
   if (typeof spec.netSetup === 'string') {
     if (!existsSync(spec.netSetup)) problems.push(`Net-setup script ${spec.netSetup} does not exist`)

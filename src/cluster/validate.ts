@@ -5,6 +5,7 @@
 import { resolve } from 'node:path'
 import { ClusterConfigError, PermissionError } from '../errors.ts'
 import { xclusterHome } from '../host/home.ts'
+import { rootlessByDefault } from '../host/rootless.ts'
 import type { ClusterSpec, Role } from '../plan/spec.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import { overlaySearchPath, resolveOverlay } from './overlay-path.ts'
@@ -16,6 +17,7 @@ export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStar
   const { spec, problems } = checkOptions(options)
   spec.home = xclusterHome(spec.home || undefined)
   spec.kernel ??= process.env.XCLUSTER_KERNEL || undefined
+  spec.rootless = spec.network === 'bridge' && (spec.rootless ?? rootlessByDefault())
   if (spec.kernel) spec.modules ??= process.env.XCLUSTER_MODULES || undefined
   // Overlays given by name are looked up in the overlay search path.
   const dirs = overlaySearchPath(Array.isArray(options?.ovlPath) ? options.ovlPath : undefined)
@@ -47,6 +49,7 @@ export function resolvedOptions(options: ClusterOptions, spec: ClusterSpec): Rec
   json.home = spec.home
   if (spec.kernel) json.kernel = spec.kernel
   if (spec.modules) json.modules = spec.modules
+  if (spec.network === 'bridge') json.rootless = spec.rootless
   if (options?.overlays) json.overlays = spec.overlays
   if (options?.overlaysRole) json.overlaysRole = spec.overlaysRole
   if (options?.overlaysVm) json.overlaysVm = spec.overlaysVm

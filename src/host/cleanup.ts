@@ -35,6 +35,7 @@ function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: 
     }
   }
   if (s.relay) out.push({ ...s.relay, what: 'namespace relay' })
+  for (const h of s.nsHolders ?? []) out.push({ ...h, what: `holder of namespace ${h.ns}` })
   return out
 }
 

@@ -40,6 +40,10 @@ export interface StateRecord {
   netns?: string
   /** More namespaces of a cluster that spans simulated hosts (one per host, and the underlay). */
   netnsExtra?: string[]
+  /** Bridge mode in a user namespace of the cluster's own: the relay holds it; no namespace is named. */
+  rootless?: boolean
+  /** Rootless: the process holding each further namespace (simulated hosts, the underlay). */
+  nsHolders?: Array<ProcessRecord & { ns: string }>
   /** Relay into the namespace (bridge mode). */
   relay?: ProcessRecord & { socket: string }
   /** The owner's reaper (see reaper.mjs): it removes the cluster when the owner dies. */

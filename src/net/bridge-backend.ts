@@ -1,14 +1,17 @@
 // Bridge networking: the cluster's own network namespace, one Linux bridge
 // per net, one tap per (VM, net), QEMU started inside the namespace. The test
 // process stays in the main namespace and reaches the VMs through a relay on
-// a Unix socket in the state directory.
+// a Unix socket in the state directory. As root the namespaces are named
+// (ip netns); rootless they are in a user namespace of the cluster's own,
+// held by the relay and entered by its pid (nsenter).
 import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { existsSync } from 'node:fs'
 import { ChannelError, HostCommandError, XcTimeoutError } from '../errors.ts'
-import type { StateDir } from '../host/state-dir.ts'
+import { nsenterArgv, unshareArgv } from '../host/rootless.ts'
+import type { ProcessRecord, StateDir } from '../host/state-dir.ts'
 import { waitGone, sameProcess } from '../host/proc.ts'
 import type { Spawner } from '../host/spawner.ts'
 import { waitFor } from '../host/wait.ts'
@@ -90,18 +93,42 @@ export class BridgeBackend implements NetworkBackend {
   readonly mode = 'bridge' as const
   readonly netns: string
   readonly relaySocket: string
+  /** In a user namespace of the cluster's own (no root): namespaces are held by processes and entered by their pid, not named in /run/netns. */
+  readonly rootless: boolean
 
   constructor(
     private readonly plan: ClusterPlan,
     private readonly state: StateDir,
     private readonly spawner: Spawner,
+    rootless = false,
   ) {
     this.netns = netnsName(plan.id)
     this.relaySocket = state.path('relay.sock')
+    this.rootless = rootless || state.state.rootless === true
+  }
+
+  /** The process that holds namespace `ns` (rootless): the relay for the cluster's own, a holder for each other. */
+  private holderOf(ns: string): number {
+    const s = this.state.state
+    const holder = ns === this.netns ? s.relay : s.nsHolders?.find((h) => h.ns === ns)
+    if (!holder || !sameProcess(holder.pid, holder.startTime)) {
+      throw new HostCommandError(`the process holding namespace ${ns} of cluster ${s.name} is gone (rootless bridge mode; see ${this.state.path('relay.log')})`, { argv: [] })
+    }
+    return holder.pid
+  }
+
+  /** `argv` run inside namespace `ns`. */
+  private inNs(ns: string, argv: string[]): string[] {
+    return this.rootless ? nsenterArgv(this.holderOf(ns), argv) : ['ip', 'netns', 'exec', ns, ...argv]
+  }
+
+  /** How `ip link ... netns X` names namespace `ns`: its name, or rootless the pid of its holder. */
+  private nsRef(ns: string): string {
+    return this.rootless ? String(this.holderOf(ns)) : ns
   }
 
   private async ipBatch(lines: string[], ns = this.netns, tool = 'ip'): Promise<void> {
-    const argv = [tool, '-n', ns, '-batch', '-']
+    const argv = this.rootless ? this.inNs(ns, [tool, '-batch', '-']) : [tool, '-n', ns, '-batch', '-']
     const r = await execa(argv[0], argv.slice(1), { input: lines.join('\n') + '\n', reject: false })
     if (r.exitCode !== 0) {
       throw new HostCommandError(`${argv.join(' ')} failed: ${r.stderr.trim()}\n${lines.join('\n')}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
@@ -122,20 +149,28 @@ export class BridgeBackend implements NetworkBackend {
   async prepare(): Promise<void> {
     const hosts = this.plan.hosts ?? []
     const extra = hosts.length > 1 ? [...hosts.slice(1).map((_, j) => this.hostNetns(j + 1)), `${this.netns}-ul`] : []
-    // Recorded before they are made, so that a kill right after leaves a trace.
-    this.state.update((r) => {
-      r.netns = this.netns
-      if (extra.length) r.netnsExtra = extra
-    })
-    for (const ns of [this.netns, ...extra]) {
-      const add = await execa('ip', ['netns', 'add', ns], { reject: false })
-      if (add.exitCode !== 0) {
-        throw new HostCommandError(`ip netns add ${ns} failed: ${add.stderr.trim()}`, { argv: ['ip', 'netns', 'add', ns], exitCode: add.exitCode, stderr: add.stderr })
+    if (this.rootless) {
+      // The relay is the first process of the cluster's user and network
+      // namespace and holds it; each other namespace gets a relay of its own.
+      this.state.update((r) => (r.rootless = true))
+      await this.startRelay(unshareArgv([process.execPath, RELAY, this.relaySocket]))
+      for (const ns of extra) await this.startHolder(ns)
+    } else {
+      // Recorded before they are made, so that a kill right after leaves a trace.
+      this.state.update((r) => {
+        r.netns = this.netns
+        if (extra.length) r.netnsExtra = extra
+      })
+      for (const ns of [this.netns, ...extra]) {
+        const add = await execa('ip', ['netns', 'add', ns], { reject: false })
+        if (add.exitCode !== 0) {
+          throw new HostCommandError(`ip netns add ${ns} failed: ${add.stderr.trim()}`, { argv: ['ip', 'netns', 'add', ns], exitCode: add.exitCode, stderr: add.stderr })
+        }
       }
     }
     await this.ipBatch(bridgeBatch(this.plan))
     if (hosts.length > 1) await this.prepareHosts(hosts, `${this.netns}-ul`)
-    await this.startRelay()
+    if (!this.rootless) await this.startRelay(['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket])
   }
 
   /**
@@ -148,7 +183,7 @@ export class BridgeBackend implements NetworkBackend {
     for (const [i] of hosts.entries()) {
       const ns = this.hostNetns(i)
       await this.ipBatch([
-        `link add u${i} mtu ${UNDERLAY_MTU} type veth peer name underlay mtu ${UNDERLAY_MTU} netns ${ns}`,
+        `link add u${i} mtu ${UNDERLAY_MTU} type veth peer name underlay mtu ${UNDERLAY_MTU} netns ${this.nsRef(ns)}`,
         `link set u${i} master ul up`,
       ], underlay)
       if (i > 0) await this.ipBatch(bridgeBatch(this.plan, false), ns)
@@ -157,13 +192,25 @@ export class BridgeBackend implements NetworkBackend {
     }
   }
 
-  /** The relay, through the cluster's spawner; it is ready once its socket exists. */
-  private async startRelay(): Promise<void> {
-    const log = this.state.path('relay.log')
-    const { record } = await this.spawner.spawn(['ip', 'netns', 'exec', this.netns, process.execPath, RELAY, this.relaySocket], log)
+  /** Start a relay by `argv`, through the cluster's spawner; it is ready once its socket exists. */
+  private async startAt(argv: string[], socket: string, log: string): Promise<ProcessRecord> {
+    const { record } = await this.spawner.spawn(argv, log)
+    const up = await waitFor(() => existsSync(socket), { timeoutMs: 10_000, intervalMs: 20, abort: () => !sameProcess(record.pid, record.startTime) })
+    if (!up) throw new HostCommandError(`the namespace relay did not start (see ${log})`, { argv })
+    return record
+  }
+
+  private async startRelay(argv: string[]): Promise<void> {
+    const record = await this.startAt(argv, this.relaySocket, this.state.path('relay.log'))
     this.state.update((r) => (r.relay = { ...record, socket: this.relaySocket }))
-    const up = await waitFor(() => existsSync(this.relaySocket), { timeoutMs: 10_000, intervalMs: 20, abort: () => !sameProcess(record.pid, record.startTime) })
-    if (!up) throw new HostCommandError(`the namespace relay did not start (see ${log})`, { argv: ['relay.mjs', this.relaySocket] })
+  }
+
+  /** Rootless: a new network namespace in the cluster's user namespace, held by a relay of its own. */
+  private async startHolder(ns: string): Promise<void> {
+    const socket = this.state.path(`${ns}.sock`)
+    const argv = nsenterArgv(this.holderOf(this.netns), ['unshare', '--net', '--', process.execPath, RELAY, socket], false)
+    const record = await this.startAt(argv, socket, this.state.path('relay.log'))
+    this.state.update((r) => (r.nsHolders = [...(r.nsHolders ?? []), { ...record, ns }]))
   }
 
   async prepareVm(vm: VmPlan): Promise<void> {
@@ -175,7 +222,7 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   wrap(argv: string[], vm?: VmPlan): string[] {
-    return ['ip', 'netns', 'exec', this.netnsOf(vm), ...argv]
+    return this.inNs(this.netnsOf(vm), argv)
   }
 
   connect(vm: VmPlan, port: number): Promise<Duplex> {
@@ -189,7 +236,9 @@ export class BridgeBackend implements NetworkBackend {
   /**
    * Stop the relay gracefully. The namespaces (and with them their bridges,
    * taps, VXLAN devices and veths) are removed by the cluster's cleanup, by
-   * the names recorded in its state directory.
+   * the names recorded in its state directory; rootless, they go with the
+   * last process in them (the relays and holders, QEMU), which cleanup ends
+   * by their recorded pids.
    */
   async teardown(): Promise<void> {
     const relay = this.state.state.relay

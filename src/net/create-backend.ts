@@ -9,7 +9,7 @@ import { CustomBackend } from './custom-backend.ts'
 import { UserBackend } from './user-backend.ts'
 
 /** The backend for `plan`: user or bridge, wrapped by the user's net-setup hook if any. */
-export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup'>, spawner: Spawner): NetworkBackend {
-  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner) : new UserBackend(plan)
+export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup' | 'rootless'>, spawner: Spawner): NetworkBackend {
+  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner, spec.rootless === true) : new UserBackend(plan)
   return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup) : base
 }

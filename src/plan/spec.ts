@@ -62,6 +62,8 @@ export interface ClusterSpec<S = unknown> {
   overlaysVm: Record<number, string[]>
   network: NetworkMode
   netSetup?: NetSetup
+  /** Bridge mode in a user namespace of the cluster's own (undefined until validation reads the host). */
+  rootless?: boolean
   accel: Accel
   append: string
   appendVm: Record<number, string>

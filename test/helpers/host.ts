@@ -1,12 +1,13 @@
 // Helpers of the harness's own tests: private homes, and what a cluster left
 // on the machine, looked up by the cluster's own ids (never by pattern).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, existsSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { imagePaths, xclusterHome } from '../../src/host/home.ts'
 import { removeClusterResources } from '../../src/host/cleanup.ts'
-import { listStates } from '../../src/host/state-dir.ts'
+import { listStates, type StateRecord } from '../../src/host/state-dir.ts'
+import { nsenterArgv } from '../../src/host/rootless.ts'
 import { lockedBlocks } from '../../src/host/port-block.ts'
 
 /**
@@ -90,4 +91,35 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms: nu
     await new Promise((r) => setTimeout(r, 50))
   }
   return check()
+}
+
+/**
+ * `argv` run inside namespace `ns` of `cluster` (its own, `xc-<id>`, or one of
+ * its simulated hosts' and the underlay's): through `ip netns exec` as root,
+ * rootless through nsenter into the process that holds it.
+ */
+export function inClusterNs(state: StateRecord, ns: string, argv: string[]): string[] {
+  if (!state.rootless) return ['ip', 'netns', 'exec', ns, ...argv]
+  const holder = ns === `xc-${state.id}` ? state.relay : state.nsHolders?.find((h) => h.ns === ns)
+  if (!holder) throw new Error(`no holder of namespace ${ns} recorded in ${state.dir}`)
+  return nsenterArgv(holder.pid, argv)
+}
+
+/** The namespaces of a cluster beyond its own (simulated hosts, then the underlay), root or rootless. */
+export function extraNamespaces(state: StateRecord): string[] {
+  return state.rootless ? (state.nsHolders ?? []).map((h) => h.ns) : [...(state.netnsExtra ?? [])]
+}
+
+/** Processes (pid and command) whose network namespace is one of `nsIds` (readlink of /proc/PID/ns/net, e.g. `net:[4026532301]`). */
+export function processesInNetns(nsIds: string[]): string[] {
+  const out: string[] = []
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      if (nsIds.includes(readlinkSync(`/proc/${pid}/ns/net`))) out.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 120)}`)
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out
 }
