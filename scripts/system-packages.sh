@@ -8,7 +8,9 @@
 #   as root: apt-get update and install what is missing;
 #   as a user: print the exact line to run as root and exit 1 when something
 #   is missing; exit 0 when everything is installed.
-# It changes no device node (/dev/kvm, /dev/net/tun keep their modes).
+# One device node: as root, a /dev/net/tun that only root may open gets
+# Debian's default mode 0666 (what udev gives it), so that bridge mode runs
+# without root; it says so. /dev/kvm keeps its mode.
 # Arguments name more packages to check and install (npm run setup in a clone
 # adds those the repo's own tests need).
 # dpkg-query, apt-get and apt-cache are in /usr/bin: no sbin on PATH needed.
@@ -18,10 +20,10 @@ set -euo pipefail
 # and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
 # lz4: unpacks the cloud kernel's vmlinux for PVH boot;
 # tcpdump .. bash: the programs of the tools disk (tools: true); dpkg/apt: the kernel
-# and the package layers; fakeroot: a package layer built as a user.
+# and the package layers; fakeroot: a package layer built as a user; acl: xc nsadd.
 PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs lz4
   tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash
-  fakeroot
+  fakeroot acl
   "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
@@ -59,5 +61,15 @@ if [ -z "${XCLUSTER_KERNEL:-}" ] && ! apt-cache show linux-image-cloud-amd64 >/d
     [ -n "$updated" ] || apt-get update -qq
   else
     echo "setup: apt-cache does not know linux-image-cloud-amd64; run: sudo apt-get update (or set XCLUSTER_KERNEL and XCLUSTER_MODULES)" >&2
+  fi
+fi
+
+# Rootless bridge mode opens /dev/net/tun as the user (QEMU's taps). Debian's
+# udev makes it 0666; a container or a minimal host may leave it 0600.
+if [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ]; then
+  mode=$(stat -c %a /dev/net/tun)
+  if [ "$mode" != 666 ]; then
+    chmod 0666 /dev/net/tun
+    echo "setup: /dev/net/tun was mode $mode; gave it Debian's default 0666 (as udev does), so that bridge mode runs without root (rootless). Until the next boot; a udev rule or \`xc nsadd\` keeps it"
   fi
 fi

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { VmBootError, cleanupDeadClusters, startCluster, type RunningCluster } from '../src/index.ts'
 import { lockedBlocks } from '../src/host/port-block.ts'
 import { leftovers, privateHome } from './helpers/host.ts'
-import { canBridge, skippedBecause } from './helpers/rights.ts'
+import { NEEDS_ROOT_NAMESPACES, canBridge, canRootBridge, skippedBecause } from './helpers/rights.ts'
 
 const isRoot = process.getuid?.() === 0
 let home: string
@@ -22,8 +22,9 @@ afterAll(() => remove())
 
 describe('cleanup never forgets', () => {
   // A second bind mount on the namespace's file makes `ip netns delete` fail (EBUSY) once: a real failure, needing root.
-  test.skipIf(!canBridge || !isRoot)(skippedBecause('a namespace that cannot be deleted stays recorded, the stop says so, and a later cleanup removes it', !canBridge || !isRoot, canBridge ? 'needs root (a second bind mount on the namespace file)' : undefined), async () => {
-    const c = await startCluster({ home, name: 'stuck-ns', network: 'bridge', nvm: 1, nrouters: 0 })
+  // Named namespaces are root bridge mode's (rootless has none to bind-mount).
+  test.skipIf(!canRootBridge || !isRoot)(skippedBecause('a namespace that cannot be deleted stays recorded, the stop says so, and a later cleanup removes it', !canRootBridge || !isRoot, canRootBridge ? 'needs root (a second bind mount on the namespace file)' : NEEDS_ROOT_NAMESPACES), async () => {
+    const c = await startCluster({ home, name: 'stuck-ns', network: 'bridge', rootless: false, nvm: 1, nrouters: 0 })
     const ns = c.netns!
     const file = join('/run/netns', ns)
     await execa('mount', ['--bind', file, file])
@@ -59,7 +60,7 @@ describe('cleanup never forgets', () => {
     }
   })
 
-  // Taps: bridge mode, measured from this process's CapEff (canBridge).
+  // Taps: bridge mode, root or rootless (canBridge).
   test.skipIf(!canBridge)(skippedBecause('a scale-out whose VM does not boot leaves no tap, no plan entry and no record of it', !canBridge), async () => {
     const c = await startCluster({ home, name: 'grow', network: 'bridge', nvm: 1, nrouters: 0 })
     try {

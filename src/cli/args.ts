@@ -20,6 +20,8 @@ export interface Command {
 export const NAMELESS: Readonly<Record<string, string>> = {
   setup: 'setup is machine-wide (the host packages and the VM image it builds are shared by every cluster)',
   packages: 'package layers are shared by every cluster of the home (a cache under XCLUSTER_HOME)',
+  nsadd: 'it prepares the host for a user, not a cluster',
+  nsdel: 'it undoes nsadd for a user, not a cluster',
 }
 
 /** The usage text of `cmd`. */

@@ -83,3 +83,9 @@ export function nsenterArgv(pid: number, argv: string[], net = true): string[] {
 export function unshareArgv(argv: string[]): string[] {
   return ['unshare', '--user', '--map-root-user', '--net', '--', ...argv]
 }
+
+/** What stops bridge mode as the harness picks it here (rootless or root, see rootlessByDefault); empty when it can run. */
+export function bridgeModeProblems(): string[] {
+  if (rootlessByDefault()) return rootlessProblems()
+  return hasNetAdmin() ? [] : ['needs root or CAP_NET_ADMIN (XCLUSTER_ROOTLESS=0)']
+}

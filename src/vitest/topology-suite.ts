@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { expect, test } from './fixtures.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
-import { hasNetAdmin } from '../host/which.ts'
+import { bridgeModeProblems } from '../host/rootless.ts'
 import { vmName } from '../plan/spec.ts'
 
 export interface TopologyChecks {
@@ -32,13 +32,15 @@ export function writeDiagram(cluster: RunningCluster, name: string): string {
 
 /**
  * Define the suite in the calling file: one cluster of `topology` in `mode`.
- * Bridge mode without root or CAP_NET_ADMIN is one skipped test that says why.
+ * Bridge mode where it cannot run (no root, and a host that does not allow
+ * it rootless) is one skipped test that says why.
  */
 export function topologySuite(topology: string, mode: 'user' | 'bridge', options: ClusterOptions, checks: TopologyChecks): void {
   const label = `${topology}-${mode}`
-  if (mode === 'bridge' && !hasNetAdmin()) {
-    // Bridge mode makes a namespace, bridges and taps: without the rights the cluster is never started.
-    test.skip(`${label}: the reachability checks of the topology (skipped: needs root or CAP_NET_ADMIN (bridge mode makes namespaces, bridges and taps); rootless bridge mode is not built yet)`, () => {})
+  const blockers = mode === 'bridge' ? bridgeModeProblems() : []
+  if (blockers.length) {
+    // Bridge mode makes a namespace, bridges and taps: without root, or a host that allows them rootless, the cluster is never started.
+    test.skip(`${label}: the reachability checks of the topology (skipped: bridge mode cannot run here: ${blockers.join('; ')})`, () => {})
     return
   }
   test.override('clusterOptions', { scope: 'file' }, { name: label, topology, network: mode, ...options })

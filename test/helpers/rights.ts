@@ -4,7 +4,7 @@
 // open to this user); without both those tests are skipped, and the name of
 // each skipped test or describe says why.
 import { readFileSync } from 'node:fs'
-import { rootlessByDefault, rootlessProblems } from '../../src/host/rootless.ts'
+import { bridgeModeProblems, rootlessProblems } from '../../src/host/rootless.ts'
 import { hasNetAdmin } from '../../src/host/which.ts'
 
 /** True when this process may make named namespaces itself (root, or CAP_NET_ADMIN effective). */
@@ -17,7 +17,7 @@ export const rootlessBlockers: string[] = rootlessProblems()
 export const canRootless: boolean = rootlessBlockers.length === 0
 
 /** True when bridge mode runs here as the harness picks it: rootless without CAP_NET_ADMIN (or with XCLUSTER_ROOTLESS=1), else as root. */
-export const canBridge: boolean = rootlessByDefault() ? canRootless : canRootBridge
+export const canBridge: boolean = bridgeModeProblems().length === 0
 
 /** Why a bridge-mode test is skipped: neither root nor a host that allows rootless bridge mode. */
 export const NEEDS_BRIDGE_RIGHTS = `needs root or CAP_NET_ADMIN, or a host that allows rootless bridge mode, which this one does not: ${rootlessBlockers.join('; ')}`
