@@ -9,7 +9,7 @@ import { execa } from 'execa'
 import { ClusterConfigError, HostCommandError, PermissionError, VmBootError, startCluster } from '../src/index.ts'
 import { NET_SETUP_FAILING } from '../fixtures/index.ts'
 import { leftovers, privateHome, watchClusterIds } from './helpers/host.ts'
-import { canBridge, skippedBecause } from './helpers/rights.ts'
+import { canBridge, canRootBridge, skippedBecause } from './helpers/rights.ts'
 
 let home: string
 let remove: () => void
@@ -79,17 +79,17 @@ describe('bad options', () => {
 })
 
 describe('rights', () => {
-  test("bridge mode without root or CAP_NET_ADMIN fails at once with PermissionError naming network: 'user'", async () => {
+  test("bridge mode with rootless: false, without root or CAP_NET_ADMIN, fails at once with PermissionError naming network: 'user'", async () => {
     const script = fileURLToPath(new URL('./helpers/start-bridge.ts', import.meta.url))
     const root = fileURLToPath(new URL('..', import.meta.url))
-    const child = [process.execPath, '--import', 'tsx', script, home]
+    const child = [process.execPath, '--import', 'tsx', script, home, JSON.stringify({ rootless: false })]
     // With the rights (root), setpriv drops to nobody with no capabilities; the child reports
     // what startCluster threw. A checkout nobody cannot read (a clone in a 0700 home or
     // mktemp -d) gets root without CAP_NET_ADMIN instead: the same check of rights, by a
     // process that can load the code. Without the rights the child runs as this user, who
     // lacks them already (and may not use setpriv to change user).
     let command: string[] = child
-    if (canBridge) {
+    if (canRootBridge) {
       const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups']
       const readable = (await execa('setpriv', [...nobody, 'cat', join(root, 'package.json'), script], { reject: false, stdout: 'ignore' })).exitCode === 0
       const drop = readable ? [...nobody, '--inh-caps=-all'] : ['--inh-caps=-all', '--bounding-set=-net_admin']
@@ -102,10 +102,31 @@ describe('rights', () => {
     })
     const out = JSON.parse(r.stdout) as { name: string; problems: string[]; message: string }
     expect(out.name).toBe('PermissionError')
-    expect(out.message).toContain("network: 'bridge' needs root or CAP_NET_ADMIN")
+    expect(out.message).toContain("network: 'bridge' with `rootless: false` needs root or CAP_NET_ADMIN")
+    expect(out.message).toContain('drop `rootless: false`')
     expect(out.message).toContain("use network: 'user', which needs no rights")
     expect(runEntries()).toEqual([])
     expect(PermissionError.prototype).toBeInstanceOf(ClusterConfigError)
+  })
+})
+
+describe('rights, rootless', () => {
+  // A user namespace whose own user.max_user_namespaces is 0: in it no
+  // further user namespace can be made (ENOSPC), as on a host whose sysctl
+  // forbids them; the machine's own setting is not touched.
+  test('rootless bridge mode where user namespaces cannot be made is a PermissionError that says so, names the sysctl, and starts nothing', async () => {
+    const script = fileURLToPath(new URL('./helpers/start-bridge.ts', import.meta.url))
+    const inner = `echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" --import tsx "$@"`
+    const r = await execa('unshare', ['--user', '--map-root-user', 'sh', '-c', inner, process.execPath, script, home, JSON.stringify({ rootless: true })], {
+      reject: false,
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    })
+    const out = JSON.parse(r.stdout) as { name: string; problems: string[]; message: string }
+    expect(out.name).toBe('PermissionError')
+    expect(out.message).toContain('does not let this user make user namespaces')
+    expect(out.message).toContain('sysctl -w user.max_user_namespaces=')
+    expect(out.message).not.toContain('/dev/net/tun')
+    expect(runEntries()).toEqual([])
   })
 })
 

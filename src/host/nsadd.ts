@@ -91,11 +91,13 @@ export async function nsadd(user: string): Promise<{ record: NsaddRecord; change
   const changed: string[] = []
   const record: NsaddRecord = old ?? { user, uid: id.uid, addedAt: new Date().toISOString(), tunAcl: false, sysctls: [] }
   if (!existsSync(TUN)) throw new HostCommandError(`${TUN} does not exist: modprobe tun`, { argv: [] })
+  // The entry and the mask: a chmod after an ACL entry lowers the mask, which then denies the entry.
   const acl = spawnSync('getfacl', ['-cp', TUN], { encoding: 'utf8' }).stdout ?? ''
+  const hasEntry = new RegExp(`^user:(${user}|${id.uid}):`, 'm').test(acl)
   let addedAcl = false
-  if (!new RegExp(`^user:(${user}|${id.uid}):rw`, 'm').test(acl)) {
-    await run(['setfacl', '-m', `u:${user}:rw`, TUN])
-    record.tunAcl = addedAcl = true
+  if (problemsAs(user).some((p) => p.includes(TUN))) {
+    await run(['setfacl', '-m', `u:${user}:rw,m::rw`, TUN])
+    if (!hasEntry) record.tunAcl = addedAcl = true
     changed.push(`${TUN}: ACL entry u:${user}:rw (this user may open it)`)
   }
   if (existsSync(UDEV_DIR)) {
