@@ -10,6 +10,8 @@ export const RESULTS = join(HERE, 'results.json')
 const argv = process.argv.slice(2)
 export const quick = argv.includes('--quick')
 export const onlyScale = argv.includes('--only-scale')
+/** Only the rootless / root bridge-mode comparison. */
+export const onlyRootless = argv.includes('--only-rootless')
 export const scale = onlyScale || !(quick || argv.includes('--no-scale'))
 /** Cluster sizes of the ready-time series, and the runs of each. */
 export const SERIES: Array<{ n: number; reps: number }> = quick

@@ -6,6 +6,7 @@ import { validateOptions, type loadImage } from '../src/index.ts'
 import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyScale, quick, RESULTS, scale } from './config.ts'
 import type { HarnessRun } from './harness.ts'
 import type { PackagesResult } from './packages.ts'
+import type { RootlessResult } from './rootless.ts'
 import type { PhaseResult } from './phases.ts'
 import type { ScaleResult, XcStartResult } from './scale.ts'
 import { errors } from './session.ts'
@@ -35,11 +36,12 @@ export interface Measured {
   scaleResults: ScaleResult[]
   xcResults: XcStartResult[]
   packages?: PackagesResult
+  rootless?: RootlessResult
 }
 
 /** Print the table, write results.json and list the parts that failed. */
 export function report(m: Measured): void {
-  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages } = m
+  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless } = m
   const stockMs = median(stockRuns)
   const one = series.find((s) => s.n === 1)
   const s8 = series.find((s) => s.n === 8)
@@ -98,6 +100,14 @@ export function report(m: Measured): void {
       ['1 VM boot with the layer / without', times(p.withOverWithout), `target <= 1.1; with ${list(p.bootWithMs)}; without ${list(p.bootWithoutMs)} (tools on in both)`],
     )
   }
+  if (rootless) {
+    const r = rootless
+    rows.push(
+      [`bridge mode rootless / root: ${r.vms} VMs ready`, times(r.readyRatio), `target within 10 %; root ${list(r.readyMs.root)}; rootless ${list(r.readyMs.rootless)}`],
+      [`bridge mode rootless / root: exec('true') median`, times(r.execRatio), `root ${r.exec.root.map((e) => msec(e.medianMs)).join(', ')}; rootless ${r.exec.rootless.map((e) => msec(e.medianMs)).join(', ')}`],
+      [`bridge mode rootless / root: iperf3 over net 1`, times(r.throughputRatio), `root ${r.mbps.root.join(', ')} Mbit/s; rootless ${r.mbps.rootless.join(', ')} Mbit/s`],
+    )
+  }
   for (const r of scaleResults) {
     rows.push(
       [`scale, ${r.network} mode: ${r.nvm} VMs ready`, secs(r.readyMs), `mem ${r.options.mem} MiB, tbSize ${r.options.tbSize} MiB; stop ${secs(r.stopMs)}`],
@@ -132,6 +142,7 @@ export function report(m: Measured): void {
     scale: scaleResults,
     xcStart: xcResults,
     packages: packages ?? null,
+    rootless: rootless ?? null,
     errors,
   }
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick | --no-scale | --only-scale]
+// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless]
 //
 // What the harness costs, what a boot costs, and how far one machine goes, in one run:
 //   1. stock baseline: one bare QEMU booting Debian's cloud kernel as packaged
@@ -16,7 +16,9 @@
 //   7. package layers: the first build of a 20-package layer (apt resolve,
 //      download, build), a cached reuse, and a 1-VM boot with it against
 //      the same VM without it;
-//   8. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
+//   8. bridge mode rootless against root: 8 VMs ready, exec latency,
+//      iperf3 throughput, runs alternating;
+//   9. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
 //      time to all ready, the machine's peak memory, RSS and PSS, and ping over
 //      net 1 between 100 sampled pairs.
 // Floor and harness runs alternate and medians are reported. The benchmark
@@ -31,11 +33,12 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { loadImage, planCluster, startCluster, validateOptions } from '../src/index.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
-import { FLOOR_TIMEOUT_MS, log, onlyScale, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
+import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
 import { harnessRun, type HarnessRun } from './harness.ts'
 import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
+import { rootlessRun, type RootlessResult } from './rootless.ts'
 import { report, type SeriesResult } from './report.ts'
 import { scaleRun, xcStartRun, type ScaleResult, type XcStartResult } from './scale.ts'
 import { live, part, stopCluster, stopEverything, stopOnSignals } from './session.ts'
@@ -66,8 +69,12 @@ async function main(): Promise<void> {
   const scaleResults: ScaleResult[] = []
   const xcResults: XcStartResult[] = []
   let packages: PackagesResult | undefined
+  let rootless: RootlessResult | undefined
   try {
-    if (!onlyScale) {
+    if (onlyRootless) {
+      log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
+      rootless = await part('rootless', rootlessRun)
+    } else if (!onlyScale) {
       log('boot phases: one VM alone (user mode); also warms caches ...')
       phases = await part('boot phases', async () => {
         const r = await phaseRun()
@@ -123,6 +130,9 @@ async function main(): Promise<void> {
       log('packages: first build of a 20-package layer, cached reuse, boot with it against without ...')
       packages = await part('packages', packagesRun)
 
+      log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
+      rootless = await part('rootless', rootlessRun)
+
       // TCP throughput VM to VM over net 1 (iperf3): user mode (multicast socket net) against bridge mode (tap and bridge).
       for (const network of ['user', 'bridge'] as const) {
         log(`throughput: iperf3 vm-001 -> vm-002 over net 1, ${network} mode ...`)
@@ -142,7 +152,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (scale) {
+    if (scale && !onlyRootless) {
       for (const network of ['user', 'bridge'] as const) {
         log(`scale: ${SCALE_VMS} VMs in ${network} mode (mem ${SCALE_OPTIONS.mem}, tbSize ${SCALE_OPTIONS.tbSize}) ...`)
         const r = await part(`scale ${network}`, () => scaleRun(network))
@@ -158,7 +168,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages })
+  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless })
 }
 
 try {

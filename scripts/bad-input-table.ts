@@ -5,7 +5,8 @@ import { checkOptions } from '../src/cluster/options.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BRIDGE_RIGHTS } from '../src/cluster/preflight.ts'
+import { BRIDGE_RIGHTS, ROOTLESS_PREFIX } from '../src/cluster/preflight.ts'
+import { tunProblemText } from '../src/host/rootless.ts'
 import { validateOptions } from '../src/cluster/validate.ts'
 
 const cases: Array<[string, Record<string, unknown>]> = [
@@ -26,6 +27,7 @@ const cases: Array<[string, Record<string, unknown>]> = [
   ['bad network', { network: 'bridged' }],
   ['net-setup that is not a function or path', { network: { netSetup: 42 } }],
   ['bad accel', { accel: 'KVM' }],
+  ['rootless that is not a boolean', { rootless: 'yes' }],
   ['an IPv6 prefix that gives no valid address', { prefix: '1::2::3' }],
   ['a cluster name for file and interface names', { name: 'a name with spaces and more than 32 characters' }],
   ['a package name Debian cannot have', { packages: ['FRR', 'frr'] }],
@@ -69,7 +71,8 @@ function hostProblems(o: Record<string, unknown>, env: Record<string, string>): 
 }
 const qemu = hostProblems({}, { PATH: '' }).filter((p) => p.includes('qemu'))
 console.log(`| QEMU not installed | \`PATH\` without it | ${md(qemu.join(' / '))} |`)
-console.log(`| bridge mode without rights | \`{"network":"bridge"}\` as a user | ${md(BRIDGE_RIGHTS)} |`)
+console.log(`| bridge mode rootless, /dev/net/tun closed to the user | \`{"network":"bridge"}\` as alice, tun 0600 | ${md(ROOTLESS_PREFIX + tunProblemText('0600', 'EACCES', 'alice'))} |`)
+console.log(`| bridge mode, rootless: false, without rights | \`{"network":"bridge","rootless":false}\` as a user | ${md(BRIDGE_RIGHTS)} |`)
 const fresh = mkdtempSync(join(tmpdir(), 'xc-table-'))
 const image = hostProblems({ home: fresh }, {}).map((p) => p.replaceAll(fresh, '<home>'))
 rmSync(fresh, { recursive: true, force: true })

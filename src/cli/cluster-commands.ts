@@ -96,6 +96,8 @@ const status: Command = {
     const name = clusterName(values.name)
     const state = listStates(xclusterHome()).find((s) => s.state.name === name && !s.state.stoppedAt)
     const alive = state ? clusterAlive(state.state) : false
+    // Rootless, the namespace has no name: the pid of the relay that holds it (nsenter -t PID -U -n --preserve-credentials).
+    const ns = state?.state.rootless ? `rootless:${state.state.relay?.pid ?? '?'}` : state?.state.netns
     const vms = state
       ? Object.values(state.state.vms).sort((a, b) => a.num - b.num).map((v) => {
           const p = state.state.plan?.vms.find((x) => x.num === v.num)
@@ -105,16 +107,16 @@ const status: Command = {
             alive: up,
             pid: v.process?.pid,
             uptimeSec: up && v.startedAt ? Math.round((Date.now() - Date.parse(v.startedAt)) / 1000) : 0,
-            telnet: state.state.network === 'user' ? `127.0.0.1:${p?.telnetPort}` : `${state.state.netns}:192.168.0.${v.num}:23`,
-            ssh: state.state.network === 'user' ? `127.0.0.1:${p?.sshPort}` : `${state.state.netns}:192.168.0.${v.num}:22`,
+            telnet: state.state.network === 'user' ? `127.0.0.1:${p?.telnetPort}` : `${ns}:192.168.0.${v.num}:23`,
+            ssh: state.state.network === 'user' ? `127.0.0.1:${p?.sshPort}` : `${ns}:192.168.0.${v.num}:22`,
           }
         })
       : []
-    const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: state?.state.netns ?? null, vms }
+    const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: ns ?? null, vms }
     if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n')
     else if (!state) process.stdout.write(`cluster ${name}: none running\n`)
     else {
-      process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}` : ''}: ${alive ? 'running' : 'dead'}\n`)
+      process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.rootless ? ' (rootless: the relay pid holding it)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
       for (const v of vms) process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)
     }
     return 0

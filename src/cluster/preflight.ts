@@ -9,6 +9,9 @@ import { overlayKind } from '../image/overlay-segment.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU } from '../qemu/accel.ts'
 
+/** What each problem of rootless bridge mode starts with. */
+export const ROOTLESS_PREFIX = "network: 'bridge' without root (rootless): "
+
 /** The problem of bridge mode without the rights for it. */
 export const BRIDGE_RIGHTS =
   "network: 'bridge' with `rootless: false` needs root or CAP_NET_ADMIN (to make a network namespace, bridges and taps); this process has neither. Run as root, drop `rootless: false` (bridge mode in a user namespace of its own), or use network: 'user', which needs no rights"
@@ -57,7 +60,7 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
     }
   }
   if (spec.network === 'bridge') {
-    if (spec.rootless) rights.push(...rootlessProblems().map((p) => `network: 'bridge' without root (rootless): ${p}`))
+    if (spec.rootless) rights.push(...rootlessProblems().map((p) => `${ROOTLESS_PREFIX}${p}`))
     else if (!hasNetAdmin()) rights.push(BRIDGE_RIGHTS)
   }
   if (typeof spec.netSetup === 'string') {

@@ -49,23 +49,28 @@ function userName(): string {
   }
 }
 
+/** The problem of a /dev/net/tun this user cannot open (mode as 4 octal digits, the errno code), with what to do. */
+export function tunProblemText(mode: string, code: string, user = userName()): string {
+  return (
+    `this user cannot open ${TUN} (mode ${mode}), which QEMU and \`ip tuntap\` need for the taps (${code}). ` +
+    `As root: chmod 0666 ${TUN} (Debian's default, set by udev; \`npm run setup\` as root does it), ` +
+    `a udev rule KERNEL=="tun", MODE="0666", or \`xc nsadd --user ${user}\` for this user only; or run as root`
+  )
+}
+
 /** Why /dev/net/tun cannot be opened for read and write by this process, or undefined. */
 function tunProblem(): string | undefined {
   try {
     accessSync(TUN, constants.R_OK | constants.W_OK)
     return undefined
   } catch (e) {
-    let mode = ''
+    let mode: number
     try {
-      mode = ` (mode ${(statSync(TUN).mode & 0o777).toString(8).padStart(4, '0')})`
+      mode = statSync(TUN).mode & 0o777
     } catch {
       return `${TUN} does not exist: as root, modprobe tun`
     }
-    return (
-      `this user cannot open ${TUN}${mode}, which QEMU and \`ip tuntap\` need for the taps (${(e as NodeJS.ErrnoException).code}). ` +
-      `As root: chmod 0666 ${TUN} (Debian's default, set by udev; \`npm run setup\` as root does it), ` +
-      `a udev rule KERNEL=="tun", MODE="0666", or \`xc nsadd --user ${userName()}\` for this user only; or run as root`
-    )
+    return tunProblemText(mode.toString(8).padStart(4, '0'), String((e as NodeJS.ErrnoException).code))
   }
 }
 
