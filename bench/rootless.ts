@@ -34,7 +34,7 @@ export async function rootlessRun(): Promise<RootlessResult> {
       const ms = performance.now() - t0
       live.add(c)
       try {
-        if (c.state.state.rootless !== (mode === 'rootless')) throw new Error(`the ${mode} cluster did not run ${mode}`)
+        if ((c.state.state.rootless === true) !== (mode === 'rootless')) throw new Error(`the ${mode} cluster did not run ${mode}`)
         r.readyMs[mode].push(round(ms, 0))
         const e = await execLatency(c.vm(1))
         r.exec[mode].push(e)
