@@ -13,6 +13,7 @@ import { lockedBlocks } from '../src/host/port-block.ts'
 import { sameProcess } from '../src/host/proc.ts'
 import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
+import { rootlessByDefault } from '../src/host/rootless.ts'
 
 const CHILD = fileURLToPath(new URL('./helpers/start-and-wait.ts', import.meta.url))
 
@@ -108,11 +109,13 @@ describe('SIGKILL during a boot of 4 VMs', () => {
       // Nobody removed the rest: the records are all there is.
       const left = await leftovers(home, [id])
       expect(left).toContain(`state directory ${join(home, 'run', id)}`)
-      if (network === 'bridge') expect(left).toContain(`namespace xc-${id}`)
+      // Rootless, the namespace has no name to leave behind: it went with its last process (the relay and QEMU die with their owner), which the check above saw gone.
+      const named = network === 'bridge' && !rootlessByDefault()
+      if (named) expect(left).toContain(`namespace xc-${id}`)
       const reports = await cleanupDeadClusters(home)
       expect(reports.map((r) => r.id)).toEqual([id])
       expect(reports[0].removed).toContain(`state directory ${join(home, 'run', id)}`)
-      if (network === 'bridge') expect(reports[0].removed).toContain(`network namespace xc-${id}`)
+      if (named) expect(reports[0].removed).toContain(`network namespace xc-${id}`)
       expect(await leftovers(home, [id])).toEqual([])
       await survivorIntact()
     })

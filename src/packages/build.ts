@@ -130,11 +130,18 @@ const PAM_COMMON: Record<string, string> = {
 }
 
 /** Files that postinst scripts of well-known packages generate rather than ship. */
-function generatedFiles(stage: string, packages: ResolvedPackage[]): void {
+function generatedFiles(stage: string, packages: ResolvedPackage[]): string[] {
+  const written: string[] = []
   if (packages.some((p) => p.name === 'libpam-runtime')) {
     mkdirSync(join(stage, 'etc', 'pam.d'), { recursive: true })
-    for (const [f, text] of Object.entries(PAM_COMMON)) if (!existsSync(join(stage, 'etc', 'pam.d', f))) writeFileSync(join(stage, 'etc', 'pam.d', f), text)
+    for (const [f, text] of Object.entries(PAM_COMMON)) {
+      const path = join(stage, 'etc', 'pam.d', f)
+      if (existsSync(path)) continue
+      writeFileSync(path, text)
+      written.push(path)
+    }
   }
+  return written
 }
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
@@ -190,6 +197,37 @@ async function asRoot(script: string, db: string): Promise<void> {
   if (r.exitCode !== 0) throw new MissingDependencyError(`Building a package layer failed (exit ${r.exitCode}): ${(r.all ?? '').trim().split('\n').slice(-5).join(' | ')}`)
 }
 
+/**
+ * fakeroot keeps what it faked (owners, modes) by inode. Files this process
+ * removed or wrote itself between two fakeroot runs (dropped docs, merged
+ * /usr, the accounts, .xc) free or take inodes the database still describes,
+ * and the next run would see a new file as the old one (etc/passwd as a
+ * directory, seen). Keep only the entries of inodes that still hold the
+ * same kind of file and that this process did not write.
+ */
+export function pruneFakerootDb(db: string, stage: string, written: string[]): void {
+  if (!existsSync(db)) return
+  const live = new Map<string, number>()
+  const walk = (p: string): void => {
+    const st = lstatSync(p)
+    live.set(`${st.dev.toString(16)}:${st.ino}`, st.mode & 0o170000)
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e))
+  }
+  walk(stage)
+  for (const w of written) {
+    if (!existsSync(w)) continue
+    const st = lstatSync(w)
+    live.delete(`${st.dev.toString(16)}:${st.ino}`)
+  }
+  const kept = readFileSync(db, 'utf8').split('\n').filter((line) => {
+    const m = /^dev=([0-9a-f]+),ino=(\d+),mode=([0-7]+),/.exec(line)
+    if (!m) return false
+    const type = live.get(`${m[1]}:${m[2]}`)
+    return type !== undefined && type === (parseInt(m[3], 8) & 0o170000)
+  })
+  writeFileSync(db, kept.join('\n') + (kept.length ? '\n' : ''))
+}
+
 /** Unpack `files` and make the ext4 image `out` of them with the accounts' setup. */
 export async function buildLayer(files: string[], names: string[], packages: ResolvedPackage[], key: string, out: string): Promise<LayerManifest> {
   const mke2fs = which('mke2fs')
@@ -206,7 +244,7 @@ export async function buildLayer(files: string[], names: string[], packages: Res
     await asRoot(unpack.join('\n'), db)
     for (const d of DROPPED) rmSync(join(stage, d), { recursive: true, force: true })
     mergeUsr(stage)
-    generatedFiles(stage, packages)
+    const generated = generatedFiles(stage, packages)
     const acc = scanPackages(stage, ctrl)
     const ids = accountFiles(acc)
     const cmds = dirCommands(acc, ids, stage, (p) => existsSync(join(stage, p)) && statSync(join(stage, p)).isDirectory())
@@ -222,6 +260,7 @@ export async function buildLayer(files: string[], names: string[], packages: Res
     writeFileSync(join(xc, 'setup'), ['# Sourced by the boot script once the layer is laid over the root.', ...cmds.boot, ''].join('\n'))
     const { stdout } = await execa('du', ['-sm', '--apparent-size', stage])
     const count = (await execa('sh', ['-c', `find ${q(stage)} | wc -l`])).stdout.trim()
+    pruneFakerootDb(db, stage, [join(stage, 'etc', 'passwd'), join(stage, 'etc', 'group'), join(stage, 'etc', 'shadow'), join(xc, 'packages'), join(xc, 'setup'), xc, ...generated])
     const mib = Math.ceil(Number(stdout.split(/\s/)[0]) * 1.3) + 16
     const inodes = Math.ceil(Number(count) * 1.2) + 1024
     await asRoot([
