@@ -23,6 +23,11 @@ import { waitForConsoleMarker } from './console-marker.ts'
 import { packageLayers } from './packages.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
 import type { PackageLayer } from '../packages/layer.ts'
+import { shellQuote } from '../control/quote.ts'
+import { rekey, resumeRestored, stateFile, type Snapshot } from './snapshot.ts'
+
+/** Bound on a restored VM's answer: it loads its state and answers in about a second; beyond this the snapshot is taken for broken. */
+export const RESTORE_TIMEOUT_MS = 30_000
 
 /** Everything a cluster needs to boot a VM; shared by start, restart, scale-out and attach. */
 export interface BootContext {
@@ -41,6 +46,8 @@ export interface BootContext {
   bootTimeout: number
   /** Why this cluster cannot boot VMs now (its recorded options no longer validate); it can still be used and stopped. */
   refused?: Error
+  /** snapshot: true: the key of this configuration, and the snapshot restores come from (once found or saved). */
+  snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean }
 }
 
 /** The image for `spec`: the one setup built, or one for the user's own kernel. */
@@ -74,8 +81,8 @@ export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: Clus
   }
 }
 
-/** Launch one VM and wait until its control shell answers; the VM is stopped if it does not. */
-export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => void): Promise<RunningVm> {
+/** Launch one VM and wait until its control shell answers; the VM is stopped if it does not. With `from`, QEMU loads the VM's saved state instead of booting it. */
+export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => void, from?: Snapshot): Promise<RunningVm> {
   const { state, backend } = ctx
   if (ctx.refused) throw ctx.refused
   const image = await ctx.image()
@@ -91,9 +98,10 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   const argv = backend.wrap([
     QEMU,
     ...qemuArgs({
-      vm: vmPlan, accel: ctx.accel, kernel: image.kernel, initrd: ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
+      vm: vmPlan, accel: ctx.accel, kernel: image.kernel, initrd: from ? join(from.dir, 'initrd') : ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
       toolsDisk: ctx.spec.tools ? image.tools : undefined, packagesDisk: layer?.path, tbSize: ctx.spec.tbSize,
     }),
+    ...(from ? ['-incoming', `exec:cat ${shellQuote(stateFile(from.dir, vmPlan.name))}`] : []),
   ], vmPlan)
   state.update((r) => {
     r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
@@ -107,7 +115,15 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   const vm = new RunningVm(vmPlan, state.state.vms[vmPlan.name], proc, backend)
   const started = Date.now()
   try {
-    vm.adoptChannel(await waitReady(vm, ctx.bootTimeout))
+    if (from) {
+      // The guest is up already: no console marker to wait for (its console starts empty); log in with the secret it was saved with, then make it this cluster's.
+      await resumeRestored(files.qmp, () => vm.alive, RESTORE_TIMEOUT_MS)
+      const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secret)
+      await rekey(ctx, ch)
+      vm.adoptChannel(ch)
+    } else {
+      vm.adoptChannel(await waitReady(vm, ctx.bootTimeout))
+    }
     return vm
   } catch (e) {
     await vm.stop().catch(() => {})
@@ -140,13 +156,13 @@ function qemuLogTail(vm: RunningVm): string {
  * finished (xc-ctl waits for /run/xcluster-ready). Without the marker (an
  * unusual init) it connects after 20 s anyway.
  */
-async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel> {
+async function waitReady(vm: RunningVm, timeoutMs: number, restoredSecret?: string): Promise<ShellChannel> {
   const deadline = Date.now() + timeoutMs
   const dead = (): VmBootError => {
     const log = qemuLogTail(vm)
     return new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log}` : ''}`, vm.consoleTail())
   }
-  await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive)
+  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive)
   // Rejects when QEMU exits, so that a channel waiting for the ready marker gives up at once.
   let ready = false
   const death = waitFor(() => !vm.alive, { timeoutMs, intervalMs: 100, abort: () => ready }).then((gone) => {
@@ -160,7 +176,7 @@ async function waitReady(vm: RunningVm, timeoutMs: number): Promise<ShellChannel
         if (!vm.alive) throw new AbortError(dead())
         const left = deadline - Date.now()
         if (left <= 0) throw new AbortError(new XcTimeoutError(`boot timeout of ${timeoutMs} ms`))
-        return vm.connect(left, death)
+        return vm.connect(left, death, restoredSecret)
       },
       { retries: 100_000, minTimeout: 20, maxTimeout: 200, factor: 1.3, maxRetryTime: timeoutMs },
     )

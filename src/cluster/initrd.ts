@@ -1,6 +1,7 @@
 // The cluster's initrd: the base image followed by the cluster's own
 // segment (/etc/hosts, cluster.env, the topology's scripts, ssh keys and
 // the overlays, in the order given).
+import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { clusterKeys } from '../control/ssh-keys.ts'
 import { readSecret, type StateDir } from '../host/state-dir.ts'
@@ -32,8 +33,12 @@ export function envFile(env: Record<string, string>): string {
   return [...Object.entries(env).map(([k, v]) => `${k}=${v}`), `export ${Object.keys(env).join(' ')}`].join('\n') + '\n'
 }
 
-/** Write the initrd of `plan`'s VMs to `path` (at start, and again before a scale-out). */
-export async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir, path: string): Promise<void> {
+/**
+ * The cluster's own segment. `stable`: with what differs from one start of
+ * the same configuration to the next (the cluster id, its secret and ssh
+ * keys) left out, for the snapshot key.
+ */
+async function clusterSegment(spec: ClusterSpec, plan: ClusterPlan, state: StateDir, stable: boolean): Promise<Buffer> {
   const overlays: Record<string, string[]> = { all: spec.overlays }
   for (const [role, list] of Object.entries(spec.overlaysRole)) if (list?.length) overlays[role] = list
   for (const [num, list] of Object.entries(spec.overlaysVm)) {
@@ -41,10 +46,11 @@ export async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: I
     if (vm && list.length) overlays[vm.name] = list
   }
   const env = clusterEnv(plan, spec.tools)
+  if (stable) env.XCLUSTER_ID = ''
   const files: Record<string, string | Buffer | { data: string; mode: number }> = {
     'etc/hosts': hostsFile(plan),
     'etc/xcluster/cluster.env': envFile(env),
-    'etc/xcluster/secret': { data: readSecret(state.dir) + '\n', mode: 0o600 },
+    'etc/xcluster/secret': { data: (stable ? '' : readSecret(state.dir)) + '\n', mode: 0o600 },
   }
   if (spec.stdAddresses) files['etc/init.d/10std-addresses.rc'] = { data: STD_ADDRESSES_RC, mode: 0o755 }
   const topology = spec.topology ? getTopology(spec.topology) : undefined
@@ -53,11 +59,20 @@ export async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: I
     for (const vm of plan.vms) files[`etc/xcluster/topology/${vm.name}.sh`] = renderScript(vm.name, topology.vmConfig(vm, plan))
   }
   if (spec.tools) {
-    const keys = await clusterKeys(state, existsSync(state.path('id_ed25519')))
+    const keys = stable ? { publicKey: '', hostKey: '' } : await clusterKeys(state, existsSync(state.path('id_ed25519')))
     files['root/.ssh/authorized_keys'] = keys.publicKey + '\n'
     files['etc/dropbear/dropbear_ed25519_host_key'] = keys.hostKey
   }
   // Overlay tar scripts see the cluster's settings in their environment, as in xcluster.
-  const segment = await buildSegment({ files, overlays, env: { ...(process.env as Record<string, string>), ...env } })
-  writeFileSync(path, Buffer.concat([readFileSync(image.initrd), segment]))
+  return buildSegment({ files, overlays, env: { ...(process.env as Record<string, string>), ...env } })
+}
+
+/** Write the initrd of `plan`'s VMs to `path` (at start, and again before a scale-out). */
+export async function writeInitrd(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir, path: string): Promise<void> {
+  writeFileSync(path, Buffer.concat([readFileSync(image.initrd), await clusterSegment(spec, plan, state, false)]))
+}
+
+/** A hash of what the initrd holds for every start of this configuration alike: the base image and the stable segment (overlays' content included). */
+export async function initrdKey(spec: ClusterSpec, plan: ClusterPlan, image: ImageManifest, state: StateDir): Promise<string> {
+  return createHash('sha256').update(readFileSync(image.initrd)).update(await clusterSegment(spec, plan, state, true)).digest('hex')
 }

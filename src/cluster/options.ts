@@ -92,6 +92,13 @@ export interface ClusterOptions {
    * /dev/net/tun this user may open.
    */
   rootless?: boolean
+  /**
+   * Start from a snapshot: the first start of this configuration boots cold
+   * and saves every VM at its ready point; later starts restore each VM from
+   * it (about a second), re-keyed for the new cluster. `cluster.restore()`
+   * goes back to it. Not with a custom `start` or net-setup hook.
+   */
+  snapshot?: boolean
   accel?: Accel
   /** Extra kernel command line for every VM, and per VM (`__append`, `__appendNNN`). */
   append?: string
@@ -125,7 +132,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
-  'packages', 'packagesRole', 'packagesVm', 'rootless',
+  'packages', 'packagesRole', 'packagesVm', 'rootless', 'snapshot',
 ]
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
@@ -288,6 +295,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   for (const key of ['home', 'kernel', 'modules'] as const) {
     if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
   }
+  if (opts.snapshot !== undefined && typeof opts.snapshot !== 'boolean') c.add(`Expected \`snapshot\` to be true or false, got ${show(opts.snapshot)}`)
+  if (opts.snapshot === true && opts.start !== undefined) c.add('`snapshot` does not combine with a custom `start`: what it does is code, which the snapshot key cannot see')
+  if (opts.snapshot === true && typeof opts.network === 'object' && opts.network !== null) c.add('`snapshot` does not combine with a net-setup hook: what it gives QEMU is not known before it runs')
   if (opts.rootless !== undefined && typeof opts.rootless !== 'boolean') c.add(`Expected \`rootless\` to be true or false, got ${show(opts.rootless)}`)
   if (opts.tools !== undefined && typeof opts.tools !== 'boolean') c.add(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
   const packages = checkPackages(c, opts)
@@ -316,6 +326,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     ...packages,
     network, netSetup, accel,
     rootless: typeof opts.rootless === 'boolean' ? opts.rootless : undefined,
+    snapshot: opts.snapshot === true,
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,

@@ -42,6 +42,48 @@ export class RunningCluster implements AsyncDisposable {
     vm.adoptFrom(await bootVm(this.ctx, vm.plan))
   }
 
+  /** How this cluster started: from a snapshot, cold with a snapshot saved, cold after a snapshot that did not restore; undefined without `snapshot: true`. */
+  get snapshot(): { key: string; restored: boolean; saved: boolean; fellBack?: string; dir?: string } | undefined {
+    const s = this.ctx.snapshot
+    return s && { key: s.key, restored: !!s.from && !s.saved, saved: !!s.saved, fellBack: s.fellBack, dir: s.from?.dir }
+  }
+
+  /**
+   * Every VM back to the state of the cluster's snapshot (`snapshot: true`),
+   * as at the ready point of its first boot: each QEMU is started again from
+   * its saved state and re-keyed (secret, keys, clock, randomness); the
+   * handles keep working, their control channels reconnect. The
+   * impairments are applied again. A VM the snapshot does not have (a
+   * scale-out), or whose state does not load, boots cold.
+   */
+  async restore(): Promise<void> {
+    const from = this.ctx.snapshot?.from
+    if (!from) throw new XclusterError('restore() needs a cluster started with `snapshot: true`')
+    const results = await bootEach(this.ctx.spec, this.vms, async (vm) => {
+      await vm.closeChannel()
+      await vm.process.stop(0)
+      await this.ctx.backend.releaseVm(vm.plan)
+      let fresh: RunningVm
+      if (from.meta.vms.includes(vm.name)) {
+        try {
+          fresh = await bootVm(this.ctx, vm.plan, undefined, from)
+        } catch (e) {
+          process.stderr.write(`xcluster: cluster ${this.name}: ${vm.name} did not restore from snapshot ${from.meta.key} (${(e as Error).message.split('\n')[0]}); booting it cold\n`)
+          await this.ctx.backend.releaseVm(vm.plan)
+          fresh = await bootVm(this.ctx, vm.plan)
+        }
+      } else {
+        fresh = await bootVm(this.ctx, vm.plan)
+      }
+      vm.adoptFrom(fresh)
+    })
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
+    for (const [num, nets] of Object.entries(this.ctx.spec.impairments)) {
+      for (const [net, imp] of Object.entries(nets)) await this.vm(Number(num)).link(Number(net)).impair(imp)
+    }
+  }
+
   /** Cut `vms` off net `net` (their links down); heal() brings them back. */
   async partition(vms: Array<number | string>, net: number): Promise<{ heal: () => Promise<void> }> {
     const links = vms.map((v) => this.vm(v).link(net))

@@ -80,9 +80,9 @@ export class RunningVm {
   }
 
   /** Open the control channel (used for readiness and by exec). */
-  async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT, abort?: Promise<never>): Promise<ShellChannel> {
+  async connect(timeoutMs = CHANNEL_OPEN_TIMEOUT, abort?: Promise<never>, secret = this.secret()): Promise<ShellChannel> {
     const sock = await this.openStream(TELNET_PORT)
-    return ShellChannel.open(sock, this.name, timeoutMs, abort, this.secret())
+    return ShellChannel.open(sock, this.name, timeoutMs, abort, secret)
   }
 
   /** The cluster's secret, which the VM's telnet login asks for (see LOGIN_SCRIPT). */
@@ -93,6 +93,10 @@ export class RunningVm {
   /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */
   adoptFrom(fresh: RunningVm): void {
     void this.closeChannel()
+    // An ssh session of the old QEMU is gone with it; captures too.
+    void this.sshSession?.then((s) => s.close()).catch(() => {})
+    this.sshSession = undefined
+    this.captures.clear()
     this.process = fresh.process
     this.record = fresh.record
     this.channel = fresh.channel

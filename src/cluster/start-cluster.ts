@@ -12,6 +12,7 @@ import { planCluster } from '../plan/plan.ts'
 import { prepareBoot, type BootContext } from './boot.ts'
 import { own } from './owner.ts'
 import { packageLayers } from './packages.ts'
+import { saveSnapshot } from './snapshot.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { defaultStart, StartContext } from './start-context.ts'
@@ -53,6 +54,11 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     sc = new StartContext(ctx)
     await (spec.start ?? defaultStart)(sc)
     if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
+    // snapshot: true, and none to restore from (or it did not restore): save one at this ready point, before any test command and before the impairments (which are applied again after each restore).
+    if (ctx.snapshot?.key && (!ctx.snapshot.from || ctx.snapshot.fellBack)) {
+      ctx.snapshot.from = await saveSnapshot(ctx, sc.vms, ctx.snapshot.key)
+      ctx.snapshot.saved = true
+    }
     for (const [num, nets] of Object.entries(spec.impairments)) {
       const vm = sc.vms.find((v) => v.num === Number(num))
       if (!vm) throw new XclusterError(`impairments: no VM ${num} in the cluster`)

@@ -9,6 +9,7 @@ import { vmName, type ProgressEvent } from '../plan/spec.ts'
 import { bootEach } from './admission.ts'
 import { bootVm, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
+import { findSnapshot, snapshotKey } from './snapshot.ts'
 import type { RunningVm } from './running-vm.ts'
 
 /** A custom start procedure; the default is `defaultStart`. */
@@ -87,12 +88,28 @@ export class StartContext {
       this.initrdWritten = true
       await writeInitrd(ctx.spec, ctx.plan, await ctx.image(), ctx.state, ctx.initrd)
     }
+    if (ctx.spec.snapshot && !ctx.snapshot) {
+      const key = await snapshotKey(ctx)
+      ctx.snapshot = { key, from: findSnapshot(ctx.spec.home, key, ctx.plan.vms.map((v) => v.name)) }
+    }
     const nums = vms ?? ctx.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
     const started: RunningVm[] = []
     const results = await bootEach(ctx.spec, nums, async (num) => {
       const vmPlan = ctx.plan.vms.find((v) => v.num === num)
       if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
-      const vm = await bootVm(ctx, vmPlan, () => this.progress('booting', vmName(num)))
+      const onLaunch = (): void => this.progress('booting', vmName(num))
+      const from = ctx.snapshot?.from
+      let vm: RunningVm
+      if (from && from.meta.vms.includes(vmPlan.name)) {
+        try {
+          vm = await bootVm(ctx, vmPlan, onLaunch, from)
+        } catch (e) {
+          fellBack(ctx, e as Error)
+          vm = await bootVm(ctx, vmPlan, onLaunch)
+        }
+      } else {
+        vm = await bootVm(ctx, vmPlan, onLaunch)
+      }
       this.vms.push(vm)
       started.push(vm)
       this.progress('ready', vm.name)
@@ -108,6 +125,13 @@ export class StartContext {
     }
     return started
   }
+}
+
+/** A VM did not restore from the snapshot: it boots cold; the first such VM says so, once, and the snapshot is saved again after the start. */
+function fellBack(ctx: BootContext, e: Error): void {
+  if (!ctx.snapshot || ctx.snapshot.fellBack) return
+  ctx.snapshot.fellBack = e.message.split('\n')[0]
+  process.stderr.write(`xcluster: cluster ${ctx.spec.name}: snapshot ${ctx.snapshot.key} did not restore (${ctx.snapshot.fellBack}); booting cold, and saving it again\n`)
 }
 
 /** What startCluster does unless told otherwise. */

@@ -12,6 +12,7 @@ import { cpioArchive, CpioList, type CpioEntry } from './cpio.ts'
 import { BASE_GROUP as GROUP, BASE_PASSWD as PASSWD } from '../plan/model.ts'
 import { codeHash } from '../host/code-hash.ts'
 import { BOOT_SCRIPT, CTL_SCRIPT, INITTAB, LOGIN_SCRIPT, PROFILE } from './guest-files.ts'
+import { reseedElf } from './reseed-elf.ts'
 import { imagePaths, xclusterHome } from '../host/home.ts'
 import { extractPvhKernel } from './kernel-elf.ts'
 import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep, stripModuleSignature, trimmedModulesDep } from './modules.ts'
@@ -134,6 +135,8 @@ export async function baseEntries(modulesDir: string, kernelVersion: string, mod
   add({ type: 'file', path: 'etc/xcluster/boot', data: BOOT_SCRIPT, mode: 0o755 })
   add({ type: 'file', path: 'etc/xcluster/login', data: LOGIN_SCRIPT, mode: 0o755 })
   add({ type: 'file', path: 'bin/xc-ctl', data: CTL_SCRIPT, mode: 0o755 })
+  // Run after a restore from a snapshot: the CRNG reseeds from what the host wrote to /dev/urandom.
+  add({ type: 'file', path: 'bin/xc-reseed', data: reseedElf(), mode: 0o755 })
   add({ type: 'file', path: 'etc/profile', data: PROFILE })
   add({ type: 'file', path: 'etc/passwd', data: PASSWD })
   add({ type: 'file', path: 'etc/group', data: GROUP })

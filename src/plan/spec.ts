@@ -64,6 +64,8 @@ export interface ClusterSpec<S = unknown> {
   netSetup?: NetSetup
   /** Bridge mode in a user namespace of the cluster's own (undefined until validation reads the host). */
   rootless?: boolean
+  /** Start from (and save) a snapshot of this configuration. */
+  snapshot: boolean
   accel: Accel
   append: string
   appendVm: Record<number, string>

@@ -1,0 +1,243 @@
+// Clusters from snapshots (`snapshot: true`): the first start of a
+// configuration boots cold and saves every VM at its ready point with QEMU's
+// migration to a file; later starts of the same configuration start each
+// QEMU with `-incoming` from its file, and then give the restored guest what
+// is this cluster's own (secret, id, ssh keys), the host's clock and fresh
+// randomness. The key covers what makes a VM what it is; a snapshot under
+// another key is never used. Under XCLUSTER_HOME/snapshots/<key>/.
+import { createHash, randomBytes } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { shellQuote } from '../control/quote.ts'
+import type { ShellChannel } from '../control/shell-channel.ts'
+import { clusterKeys } from '../control/ssh-keys.ts'
+import { withDirLock } from '../host/dir-lock.ts'
+import { readSecret } from '../host/state-dir.ts'
+import { QEMU } from '../qemu/accel.ts'
+import { qmp } from '../qemu/qmp.ts'
+import type { StateDir } from '../host/state-dir.ts'
+import type { ImageManifest } from '../image/build-image.ts'
+import type { PackageLayer } from '../packages/layer.ts'
+import type { ClusterPlan } from '../plan/plan.ts'
+import type { ClusterSpec } from '../plan/spec.ts'
+import { initrdKey } from './initrd.ts'
+import type { RunningVm } from './running-vm.ts'
+
+export interface SnapshotMeta {
+  version: 1
+  key: string
+  /** The cluster name it was saved from (for xc snapshot list). */
+  name: string
+  createdAt: string
+  usedAt: string
+  /** The secret of the cluster that saved it: a restored VM's telnet login asks for it until it is re-keyed. */
+  secret: string
+  qemu: string
+  vms: string[]
+  bytes: number
+}
+
+/** What of a cluster's boot context snapshots use (BootContext has it all). */
+export interface SnapshotContext {
+  spec: ClusterSpec
+  state: StateDir
+  plan: ClusterPlan
+  accel: 'kvm' | 'tcg'
+  image: () => Promise<ImageManifest>
+  layer: (vm: number) => Promise<PackageLayer | undefined>
+  initrd: string
+}
+
+/** A snapshot found for a start: its directory and what it says of itself. */
+export interface Snapshot {
+  dir: string
+  meta: SnapshotMeta
+}
+
+/** The default bound on the snapshots of a home, MiB (XCLUSTER_SNAPSHOT_MAX_MB). */
+export const SNAPSHOT_MAX_MB = 8192
+
+export function snapshotsDir(home: string): string {
+  return join(home, 'snapshots')
+}
+
+let qemuVersion: Promise<string> | undefined
+/** QEMU's version line (a snapshot of one QEMU is not loaded by another). */
+export function qemuVersionLine(): Promise<string> {
+  qemuVersion ??= execa(QEMU, ['--version'], { reject: false }).then((r) => r.stdout.split('\n')[0] ?? '')
+  return qemuVersion
+}
+
+/**
+ * The snapshot key of the cluster `ctx` is about to boot: QEMU's version, the
+ * image (kernel, base initramfs, tools), each VM's package layer, each VM's
+ * machine (memory, CPUs, kernel command line, NICs and MACs, host), the
+ * networking, accel and translation cache, and the initramfs segment with
+ * its overlays' content, without what is each cluster's own.
+ */
+export async function snapshotKey(ctx: SnapshotContext): Promise<string> {
+  const image = await ctx.image()
+  const layers = await Promise.all(ctx.plan.vms.map(async (v) => (await ctx.layer(v.num))?.path ?? null))
+  const machines = ctx.plan.vms.map((v) => ({ num: v.num, mem: v.mem, smp: v.smp, append: v.append, host: v.host ?? null, nics: v.nics.map((n) => [n.ifname, n.net, n.mac]) }))
+  const h = createHash('sha256')
+  h.update(JSON.stringify({ v: 1, qemu: await qemuVersionLine(), image, layers, machines, network: ctx.spec.network, accel: ctx.accel, tbSize: ctx.spec.tbSize ?? null, tools: ctx.spec.tools }))
+  h.update(await initrdKey(ctx.spec, ctx.plan, image, ctx.state))
+  return h.digest('hex').slice(0, 24)
+}
+
+/** The file of VM `vm`'s saved state in snapshot directory `dir`. */
+export function stateFile(dir: string, vm: string): string {
+  return join(dir, `${vm}.state`)
+}
+
+function readMeta(dir: string): SnapshotMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as SnapshotMeta
+  } catch {
+    return undefined
+  }
+}
+
+/** The snapshot under `key`, when it is whole (meta, initrd, a non-empty state file per VM of `vms`); its use is recorded. */
+export function findSnapshot(home: string, key: string, vms: string[]): Snapshot | undefined {
+  const dir = join(snapshotsDir(home), key)
+  const meta = readMeta(dir)
+  if (!meta || meta.key !== key || !existsSync(join(dir, 'initrd'))) return undefined
+  if (!vms.every((vm) => meta.vms.includes(vm))) return undefined
+  meta.usedAt = new Date().toISOString()
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
+  return { dir, meta }
+}
+
+/** Every snapshot of `home`, newest use first. */
+export function listSnapshots(home: string): Snapshot[] {
+  const root = snapshotsDir(home)
+  if (!existsSync(root)) return []
+  return readdirSync(root)
+    .filter((d) => !d.startsWith('.'))
+    .map((d) => ({ dir: join(root, d), meta: readMeta(join(root, d)) }))
+    .filter((s): s is Snapshot => s.meta !== undefined)
+    .sort((a, b) => b.meta.usedAt.localeCompare(a.meta.usedAt))
+}
+
+/** Remove the snapshot under `key` (a prefix of it is enough when it names one). Returns the keys removed. */
+export function removeSnapshot(home: string, key: string): string[] {
+  const hits = listSnapshots(home).filter((s) => s.meta.key.startsWith(key))
+  if (hits.length !== 1) return []
+  rmSync(hits[0].dir, { recursive: true, force: true })
+  return [hits[0].meta.key]
+}
+
+/** Remove the least recently used snapshots until the rest fit in `maxMb`; also what a killed save left. Returns the keys removed. */
+export async function pruneSnapshots(home: string, maxMb = Number(process.env.XCLUSTER_SNAPSHOT_MAX_MB ?? SNAPSHOT_MAX_MB)): Promise<string[]> {
+  const root = snapshotsDir(home)
+  if (!existsSync(root)) return []
+  return withDirLock(join(root, '.lock'), async () => {
+    for (const d of readdirSync(root).filter((d) => d.startsWith('.tmp-'))) {
+      const pid = Number(d.split('-').at(-1))
+      if (!pid || !existsSync(`/proc/${pid}`)) rmSync(join(root, d), { recursive: true, force: true })
+    }
+    const removed: string[] = []
+    let total = 0
+    for (const s of listSnapshots(home)) {
+      total += s.meta.bytes
+      if (total > maxMb * 1048576) {
+        rmSync(s.dir, { recursive: true, force: true })
+        removed.push(s.meta.key)
+      }
+    }
+    return removed
+  }, 60_000, 'the snapshot lock')
+}
+
+/** Save one VM: no control session open, the VM paused, its state migrated into `file`, then resumed. */
+async function saveVm(vm: RunningVm, file: string): Promise<void> {
+  await vm.closeChannel()
+  await qmp(vm.record.qmp, [{ execute: 'stop' }, { execute: 'migrate', arguments: { uri: `exec:cat > ${shellQuote(file)}` } }])
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const [info] = (await qmp(vm.record.qmp, [{ execute: 'query-migrate' }])) as Array<{ status?: string; 'error-desc'?: string }>
+    if (info.status === 'completed') break
+    if (info.status === 'failed' || info.status === 'cancelled') throw new Error(`saving ${vm.name} failed: ${info['error-desc'] ?? info.status}`)
+    if (Date.now() > deadline) throw new Error(`saving ${vm.name} did not finish within 120 s`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  await qmp(vm.record.qmp, [{ execute: 'cont' }])
+}
+
+/** Save every VM of a freshly booted cluster under `key`; the VMs go on running. */
+export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: string): Promise<Snapshot> {
+  const root = snapshotsDir(ctx.spec.home)
+  mkdirSync(root, { recursive: true, mode: 0o700 })
+  const tmp = join(root, `.tmp-${key}-${process.pid}`)
+  rmSync(tmp, { recursive: true, force: true })
+  // 0700: the meta holds the saving cluster's secret.
+  mkdirSync(tmp, { mode: 0o700 })
+  try {
+    copyFileSync(ctx.initrd, join(tmp, 'initrd'))
+    await Promise.all(vms.map((vm) => saveVm(vm, stateFile(tmp, vm.name))))
+    const bytes = vms.reduce((n, vm) => n + statSync(stateFile(tmp, vm.name)).size, statSync(join(tmp, 'initrd')).size)
+    const now = new Date().toISOString()
+    const meta: SnapshotMeta = { version: 1, key, name: ctx.spec.name, createdAt: now, usedAt: now, secret: readSecret(ctx.state.dir), qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes }
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
+    const dir = join(root, key)
+    await withDirLock(join(root, '.lock'), async () => {
+      rmSync(dir, { recursive: true, force: true })
+      renameSync(tmp, dir)
+    }, 60_000, 'the snapshot lock')
+    await pruneSnapshots(ctx.spec.home)
+    return { dir, meta }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Make a VM restored from a snapshot this cluster's: its secret, cluster id
+ * and ssh keys (dropbear restarted with the new host key), the host's clock,
+ * and 64 bytes of host randomness mixed into the kernel's pool, which then
+ * reseeds its CRNG (xc-reseed: credited entropy, then RNDRESEEDCRNG), so
+ * that no two restores draw alike.
+ */
+export async function rekey(ctx: SnapshotContext, ch: ShellChannel): Promise<void> {
+  const lines = [
+    `printf '%s\\n' ${shellQuote(readSecret(ctx.state.dir))} > /etc/xcluster/secret`,
+    `sed -i 's/^XCLUSTER_ID=.*/XCLUSTER_ID=${ctx.plan.id}/' /etc/xcluster/cluster.env`,
+    `echo ${randomBytes(64).toString('base64')} | base64 -d | /bin/xc-reseed`,
+  ]
+  if (ctx.spec.tools) {
+    const keys = await clusterKeys(ctx.state, true)
+    lines.push(
+      `printf '%s\\n' ${shellQuote(keys.publicKey)} > /root/.ssh/authorized_keys`,
+      `echo ${keys.hostKey.toString('base64')} | base64 -d > /etc/dropbear/dropbear_ed25519_host_key`,
+      'if pidof dropbear >/dev/null; then kill $(pidof dropbear); while pidof dropbear >/dev/null; do sleep 0.02; done; sh /etc/init.d/02dropbear.rc; fi',
+    )
+  }
+  // Last, so that the time is the host's when the command ends.
+  lines.push(`date -u -s @${Math.round(Date.now() / 1000)} >/dev/null`)
+  const r = await ch.exec(lines.join(' && '), 30_000)
+  if (r.exitCode !== 0) throw new Error(`re-keying after the restore failed (exit ${r.exitCode}): ${r.stderr.toString().trim()}`)
+}
+
+/**
+ * A VM saved while paused (as saveSnapshot does) is loaded paused: wait until
+ * QEMU has loaded it, then let it run. Fails when QEMU exits or the load
+ * does not end within `timeoutMs`.
+ */
+export async function resumeRestored(qmpPath: string, alive: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (!alive()) throw new Error('QEMU exited while loading the saved state')
+    if (Date.now() > deadline) throw new Error(`the saved state did not load within ${timeoutMs} ms`)
+    if (existsSync(qmpPath)) {
+      const [st] = (await qmp(qmpPath, [{ execute: 'query-status' }]).catch(() => [undefined])) as Array<{ status?: string } | undefined>
+      if (st?.status === 'paused' || st?.status === 'prelaunch') {
+        await qmp(qmpPath, [{ execute: 'cont' }])
+        return
+      }
+      if (st?.status === 'running') return
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
