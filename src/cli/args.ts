@@ -20,6 +20,7 @@ export interface Command {
 export const NAMELESS: Readonly<Record<string, string>> = {
   setup: 'setup is machine-wide (the host packages and the VM image it builds are shared by every cluster)',
   packages: 'package layers are shared by every cluster of the home (a cache under XCLUSTER_HOME)',
+  snapshot: 'snapshots are shared by every cluster of the home (keyed by configuration)',
   nsadd: 'it prepares the host for a user, not a cluster',
   nsdel: 'it undoes nsadd for a user, not a cluster',
 }
@@ -46,7 +47,7 @@ export function clusterName(text: string | undefined): string {
   if (problems.length) throw new ClusterConfigError(problems)
   return text
 }
-export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages']
+export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless']
 export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: default); --name NAME works too
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -64,6 +65,8 @@ export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: d
   --tools=yes|no         real network tools and ssh in the VMs (default no)
   --std-addresses=yes|no every NIC beyond eth0 gets its net's std addresses (default no)
   --packages=frr,ipvsadm Debian packages in every VM (XCLUSTER_PACKAGES); implies --tools=yes
+  --snapshot=yes|no      start from a snapshot of this configuration, saved at its first start (XCLUSTER_SNAPSHOT)
+  --rootless=yes|no      bridge mode in a user namespace of its own (XCLUSTER_ROOTLESS; default: without CAP_NET_ADMIN)
   --topology=NAME        a standard xcluster topology (xnet, dual-path, ...); implies --tools=yes`
 
 /**

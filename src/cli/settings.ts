@@ -95,8 +95,8 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
   for (const key of ['accel', 'topology', 'prefix']) {
     if (flags[key] !== undefined) set(key, flags[key], 'option', `--${key}`)
   }
-  // --tools=yes|no (XCLUSTER_TOOLS), --std-addresses=yes|no (XCLUSTER_STD_ADDRESSES): booleans as xcluster's variables spelt them.
-  for (const [key, flag, variable] of [['tools', 'tools', 'XCLUSTER_TOOLS'], ['stdAddresses', 'std-addresses', 'XCLUSTER_STD_ADDRESSES']] as const) {
+  // --tools, --std-addresses, --snapshot, --rootless =yes|no (XCLUSTER_TOOLS, ...): booleans as xcluster's variables spelt them.
+  for (const [key, flag, variable] of [['tools', 'tools', 'XCLUSTER_TOOLS'], ['stdAddresses', 'std-addresses', 'XCLUSTER_STD_ADDRESSES'], ['snapshot', 'snapshot', 'XCLUSTER_SNAPSHOT'], ['rootless', 'rootless', 'XCLUSTER_ROOTLESS']] as const) {
     const text = flags[flag] ?? env[variable]
     if (text === undefined || text === '') continue
     const v = /^(yes|true|1|on)$/i.test(text) ? true : /^(no|false|0|off)$/i.test(text) ? false : text

@@ -2,7 +2,7 @@
 // shell answers. BootContext is everything a cluster needs for that; start,
 // restart, scale-out and attach all make it with prepareBoot.
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
 import { VmBootError, XcTimeoutError } from '../errors.ts'
@@ -85,6 +85,8 @@ export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: Clus
 export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => void, from?: Snapshot): Promise<RunningVm> {
   const { state, backend } = ctx
   if (ctx.refused) throw ctx.refused
+  // QEMU waits on a state file that `cat` cannot read instead of failing: look first.
+  if (from && !existsSync(stateFile(from.dir, vmPlan.name))) throw new VmBootError(vmPlan.name, `its saved state ${stateFile(from.dir, vmPlan.name)} is missing`, '')
   const image = await ctx.image()
   const layer = await ctx.layer(vmPlan.num)
   await backend.prepareVm(vmPlan)

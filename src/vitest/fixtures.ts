@@ -113,15 +113,26 @@ function progressLine(name: string): (e: ProgressEvent) => void {
   }
 }
 
+/** When the file's cluster goes back to its snapshot: never (the default), or before each test but the first (`'each'`, which turns `snapshot` on). */
+export type Reset = 'never' | 'each'
+
+/** A test of this file has run on the cluster since its start or its last restore. */
+let dirty = false
+
 /** A cluster started from `clusterOptions`; stopped after the file's last test unless it is to be kept. */
 async function clusterFixture(
-  { clusterOptions, keep, captures }: { clusterOptions: ClusterOptions; keep: Keep; captures: CaptureSpec[] },
+  { clusterOptions, keep, captures, reset }: { clusterOptions: ClusterOptions; keep: Keep; captures: CaptureSpec[]; reset: Reset },
   { onCleanup }: { onCleanup: (fn: () => Promise<void>) => void },
 ): Promise<RunningCluster> {
   // A cluster that may be kept is started detached (its keeper outlives this worker) and named, for xc.
   const kept = keep !== 'never'
   const name = clusterOptions.name ?? (kept ? `keep-${randomBytes(3).toString('hex')}` : 'default')
-  const options = { ...fixtureOptions(clusterOptions), name, onProgress: clusterOptions.onProgress ?? progressLine(name) }
+  if (reset !== 'never' && reset !== 'each') throw new ClusterConfigError([`Expected the fixture option \`reset\` to be 'never' or 'each', got \`${String(reset)}\``])
+  const options = {
+    ...fixtureOptions(clusterOptions), name, onProgress: clusterOptions.onProgress ?? progressLine(name),
+    ...(reset === 'each' ? { snapshot: clusterOptions.snapshot ?? true } : {}),
+  }
+  if (reset === 'each' && options.snapshot === false) throw new ClusterConfigError(["The fixture option `reset: 'each'` goes back to the cluster's snapshot: drop `snapshot: false`"])
   const cluster = await startCluster(options, { detached: kept })
   // Owned all the same: a signal to this worker stops it.
   if (kept) own(cluster)
@@ -161,6 +172,7 @@ export const test = base
   .extend('clusterOptions', { scope: 'file' }, {} as ClusterOptions)
   .extend('keep', { scope: 'file' }, keepFromEnv())
   .extend('captures', { scope: 'file' }, [] as CaptureSpec[])
+  .extend('reset', { scope: 'file' }, 'never' as Reset)
   .extend('cluster', { scope: 'file' }, clusterFixture)
   .extend('failureReport', { auto: true }, async ({ task, annotate, onTestFailed }, { onCleanup }) => {
     // The console tails join the test's errors: every reporter shows them under the failure.
@@ -187,6 +199,14 @@ export const test = base
         rmSync(scratch, { recursive: true, force: true })
       }
     })
+    return undefined
+  })
+  .extend('resetEach', { auto: true }, async ({ reset }, { onCleanup }) => {
+    // reset: 'each': every test after the first finds the cluster as its snapshot has it (files, processes, routes, clock).
+    if (reset !== 'each') return undefined
+    if (dirty) for (const c of live) await c.restore()
+    dirty = false
+    onCleanup(() => void (dirty = live.size > 0 || dirty))
     return undefined
   })
   .extend('capturePerTest', { auto: true }, async ({ captures, task }, { onCleanup }) => {
