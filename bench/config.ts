@@ -10,6 +10,8 @@ export const RESULTS = join(HERE, 'results.json')
 const argv = process.argv.slice(2)
 export const quick = argv.includes('--quick')
 export const onlyScale = argv.includes('--only-scale')
+/** Only the snapshot part (with --scale also its SCALE_VMS size). */
+export const onlySnapshots = argv.includes('--only-snapshots')
 /** Only the rootless / root bridge-mode comparison. */
 export const onlyRootless = argv.includes('--only-rootless')
 export const scale = onlyScale || !(quick || argv.includes('--no-scale'))

@@ -7,6 +7,7 @@ import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyScale, quick, RESULTS, scale } fr
 import type { HarnessRun } from './harness.ts'
 import type { PackagesResult } from './packages.ts'
 import type { RootlessResult } from './rootless.ts'
+import type { SnapshotSize } from './snapshot.ts'
 import type { PhaseResult } from './phases.ts'
 import type { ScaleResult, XcStartResult } from './scale.ts'
 import { errors } from './session.ts'
@@ -37,11 +38,12 @@ export interface Measured {
   xcResults: XcStartResult[]
   packages?: PackagesResult
   rootless?: RootlessResult
+  snapshots?: SnapshotSize[]
 }
 
 /** Print the table, write results.json and list the parts that failed. */
 export function report(m: Measured): void {
-  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless } = m
+  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots } = m
   const stockMs = median(stockRuns)
   const one = series.find((s) => s.n === 1)
   const s8 = series.find((s) => s.n === 8)
@@ -108,6 +110,12 @@ export function report(m: Measured): void {
       [`bridge mode rootless / root: iperf3 over net 1`, times(r.throughputRatio), `root ${r.mbps.root.join(', ')} Mbit/s; rootless ${r.mbps.rootless.join(', ')} Mbit/s`],
     )
   }
+  for (const r of snapshots ?? []) {
+    rows.push(
+      [`snapshot, ${r.nvm} VMs: from the snapshot / cold`, times(r.fromSnapshotOverCold), `cold ${list(r.coldMs)}; from the snapshot ${list(r.fromSnapshotMs)}; first start with the save ${list(r.firstSaveMs)}; ${r.snapshotMiB} MiB saved`],
+      [`snapshot, ${r.nvm} VMs: restore() / cold`, times(r.restoreOverCold), `restore() ${list(r.restoreMs)}; per VM RSS ${r.rssCold} MiB cold, ${r.rssRestored} MiB restored; PSS ${r.pssCold} / ${r.pssRestored} MiB`],
+    )
+  }
   for (const r of scaleResults) {
     rows.push(
       [`scale, ${r.network} mode: ${r.nvm} VMs ready`, secs(r.readyMs), `mem ${r.options.mem} MiB, tbSize ${r.options.tbSize} MiB; stop ${secs(r.stopMs)}`],
@@ -143,6 +151,7 @@ export function report(m: Measured): void {
     xcStart: xcResults,
     packages: packages ?? null,
     rootless: rootless ?? null,
+    snapshots: snapshots ?? null,
     errors,
   }
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless]
+// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-snapshots [--scale]]
 //
 // What the harness costs, what a boot costs, and how far one machine goes, in one run:
 //   1. stock baseline: one bare QEMU booting Debian's cloud kernel as packaged
@@ -18,7 +18,9 @@
 //      the same VM without it;
 //   8. bridge mode rootless against root: 8 VMs ready, exec latency,
 //      iperf3 throughput, runs alternating;
-//   9. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
+//   9. snapshots: 1, 8 and 32 VMs (100 with the scale part) cold against a
+//      start from the snapshot and against restore(), memory per VM;
+//  10. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
 //      time to all ready, the machine's peak memory, RSS and PSS, and ping over
 //      net 1 between 100 sampled pairs.
 // Floor and harness runs alternate and medians are reported. The benchmark
@@ -33,12 +35,13 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { loadImage, planCluster, startCluster, validateOptions } from '../src/index.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
-import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
+import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
 import { harnessRun, type HarnessRun } from './harness.ts'
 import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
 import { rootlessRun, type RootlessResult } from './rootless.ts'
+import { snapshotRun, type SnapshotSize } from './snapshot.ts'
 import { report, type SeriesResult } from './report.ts'
 import { scaleRun, xcStartRun, type ScaleResult, type XcStartResult } from './scale.ts'
 import { live, part, stopCluster, stopEverything, stopOnSignals } from './session.ts'
@@ -70,8 +73,11 @@ async function main(): Promise<void> {
   const xcResults: XcStartResult[] = []
   let packages: PackagesResult | undefined
   let rootless: RootlessResult | undefined
+  let snapshots: SnapshotSize[] | undefined
   try {
-    if (onlyRootless) {
+    if (onlySnapshots) {
+      snapshots = await part('snapshots', () => snapshotRun(process.argv.includes('--scale') ? SCALE_VMS : undefined))
+    } else if (onlyRootless) {
       log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
       rootless = await part('rootless', rootlessRun)
     } else if (!onlyScale) {
@@ -133,6 +139,8 @@ async function main(): Promise<void> {
       log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
       rootless = await part('rootless', rootlessRun)
 
+      snapshots = await part('snapshots', () => snapshotRun(scale ? SCALE_VMS : undefined))
+
       // TCP throughput VM to VM over net 1 (iperf3): user mode (multicast socket net) against bridge mode (tap and bridge).
       for (const network of ['user', 'bridge'] as const) {
         log(`throughput: iperf3 vm-001 -> vm-002 over net 1, ${network} mode ...`)
@@ -152,7 +160,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (scale && !onlyRootless) {
+    if (scale && !onlyRootless && !onlySnapshots) {
       for (const network of ['user', 'bridge'] as const) {
         log(`scale: ${SCALE_VMS} VMs in ${network} mode (mem ${SCALE_OPTIONS.mem}, tbSize ${SCALE_OPTIONS.tbSize}) ...`)
         const r = await part(`scale ${network}`, () => scaleRun(network))
@@ -168,7 +176,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless })
+  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots })
 }
 
 try {

@@ -136,9 +136,12 @@ if [ -r /etc/xcluster/secret ]; then
   stty -echo 2>/dev/null
   printf '${TOKEN_PROMPT}'
   IFS= read -r token
+  read -r secret < /etc/xcluster/secret
+  # The harness's control channel sends the secret and " ctl": straight into xc-ctl, no interactive shell to start first.
+  [ "$token" = "$secret ctl" ] && exec /bin/xc-ctl
   stty echo 2>/dev/null
   token=$(printf '%s' "$token" | tr -d '\\r')
-  if [ "$token" != "$(cat /etc/xcluster/secret)" ]; then echo; echo 'xc: wrong token'; exit 1; fi
+  if [ "$token" != "$secret" ]; then echo; echo 'xc: wrong token'; exit 1; fi
   echo
 fi
 [ -x /bin/bash ] && exec /bin/bash -l
@@ -152,8 +155,9 @@ export PS1='\\h # '
 `
 
 /**
- * The harness's control channel. The harness types `exec /bin/xc-ctl` at the
- * interactive prompt; from then on the session is a framed, non-interactive
+ * The harness's control channel. The harness gives the login the secret and
+ * ` ctl` (or, with no secret, types `exec /bin/xc-ctl` at the interactive
+ * prompt); from then on the session is a framed, non-interactive
  * shell: no echo, no prompt, no line editing, raw bytes. It answers only once
  * the boot script has finished, so a VM is ready when its rc scripts are done.
  *
@@ -163,6 +167,8 @@ export PS1='\\h # '
  * /dev/null, so it can neither end the channel nor read the next request.
  */
 export const CTL_SCRIPT = `#!/bin/sh
+# The environment of a login shell (PATH, the cluster's settings), also when the login execs this directly.
+. /etc/profile
 stty raw -echo 2>/dev/null
 cd /
 err=/tmp/.xc-err.$$
