@@ -2,7 +2,7 @@
 // shell answers. BootContext is everything a cluster needs for that; start,
 // restart, scale-out and attach all make it with prepareBoot.
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
 import { VmBootError, XcTimeoutError } from '../errors.ts'
@@ -23,8 +23,7 @@ import { waitForConsoleMarker } from './console-marker.ts'
 import { packageLayers } from './packages.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
 import type { PackageLayer } from '../packages/layer.ts'
-import { shellQuote } from '../control/quote.ts'
-import { rekey, resumeRestored, stateFile, type Snapshot } from './snapshot.ts'
+import { loadState, ramFile, rekey, resumeRestored, stateFile, type Snapshot } from './snapshot.ts'
 
 /** Bound on a restored VM's answer: it loads its state and answers in about a second; beyond this the snapshot is taken for broken. */
 export const RESTORE_TIMEOUT_MS = 30_000
@@ -86,7 +85,9 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   const { state, backend } = ctx
   if (ctx.refused) throw ctx.refused
   // QEMU waits on a state file that `cat` cannot read instead of failing: look first.
-  if (from && !existsSync(stateFile(from.dir, vmPlan.name))) throw new VmBootError(vmPlan.name, `its saved state ${stateFile(from.dir, vmPlan.name)} is missing`, '')
+  for (const f of from ? [stateFile(from.dir, vmPlan.name), ramFile(from.dir, vmPlan.name)] : []) {
+    if (!existsSync(f)) throw new VmBootError(vmPlan.name, `its saved state ${f} is missing`, '')
+  }
   const image = await ctx.image()
   const layer = await ctx.layer(vmPlan.num)
   await backend.prepareVm(vmPlan)
@@ -102,12 +103,16 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
     ...qemuArgs({
       vm: vmPlan, accel: ctx.accel, kernel: image.kernel, initrd: from ? join(from.dir, 'initrd') : ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
       toolsDisk: ctx.spec.tools ? image.tools : undefined, packagesDisk: layer?.path, tbSize: ctx.spec.tbSize,
+      // snapshot: true: RAM a save can copy out (a shared memfd); restored, the snapshot's RAM file mapped copy-on-write.
+      ram: from ? { kind: 'file', path: ramFile(from.dir, vmPlan.name) } : ctx.spec.snapshot ? { kind: 'memfd' } : undefined,
     }),
-    ...(from ? ['-incoming', `exec:cat ${shellQuote(stateFile(from.dir, vmPlan.name))}`] : []),
+    ...(from ? ['-incoming', 'defer'] : []),
   ], vmPlan)
   state.update((r) => {
     r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
   })
+  // A killed QEMU (restart, restore) leaves its monitor socket: the new one's is waited for by its file.
+  rmSync(files.qmp, { force: true })
   const proc = await QemuProcess.launch(ctx.spawner, argv, state.path(`${vmPlan.name}.qemu.log`), files.qmp)
   state.update((r) => {
     r.vms[vmPlan.name].process = proc.record
@@ -119,6 +124,7 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   try {
     if (from) {
       // The guest is up already: no console marker to wait for (its console starts empty); log in with the secret it was saved with, then make it this cluster's.
+      await loadState(files.qmp, stateFile(from.dir, vmPlan.name), () => vm.alive, RESTORE_TIMEOUT_MS)
       await resumeRestored(files.qmp, () => vm.alive, RESTORE_TIMEOUT_MS)
       const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secret)
       await rekey(ctx, ch)

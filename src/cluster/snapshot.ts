@@ -6,7 +6,7 @@
 // randomness. The key covers what makes a VM what it is; a snapshot under
 // another key is never used. Under XCLUSTER_HOME/snapshots/<key>/.
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { shellQuote } from '../control/quote.ts'
@@ -21,7 +21,7 @@ import type { ImageManifest } from '../image/build-image.ts'
 import type { PackageLayer } from '../packages/layer.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
-import { initrdKey } from './initrd.ts'
+import { clusterEnv, envFile, initrdKey } from './initrd.ts'
 import type { RunningVm } from './running-vm.ts'
 
 export interface SnapshotMeta {
@@ -81,10 +81,18 @@ export async function snapshotKey(ctx: SnapshotContext): Promise<string> {
   const layers = await Promise.all(ctx.plan.vms.map(async (v) => (await ctx.layer(v.num))?.path ?? null))
   const machines = ctx.plan.vms.map((v) => ({ num: v.num, mem: v.mem, smp: v.smp, append: v.append, host: v.host ?? null, nics: v.nics.map((n) => [n.ifname, n.net, n.mac]) }))
   const h = createHash('sha256')
-  h.update(JSON.stringify({ v: 1, qemu: await qemuVersionLine(), image, layers, machines, network: ctx.spec.network, accel: ctx.accel, tbSize: ctx.spec.tbSize ?? null, tools: ctx.spec.tools }))
+  h.update(JSON.stringify({ v: 2, qemu: await qemuVersionLine(), image, layers, machines, network: ctx.spec.network, accel: ctx.accel, tbSize: ctx.spec.tbSize ?? null, tools: ctx.spec.tools }))
   h.update(await initrdKey(ctx.spec, ctx.plan, image, ctx.state))
   return h.digest('hex').slice(0, 24)
 }
+
+/** The file of VM `vm`'s RAM in snapshot directory `dir` (sparse: pages never written are holes). */
+export function ramFile(dir: string, vm: string): string {
+  return join(dir, `${vm}.ram`)
+}
+
+/** QEMU migration skips RAM in a shared backend (the memfd): the device state alone goes to the state file, the RAM is copied out as a file. */
+const IGNORE_SHARED = { execute: 'migrate-set-capabilities', arguments: { capabilities: [{ capability: 'x-ignore-shared', state: true }] } }
 
 /** The file of VM `vm`'s saved state in snapshot directory `dir`. */
 export function stateFile(dir: string, vm: string): string {
@@ -151,10 +159,22 @@ export async function pruneSnapshots(home: string, maxMb = Number(process.env.XC
   }, 60_000, 'the snapshot lock')
 }
 
-/** Save one VM: no control session open, the VM paused, its state migrated into `file`, then resumed. */
-async function saveVm(vm: RunningVm, file: string): Promise<void> {
+/** The /proc path of QEMU `pid`'s RAM memfd (memory-backend-memfd, which QEMU names after its type). */
+function memfdPath(pid: number): string {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('/memfd:memory-backend-memfd')) return `/proc/${pid}/fd/${fd}`
+    } catch {
+      // closed meanwhile
+    }
+  }
+  throw new Error(`QEMU ${pid} has no RAM memfd (was the VM started with snapshot: true?)`)
+}
+
+/** Save one VM: no control session open, the VM paused, its device state migrated into `file` and its RAM copied to `ram` (holes kept), then resumed. */
+async function saveVm(vm: RunningVm, file: string, ram: string): Promise<void> {
   await vm.closeChannel()
-  await qmp(vm.record.qmp, [{ execute: 'stop' }, { execute: 'migrate', arguments: { uri: `exec:cat > ${shellQuote(file)}` } }])
+  await qmp(vm.record.qmp, [{ execute: 'stop' }, IGNORE_SHARED, { execute: 'migrate', arguments: { uri: `exec:cat > ${shellQuote(file)}` } }])
   const deadline = Date.now() + 120_000
   for (;;) {
     const [info] = (await qmp(vm.record.qmp, [{ execute: 'query-migrate' }])) as Array<{ status?: string; 'error-desc'?: string }>
@@ -163,6 +183,7 @@ async function saveVm(vm: RunningVm, file: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`saving ${vm.name} did not finish within 120 s`)
     await new Promise((r) => setTimeout(r, 20))
   }
+  await execa('cp', ['--sparse=always', memfdPath(vm.process.record.pid), ram])
   await qmp(vm.record.qmp, [{ execute: 'cont' }])
 }
 
@@ -176,8 +197,9 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
   mkdirSync(tmp, { mode: 0o700 })
   try {
     copyFileSync(ctx.initrd, join(tmp, 'initrd'))
-    await Promise.all(vms.map((vm) => saveVm(vm, stateFile(tmp, vm.name))))
-    const bytes = vms.reduce((n, vm) => n + statSync(stateFile(tmp, vm.name)).size, statSync(join(tmp, 'initrd')).size)
+    await Promise.all(vms.map((vm) => saveVm(vm, stateFile(tmp, vm.name), ramFile(tmp, vm.name))))
+    // On disk: the allocated blocks (the RAM files are sparse).
+    const bytes = vms.reduce((n, vm) => n + statSync(stateFile(tmp, vm.name)).size + statSync(ramFile(tmp, vm.name)).blocks * 512, statSync(join(tmp, 'initrd')).size)
     const now = new Date().toISOString()
     const meta: SnapshotMeta = { version: 1, key, name: ctx.spec.name, createdAt: now, usedAt: now, secret: readSecret(ctx.state.dir), qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes }
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
@@ -203,8 +225,9 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
 export async function rekey(ctx: SnapshotContext, ch: ShellChannel): Promise<void> {
   const lines = [
     `printf '%s\\n' ${shellQuote(readSecret(ctx.state.dir))} > /etc/xcluster/secret`,
-    `sed -i 's/^XCLUSTER_ID=.*/XCLUSTER_ID=${ctx.plan.id}/' /etc/xcluster/cluster.env`,
-    `echo ${randomBytes(64).toString('base64')} | base64 -d | /bin/xc-reseed`,
+    // Shell builtins where they do (each program started costs a TCG translation of its code after a restore).
+    `printf '%s' ${shellQuote(envFile(clusterEnv(ctx.plan, ctx.spec.tools)))} > /etc/xcluster/cluster.env`,
+    `printf '${[...randomBytes(64)].map((b) => '\\' + b.toString(8).padStart(3, '0')).join('')}' | /bin/xc-reseed`,
   ]
   if (ctx.spec.tools) {
     const keys = await clusterKeys(ctx.state, true)
@@ -218,6 +241,17 @@ export async function rekey(ctx: SnapshotContext, ch: ShellChannel): Promise<voi
   lines.push(`date -u -s @${Math.round(Date.now() / 1000)} >/dev/null`)
   const r = await ch.exec(lines.join(' && '), 30_000)
   if (r.exitCode !== 0) throw new Error(`re-keying after the restore failed (exit ${r.exitCode}): ${r.stderr.toString().trim()}`)
+}
+
+/** Load VM state from `file` into a QEMU started with `-incoming defer` (and RAM from the snapshot's file): device state only, as it was saved. */
+export async function loadState(qmpPath: string, file: string, alive: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!existsSync(qmpPath)) {
+    if (!alive()) throw new Error('QEMU exited before its monitor was up')
+    if (Date.now() > deadline) throw new Error(`no QEMU monitor within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  await qmp(qmpPath, [IGNORE_SHARED, { execute: 'migrate-incoming', arguments: { uri: `exec:cat ${shellQuote(file)}` } }])
 }
 
 /**

@@ -25,6 +25,12 @@ export interface QemuArgsInput {
   tbSize?: number
   /** The read-only tools disk, attached as the first virtio disk (/dev/vda). */
   toolsDisk?: string
+  /**
+   * Guest RAM from a memory backend: a shared memfd (a VM whose RAM a
+   * snapshot copies out), or a snapshot's RAM file mapped copy-on-write
+   * (private), whose pages every VM restored from it shares until it writes them.
+   */
+  ram?: { kind: 'memfd' } | { kind: 'file'; path: string }
   /** The VM's read-only package layer, the next virtio disk (/dev/vdb after the tools disk); `xc.layer=1` tells the guest. */
   packagesDisk?: string
 }
@@ -58,7 +64,9 @@ export function qemuArgs(i: QemuArgsInput): string[] {
   const append = ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', ...(i.bootTuning ?? BOOT_TUNING), `xc.cluster=${i.clusterTag}`, i.packagesDisk ? 'xc.layer=1' : '', i.vm.append].filter(Boolean).join(' ')
   return [
     '-name', i.vm.name,
-    '-M', 'q35',
+    '-M', i.ram ? 'q35,memory-backend=ram0' : 'q35',
+    ...(i.ram?.kind === 'memfd' ? ['-object', `memory-backend-memfd,id=ram0,size=${i.vm.mem}M,share=on`] : []),
+    ...(i.ram?.kind === 'file' ? ['-object', `memory-backend-file,id=ram0,size=${i.vm.mem}M,mem-path=${i.ram.path},share=off`] : []),
     '-accel', i.accel === 'tcg' && i.tbSize ? `tcg,tb-size=${i.tbSize}` : i.accel,
     '-cpu', i.cpu ?? (i.accel === 'kvm' ? 'host' : TCG_CPU),
     '-m', String(i.vm.mem),

@@ -20,7 +20,8 @@ export async function qmp(path: string, commands: Command[], timeoutMs = 5000): 
     return await new Promise<unknown[]>((resolve, reject) => {
       const fail = (message: string, cause?: unknown): void => reject(new MonitorError(path, what, message, { cause }))
       timer = setTimeout(() => fail(`QMP at ${path} did not answer ${what} within ${timeoutMs} ms`), timeoutMs)
-      const queue: Array<Command & { sent?: boolean }> = [{ execute: 'qmp_capabilities' }, ...commands]
+      // Copies: `sent` is marked on the queue's own objects, never on the caller's (a command object used twice was never sent the second time).
+      const queue: Array<Command & { sent?: boolean }> = [{ execute: 'qmp_capabilities' }, ...commands.map((c) => ({ ...c }))]
       const results: unknown[] = []
       let buf = ''
       let greeted = false
