@@ -186,7 +186,7 @@ describe('stale and broken snapshots', () => {
       try {
         const lines = said.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('did not restore'))
         expect(lines).toHaveLength(1)
-        expect(lines[0]).toContain('booting cold, and saving it again')
+        expect(lines[0]).toContain('booting cold what did not, and saving it again')
         expect(c1.snapshot).toMatchObject({ saved: true })
         expect(c1.snapshot!.fellBack).toBeDefined()
         expect(await c1.vm(1).run('cat /etc/note')).toBe('two\n')

@@ -46,7 +46,7 @@ export interface BootContext {
   /** Why this cluster cannot boot VMs now (its recorded options no longer validate); it can still be used and stopped. */
   refused?: Error
   /** snapshot: true: the key of this configuration, and the snapshot restores come from (once found or saved). */
-  snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean }
+  snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean; coldVms?: string[] }
 }
 
 /** The image for `spec`: the one setup built, or one for the user's own kernel. */
@@ -126,7 +126,7 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
       // The guest is up already: no console marker to wait for (its console starts empty); log in with the secret it was saved with, then make it this cluster's.
       await loadState(files.qmp, stateFile(from.dir, vmPlan.name), () => vm.alive, RESTORE_TIMEOUT_MS)
       await resumeRestored(files.qmp, () => vm.alive, RESTORE_TIMEOUT_MS)
-      const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secret)
+      const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secrets[vmPlan.name])
       await rekey(ctx, ch)
       vm.adoptChannel(ch)
     } else {

@@ -31,8 +31,8 @@ export interface SnapshotMeta {
   name: string
   createdAt: string
   usedAt: string
-  /** The secret of the cluster that saved it: a restored VM's telnet login asks for it until it is re-keyed. */
-  secret: string
+  /** Per VM, the secret of the cluster that saved it: a restored VM's telnet login asks for it until it is re-keyed. */
+  secrets: Record<string, string>
   qemu: string
   vms: string[]
   bytes: number
@@ -81,7 +81,7 @@ export async function snapshotKey(ctx: SnapshotContext): Promise<string> {
   const layers = await Promise.all(ctx.plan.vms.map(async (v) => (await ctx.layer(v.num))?.path ?? null))
   const machines = ctx.plan.vms.map((v) => ({ num: v.num, mem: v.mem, smp: v.smp, append: v.append, host: v.host ?? null, nics: v.nics.map((n) => [n.ifname, n.net, n.mac]) }))
   const h = createHash('sha256')
-  h.update(JSON.stringify({ v: 2, qemu: await qemuVersionLine(), image, layers, machines, network: ctx.spec.network, accel: ctx.accel, tbSize: ctx.spec.tbSize ?? null, tools: ctx.spec.tools }))
+  h.update(JSON.stringify({ v: 3, qemu: await qemuVersionLine(), image, layers, machines, network: ctx.spec.network, accel: ctx.accel, tbSize: ctx.spec.tbSize ?? null, tools: ctx.spec.tools }))
   h.update(await initrdKey(ctx.spec, ctx.plan, image, ctx.state))
   return h.digest('hex').slice(0, 24)
 }
@@ -111,7 +111,7 @@ function readMeta(dir: string): SnapshotMeta | undefined {
 export function findSnapshot(home: string, key: string, vms: string[]): Snapshot | undefined {
   const dir = join(snapshotsDir(home), key)
   const meta = readMeta(dir)
-  if (!meta || meta.key !== key || !existsSync(join(dir, 'initrd'))) return undefined
+  if (!meta || meta.key !== key || !meta.secrets || !existsSync(join(dir, 'initrd'))) return undefined
   if (!vms.every((vm) => meta.vms.includes(vm))) return undefined
   meta.usedAt = new Date().toISOString()
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
@@ -187,8 +187,12 @@ async function saveVm(vm: RunningVm, file: string, ram: string): Promise<void> {
   await qmp(vm.record.qmp, [{ execute: 'cont' }])
 }
 
-/** Save every VM of a freshly booted cluster under `key`; the VMs go on running. */
-export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: string): Promise<Snapshot> {
+/**
+ * Save every VM of a freshly booted cluster under `key`; the VMs go on
+ * running. With `into` (a snapshot some VMs did not restore from), only
+ * `vms` (those, booted cold) are saved again into it.
+ */
+export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: string, into?: Snapshot): Promise<Snapshot> {
   const root = snapshotsDir(ctx.spec.home)
   mkdirSync(root, { recursive: true, mode: 0o700 })
   const tmp = join(root, `.tmp-${key}-${process.pid}`)
@@ -196,17 +200,26 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
   // 0700: the meta holds the saving cluster's secret.
   mkdirSync(tmp, { mode: 0o700 })
   try {
-    copyFileSync(ctx.initrd, join(tmp, 'initrd'))
+    if (!into) copyFileSync(ctx.initrd, join(tmp, 'initrd'))
     await Promise.all(vms.map((vm) => saveVm(vm, stateFile(tmp, vm.name), ramFile(tmp, vm.name))))
-    // On disk: the allocated blocks (the RAM files are sparse).
-    const bytes = vms.reduce((n, vm) => n + statSync(stateFile(tmp, vm.name)).size + statSync(ramFile(tmp, vm.name)).blocks * 512, statSync(join(tmp, 'initrd')).size)
+    const secret = readSecret(ctx.state.dir)
     const now = new Date().toISOString()
-    const meta: SnapshotMeta = { version: 1, key, name: ctx.spec.name, createdAt: now, usedAt: now, secret: readSecret(ctx.state.dir), qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes }
-    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
     const dir = join(root, key)
+    let meta: SnapshotMeta = into
+      ? { ...into.meta, usedAt: now, vms: [...new Set([...into.meta.vms, ...vms.map((v) => v.name)])].sort(), secrets: { ...into.meta.secrets } }
+      : { version: 1, key, name: ctx.spec.name, createdAt: now, usedAt: now, secrets: {}, qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes: 0 }
+    for (const vm of vms) meta.secrets[vm.name] = secret
     await withDirLock(join(root, '.lock'), async () => {
-      rmSync(dir, { recursive: true, force: true })
-      renameSync(tmp, dir)
+      if (into && existsSync(dir)) {
+        for (const vm of vms) for (const f of [stateFile, ramFile]) renameSync(f(tmp, vm.name), f(dir, vm.name))
+      } else {
+        rmSync(dir, { recursive: true, force: true })
+        renameSync(tmp, dir)
+      }
+      // On disk: the allocated blocks (the RAM files are sparse).
+      const size = (f: string): number => (existsSync(f) ? statSync(f).blocks * 512 : 0)
+      meta = { ...meta, bytes: meta.vms.reduce((n, vm) => n + size(stateFile(dir, vm)) + size(ramFile(dir, vm)), size(join(dir, 'initrd'))) }
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
     }, 60_000, 'the snapshot lock')
     await pruneSnapshots(ctx.spec.home)
     return { dir, meta }
@@ -227,7 +240,9 @@ export async function rekey(ctx: SnapshotContext, ch: ShellChannel): Promise<voi
     `printf '%s\\n' ${shellQuote(readSecret(ctx.state.dir))} > /etc/xcluster/secret`,
     // Shell builtins where they do (each program started costs a TCG translation of its code after a restore).
     `printf '%s' ${shellQuote(envFile(clusterEnv(ctx.plan, ctx.spec.tools)))} > /etc/xcluster/cluster.env`,
-    `printf '${[...randomBytes(64)].map((b) => '\\' + b.toString(8).padStart(3, '0')).join('')}' | /bin/xc-reseed`,
+    // Through a file, not a pipe: one read gets all 64 bytes (from a pipe it may get part, too little to credit), and the file is emptied after.
+    `printf '${[...randomBytes(64)].map((b) => '\\' + b.toString(8).padStart(3, '0')).join('')}' > /run/.xc-seed`,
+    '{ /bin/xc-reseed < /run/.xc-seed; r=$?; : > /run/.xc-seed; [ $r = 0 ] || { echo "xc-reseed: errno $r" >&2; false; }; }',
   ]
   if (ctx.spec.tools) {
     const keys = await clusterKeys(ctx.state, true)
@@ -251,7 +266,16 @@ export async function loadState(qmpPath: string, file: string, alive: () => bool
     if (Date.now() > deadline) throw new Error(`no QEMU monitor within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 5))
   }
-  await qmp(qmpPath, [IGNORE_SHARED, { execute: 'migrate-incoming', arguments: { uri: `exec:cat ${shellQuote(file)}` } }])
+  // The socket file exists from QEMU's bind(), a moment before it listens: a refused connect is tried again (nothing was sent on it).
+  for (;;) {
+    try {
+      await qmp(qmpPath, [IGNORE_SHARED, { execute: 'migrate-incoming', arguments: { uri: `exec:cat ${shellQuote(file)}` } }])
+      return
+    } catch (e) {
+      if (!/ECONNREFUSED|ENOENT/.test((e as Error).message) || !alive() || Date.now() > deadline) throw e
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
 }
 
 /**

@@ -55,9 +55,14 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     await (spec.start ?? defaultStart)(sc)
     if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
     // snapshot: true, and none to restore from (or it did not restore): save one at this ready point, before any test command and before the impairments (which are applied again after each restore).
-    if (ctx.snapshot?.key && (!ctx.snapshot.from || ctx.snapshot.fellBack)) {
-      ctx.snapshot.from = await saveSnapshot(ctx, sc.vms, ctx.snapshot.key)
-      ctx.snapshot.saved = true
+    const snap = ctx.snapshot
+    if (snap?.key && !snap.from) {
+      snap.from = await saveSnapshot(ctx, sc.vms, snap.key)
+      snap.saved = true
+    } else if (snap?.from && snap.coldVms?.length) {
+      // Only the VMs that booted cold are saved again (the others run from the snapshot's own RAM files).
+      snap.from = await saveSnapshot(ctx, sc.vms.filter((v) => snap.coldVms!.includes(v.name)), snap.key, snap.from)
+      snap.saved = true
     }
     for (const [num, nets] of Object.entries(spec.impairments)) {
       const vm = sc.vms.find((v) => v.num === Number(num))

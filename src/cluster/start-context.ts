@@ -105,6 +105,7 @@ export class StartContext {
           vm = await bootVm(ctx, vmPlan, onLaunch, from)
         } catch (e) {
           fellBack(ctx, e as Error)
+          ctx.snapshot!.coldVms = [...(ctx.snapshot!.coldVms ?? []), vmPlan.name]
           vm = await bootVm(ctx, vmPlan, onLaunch)
         }
       } else {
@@ -131,7 +132,7 @@ export class StartContext {
 function fellBack(ctx: BootContext, e: Error): void {
   if (!ctx.snapshot || ctx.snapshot.fellBack) return
   ctx.snapshot.fellBack = e.message.split('\n')[0]
-  process.stderr.write(`xcluster: cluster ${ctx.spec.name}: snapshot ${ctx.snapshot.key} did not restore (${ctx.snapshot.fellBack}); booting cold, and saving it again\n`)
+  process.stderr.write(`xcluster: cluster ${ctx.spec.name}: snapshot ${ctx.snapshot.key} did not restore (${ctx.snapshot.fellBack}); booting cold what did not, and saving it again\n`)
 }
 
 /** What startCluster does unless told otherwise. */
