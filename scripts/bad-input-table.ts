@@ -28,6 +28,7 @@ const cases: Array<[string, Record<string, unknown>]> = [
   ['net-setup that is not a function or path', { network: { netSetup: 42 } }],
   ['bad accel', { accel: 'KVM' }],
   ['rootless that is not a boolean', { rootless: 'yes' }],
+  ['a snapshot with a net-setup hook', { snapshot: true, network: { base: 'user', netSetup: '/usr/local/bin/net-setup.sh' } }],
   ['an IPv6 prefix that gives no valid address', { prefix: '1::2::3' }],
   ['a cluster name for file and interface names', { name: 'a name with spaces and more than 32 characters' }],
   ['a package name Debian cannot have', { packages: ['FRR', 'frr'] }],

@@ -204,6 +204,28 @@ describe('stale and broken snapshots', () => {
     })
   }
 
+  test('a save that fails leaves the cluster running without a snapshot, says so, and restore() says why it cannot', async () => {
+    const other = privateHome()
+    // Where the snapshots would go there is a file: the save cannot make its directory.
+    writeFileSync(join(other.home, 'snapshots'), 'not a directory\n')
+    const said = vi.spyOn(process.stderr, 'write')
+    try {
+      const c = await startCluster({ home: other.home, name: 'snap-nosave', nvm: 1, nrouters: 0, snapshot: true })
+      try {
+        expect(said.mock.calls.map((x) => String(x[0])).filter((l) => l.includes('could not be saved'))).toHaveLength(1)
+        expect(c.snapshot).toMatchObject({ saved: false, restored: false })
+        expect(c.snapshot!.saveFailed).toBeDefined()
+        expect(await c.vm(1).run('hostname')).toBe('vm-001\n')
+        await expect(c.restore()).rejects.toThrow(/no snapshot: saving it failed/)
+      } finally {
+        await c.stop()
+      }
+    } finally {
+      said.mockRestore()
+      await other.remove()
+    }
+  })
+
   test('xc snapshot list, rm and prune', async () => {
     const env = { ...process.env, XCLUSTER_HOME: home }
     const list = await execa(process.execPath, [XC, 'snapshot', 'list', '--json'], { env })

@@ -46,7 +46,7 @@ export interface BootContext {
   /** Why this cluster cannot boot VMs now (its recorded options no longer validate); it can still be used and stopped. */
   refused?: Error
   /** snapshot: true: the key of this configuration, and the snapshot restores come from (once found or saved). */
-  snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean; coldVms?: string[] }
+  snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean; coldVms?: string[]; saveFailed?: string }
 }
 
 /** The image for `spec`: the one setup built, or one for the user's own kernel. */

@@ -43,9 +43,9 @@ export class RunningCluster implements AsyncDisposable {
   }
 
   /** How this cluster started: from a snapshot, cold with a snapshot saved, cold after a snapshot that did not restore; undefined without `snapshot: true`. */
-  get snapshot(): { key: string; restored: boolean; saved: boolean; fellBack?: string; dir?: string } | undefined {
+  get snapshot(): { key: string; restored: boolean; saved: boolean; fellBack?: string; saveFailed?: string; dir?: string } | undefined {
     const s = this.ctx.snapshot
-    return s && { key: s.key, restored: !!s.from && !s.saved, saved: !!s.saved, fellBack: s.fellBack, dir: s.from?.dir }
+    return s && { key: s.key, restored: !!s.from && !s.saved && !s.coldVms?.length, saved: !!s.saved, fellBack: s.fellBack, saveFailed: s.saveFailed, dir: s.from?.dir }
   }
 
   /**
@@ -58,7 +58,10 @@ export class RunningCluster implements AsyncDisposable {
    */
   async restore(): Promise<void> {
     const from = this.ctx.snapshot?.from
-    if (!from) throw new XclusterError('restore() needs a cluster started with `snapshot: true`')
+    if (!from) {
+      const failed = this.ctx.snapshot?.saveFailed
+      throw new XclusterError(failed ? `restore(): this cluster has no snapshot: saving it failed (${failed})` : 'restore() needs a cluster started with `snapshot: true`')
+    }
     const results = await bootEach(this.ctx.spec, this.vms, async (vm) => {
       await vm.closeChannel()
       await vm.process.stop(0)

@@ -21,6 +21,7 @@ import type { ImageManifest } from '../image/build-image.ts'
 import type { PackageLayer } from '../packages/layer.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
+import { mapLimit } from './admission.ts'
 import { clusterEnv, envFile, initrdKey } from './initrd.ts'
 import type { RunningVm } from './running-vm.ts'
 
@@ -171,20 +172,29 @@ function memfdPath(pid: number): string {
   throw new Error(`QEMU ${pid} has no RAM memfd (was the VM started with snapshot: true?)`)
 }
 
-/** Save one VM: no control session open, the VM paused, its device state migrated into `file` and its RAM copied to `ram` (holes kept), then resumed. */
+/** Bound on each monitor command of a save: 100 VMs saving on 2 cores answer slowly. */
+const SAVE_QMP_MS = 60_000
+/** VMs saved at once (each copies its RAM out: memory bandwidth and disk, not CPU). */
+const SAVE_CONCURRENCY = 4
+
+/** Save one VM: no control session open, the VM paused, its device state migrated into `file` and its RAM copied to `ram` (holes kept), then resumed, also when the save fails. */
 async function saveVm(vm: RunningVm, file: string, ram: string): Promise<void> {
   await vm.closeChannel()
-  await qmp(vm.record.qmp, [{ execute: 'stop' }, IGNORE_SHARED, { execute: 'migrate', arguments: { uri: `exec:cat > ${shellQuote(file)}` } }])
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    const [info] = (await qmp(vm.record.qmp, [{ execute: 'query-migrate' }])) as Array<{ status?: string; 'error-desc'?: string }>
-    if (info.status === 'completed') break
-    if (info.status === 'failed' || info.status === 'cancelled') throw new Error(`saving ${vm.name} failed: ${info['error-desc'] ?? info.status}`)
-    if (Date.now() > deadline) throw new Error(`saving ${vm.name} did not finish within 120 s`)
-    await new Promise((r) => setTimeout(r, 20))
+  await qmp(vm.record.qmp, [{ execute: 'stop' }], SAVE_QMP_MS)
+  try {
+    await qmp(vm.record.qmp, [IGNORE_SHARED, { execute: 'migrate', arguments: { uri: `exec:cat > ${shellQuote(file)}` } }], SAVE_QMP_MS)
+    const deadline = Date.now() + 120_000
+    for (;;) {
+      const [info] = (await qmp(vm.record.qmp, [{ execute: 'query-migrate' }], SAVE_QMP_MS)) as Array<{ status?: string; 'error-desc'?: string }>
+      if (info.status === 'completed') break
+      if (info.status === 'failed' || info.status === 'cancelled') throw new Error(`saving ${vm.name} failed: ${info['error-desc'] ?? info.status}`)
+      if (Date.now() > deadline) throw new Error(`saving ${vm.name} did not finish within 120 s`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await execa('cp', ['--sparse=always', memfdPath(vm.process.record.pid), ram])
+  } finally {
+    await qmp(vm.record.qmp, [{ execute: 'cont' }], SAVE_QMP_MS)
   }
-  await execa('cp', ['--sparse=always', memfdPath(vm.process.record.pid), ram])
-  await qmp(vm.record.qmp, [{ execute: 'cont' }])
 }
 
 /**
@@ -201,7 +211,9 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
   mkdirSync(tmp, { mode: 0o700 })
   try {
     if (!into) copyFileSync(ctx.initrd, join(tmp, 'initrd'))
-    await Promise.all(vms.map((vm) => saveVm(vm, stateFile(tmp, vm.name), ramFile(tmp, vm.name))))
+    const saved = await mapLimit(vms, SAVE_CONCURRENCY, (vm) => saveVm(vm, stateFile(tmp, vm.name), ramFile(tmp, vm.name)))
+    const failed = saved.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
     const secret = readSecret(ctx.state.dir)
     const now = new Date().toISOString()
     const dir = join(root, key)

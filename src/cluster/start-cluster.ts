@@ -56,13 +56,18 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
     // snapshot: true, and none to restore from (or it did not restore): save one at this ready point, before any test command and before the impairments (which are applied again after each restore).
     const snap = ctx.snapshot
-    if (snap?.key && !snap.from) {
-      snap.from = await saveSnapshot(ctx, sc.vms, snap.key)
-      snap.saved = true
-    } else if (snap?.from && snap.coldVms?.length) {
-      // Only the VMs that booted cold are saved again (the others run from the snapshot's own RAM files).
-      snap.from = await saveSnapshot(ctx, sc.vms.filter((v) => snap.coldVms!.includes(v.name)), snap.key, snap.from)
-      snap.saved = true
+    if (snap?.key && (!snap.from || snap.coldVms?.length)) {
+      // Without one: every VM; after a partial restore only those that booted cold (the others run from the snapshot's own RAM files).
+      const vms = snap.from ? sc.vms.filter((v) => snap.coldVms!.includes(v.name)) : sc.vms
+      try {
+        snap.from = await saveSnapshot(ctx, vms, snap.key, snap.from)
+        snap.saved = true
+      } catch (e) {
+        // The cluster is up: a failed save costs the next start its snapshot, not this start.
+        snap.saveFailed = (e as Error).message.split('\n')[0]
+        process.stderr.write(`xcluster: cluster ${spec.name}: the snapshot could not be saved (${snap.saveFailed}); the cluster runs without one\n`)
+        if (!snap.coldVms?.length) snap.from = undefined
+      }
     }
     for (const [num, nets] of Object.entries(spec.impairments)) {
       const vm = sc.vms.find((v) => v.num === Number(num))
