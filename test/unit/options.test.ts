@@ -27,6 +27,8 @@ describe('checkOptions defaults', () => {
       packagesVm: {},
       network: 'user',
       netSetup: undefined,
+      rootless: undefined,
+      snapshot: false,
       accel: 'auto',
       append: '',
       appendVm: {},
