@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { leftovers, privateHome } from './helpers/host.ts'
+import { skippedBecause } from './helpers/rights.ts'
 
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
 const isRoot = process.getuid?.() === 0
@@ -54,7 +55,7 @@ describe('xc scaleout keeps the overlays as start resolved them', () => {
 
 describe('a failing xc stop', () => {
   // chattr +i needs CAP_LINUX_IMMUTABLE: root.
-  test.skipIf(!isRoot)('prints one line that says what failed, no stack trace; cleanup finishes once the cause is gone', async () => {
+  test.skipIf(!isRoot)(skippedBecause('prints one line that says what failed, no stack trace; cleanup finishes once the cause is gone', !isRoot, 'needs root: chattr +i needs CAP_LINUX_IMMUTABLE'), async () => {
     const start = await xc(['start', '--name=stuck', '--nvm=1', '--nrouters=0'])
     expect(start.exitCode, start.stderr).toBe(0)
     const id = /\(([0-9a-f]{8})\)/.exec(start.stdout)![1]

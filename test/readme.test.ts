@@ -7,10 +7,10 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, describe, expect, test } from 'vitest'
+import { canBridge, skippedBecause } from './helpers/rights.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
-const isRoot = process.getuid?.() === 0
 
 /** The ```ts blocks of the README that are Vitest files (they import xcluster/vitest and define a test). */
 function testBlocks(): string[] {
@@ -27,8 +27,8 @@ describe('the README', () => {
     expect(blocks[0]).toContain("ping -c1 -W2 192.168.1.2")
   })
 
-  // Two of the four blocks use bridge mode, which needs root or CAP_NET_ADMIN.
-  test.skipIf(!isRoot)('every test block passes as written, with no Vitest config of its own', async () => {
+  // Two of the four blocks use bridge mode: root, or rootless where the host allows it (canBridge).
+  test.skipIf(!canBridge)(skippedBecause('every test block passes as written, with no Vitest config of its own', !canBridge), async () => {
     mkdirSync(dir, { recursive: true })
     const blocks = testBlocks()
     blocks.forEach((b, i) => writeFileSync(join(dir, `block-${i + 1}.test.ts`), b))
