@@ -54,7 +54,7 @@ describe.skipIf(!isRoot)(skippedBecause('as the user nobody, in bridge mode with
   afterAll(async () => {
     if (readNsadd('nobody')) await execa(process.execPath, [XC, 'nsdel', '--user', 'nobody'], { reject: false })
     if (tunMode) chmodSync(TUN, tunMode)
-    if (home && existsSync(join(home, 'xcluster'))) await asNobody([process.execPath, XC, 'cleanup'])
+    if (home && existsSync(join(home, 'xcluster'))) await asNobody([process.execPath, join(dir, 'bin', 'xc.js'), 'cleanup'])
     for (const d of [dir, home]) if (d) rmSync(d, { recursive: true, force: true })
   })
 
@@ -67,7 +67,8 @@ describe.skipIf(!isRoot)(skippedBecause('as the user nobody, in bridge mode with
   })
 
   test('with /dev/net/tun 0600, bridge mode as nobody is a PermissionError that names it and what to do; nothing starts', async () => {
-    const r = await asNobody([process.execPath, XC, 'start', '--network=bridge', '--nvm=1', '--nrouters=0'])
+    // nobody runs the copy's xc: the checkout itself may be in a directory nobody cannot enter (a 0700 clone).
+    const r = await asNobody([process.execPath, join(dir, 'bin', 'xc.js'), 'start', '--network=bridge', '--nvm=1', '--nrouters=0'])
     expect(r.exitCode, r.all).not.toBe(0)
     expect(r.all).toContain('cannot open /dev/net/tun (mode 0600)')
     expect(r.all).toContain('xc nsadd --user nobody')

@@ -48,7 +48,9 @@ export class QemuProcess {
     }
     if (await waitGone(this.record.pid, graceMs)) return
     this.kill()
-    await waitGone(this.record.pid, 2000)
+    // A killed QEMU frees its RAM and translation cache before its files: under load that took over 2 s, and a QEMU started
+    // again at once (restart, restore) found the pid file locked and the forward ports taken. Wait until it is gone.
+    if (!(await waitGone(this.record.pid, 20_000))) throw new Error(`QEMU ${this.record.pid} did not exit within 20 s of SIGKILL`)
   }
 
   /** SIGKILL, only if the pid is still the process we started. */
