@@ -145,6 +145,20 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   }
 }
 
+/**
+ * Boot `vmPlan` from snapshot `from`, or cold when it does not restore (its
+ * host side made anew, as for any boot); `fellBack` is told why first.
+ */
+export async function restoreOrBoot(ctx: BootContext, vmPlan: VmPlan, from: Snapshot, fellBack: (e: Error) => void, onLaunch?: () => void): Promise<RunningVm> {
+  try {
+    return await bootVm(ctx, vmPlan, onLaunch, from)
+  } catch (e) {
+    fellBack(e as Error)
+    await ctx.backend.releaseVm(vmPlan)
+    return bootVm(ctx, vmPlan, onLaunch)
+  }
+}
+
 /** The last lines of a VM's QEMU log, on one line. */
 function qemuLogTail(vm: RunningVm): string {
   try {

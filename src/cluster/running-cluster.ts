@@ -10,7 +10,7 @@ import { hostExec } from '../net/backend.ts'
 import { getTopology } from '../topology/index.ts'
 import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { bootEach } from './admission.ts'
-import { bootVm, type BootContext } from './boot.ts'
+import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import type { RunningVm } from './running-vm.ts'
@@ -68,13 +68,9 @@ export class RunningCluster implements AsyncDisposable {
       await this.ctx.backend.releaseVm(vm.plan)
       let fresh: RunningVm
       if (from.meta.vms.includes(vm.name)) {
-        try {
-          fresh = await bootVm(this.ctx, vm.plan, undefined, from)
-        } catch (e) {
-          process.stderr.write(`xcluster: cluster ${this.name}: ${vm.name} did not restore from snapshot ${from.meta.key} (${(e as Error).message.split('\n')[0]}); booting it cold\n`)
-          await this.ctx.backend.releaseVm(vm.plan)
-          fresh = await bootVm(this.ctx, vm.plan)
-        }
+        fresh = await restoreOrBoot(this.ctx, vm.plan, from, (e) =>
+          void process.stderr.write(`xcluster: cluster ${this.name}: ${vm.name} did not restore from snapshot ${from.meta.key} (${e.message.split('\n')[0]}); booting it cold\n`),
+        )
       } else {
         fresh = await bootVm(this.ctx, vm.plan)
       }

@@ -7,7 +7,7 @@ import { hostExec } from '../net/backend.ts'
 import { ipv4Of, ipv6Of, macOf, type ClusterPlan } from '../plan/plan.ts'
 import { vmName, type ProgressEvent } from '../plan/spec.ts'
 import { bootEach } from './admission.ts'
-import { bootVm, type BootContext } from './boot.ts'
+import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
 import { findSnapshot, snapshotKey } from './snapshot.ts'
 import type { RunningVm } from './running-vm.ts'
@@ -101,13 +101,10 @@ export class StartContext {
       const from = ctx.snapshot?.from
       let vm: RunningVm
       if (from && from.meta.vms.includes(vmPlan.name)) {
-        try {
-          vm = await bootVm(ctx, vmPlan, onLaunch, from)
-        } catch (e) {
-          fellBack(ctx, e as Error)
+        vm = await restoreOrBoot(ctx, vmPlan, from, (e) => {
+          fellBack(ctx, e)
           ctx.snapshot!.coldVms = [...(ctx.snapshot!.coldVms ?? []), vmPlan.name]
-          vm = await bootVm(ctx, vmPlan, onLaunch)
-        }
+        }, onLaunch)
       } else {
         vm = await bootVm(ctx, vmPlan, onLaunch)
       }
