@@ -75,7 +75,10 @@ for (const network of ['user', 'bridge'] as const) {
       }
     })
 
-    test("the guest's clock is the host's (within 2 s)", async () => {
+    test("the guest's clock is the host's (within 2 s), also 5 s after the save", async () => {
+      // A restored guest's clock goes on from the moment of the save unless it is set: 5 s later the difference would show.
+      await new Promise((r) => setTimeout(r, 5000))
+      await second.restore()
       const guest = Number(await second.vm(1).run('date +%s'))
       expect(Math.abs(guest - Date.now() / 1000)).toBeLessThanOrEqual(2)
     })
@@ -102,7 +105,11 @@ for (const network of ['user', 'bridge'] as const) {
       expect((await second.vm(2).run('cat /root/.ssh/authorized_keys')).trim()).toBe(pub)
     })
 
-    test('randomness: every restore draws other bytes (the CRNG reseeded from the host)', async () => {
+    // Measured: with the re-key's reseed taken out this test still passed. The snapshots here are taken at
+    // an uptime of about 2 s, when the kernel reseeds its CRNG itself at most 1 s after the last reseed;
+    // xc-reseed is for a snapshot saved late (a 60 s interval), which no test here waits for. What is
+    // checked of it: the re-key ran it (a failure fails the restore) and emptied the seed file after.
+    test('randomness: every restore draws other bytes; the re-key fed the host seed and emptied its file', async () => {
       const seen = new Set<string>([await draw(second, 1), await draw(second, 2)])
       await second.restore()
       seen.add(await draw(second, 1))
@@ -110,6 +117,7 @@ for (const network of ['user', 'bridge'] as const) {
       await second.restore()
       seen.add(await draw(second, 1))
       expect(seen.size).toBe(5)
+      expect(await second.vm(1).run('wc -c < /run/.xc-seed')).toBe('0\n')
     })
 
     test("restore() undoes a test's changes; the handles and their channels keep working", async () => {

@@ -1,10 +1,13 @@
 // Clusters from snapshots (`snapshot: true`): the first start of a
-// configuration boots cold and saves every VM at its ready point with QEMU's
-// migration to a file; later starts of the same configuration start each
-// QEMU with `-incoming` from its file, and then give the restored guest what
-// is this cluster's own (secret, id, ssh keys), the host's clock and fresh
-// randomness. The key covers what makes a VM what it is; a snapshot under
-// another key is never used. Under XCLUSTER_HOME/snapshots/<key>/.
+// configuration boots cold (guest RAM in a shared memfd) and saves every VM
+// at its ready point: its device state by QEMU's migration (x-ignore-shared:
+// without the RAM) and its RAM copied out as a sparse file. Later starts of
+// the same configuration map that file copy-on-write as the RAM of a QEMU
+// started with `-incoming defer`, load the device state, and then give the
+// restored guest what is this cluster's own (secret, id, ssh keys), the
+// host's clock and fresh randomness. The key covers what makes a VM what it
+// is; a snapshot under another key is never used. Under
+// XCLUSTER_HOME/snapshots/<key>/.
 import { createHash, randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -13,6 +16,7 @@ import { shellQuote } from '../control/quote.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
 import { clusterKeys } from '../control/ssh-keys.ts'
 import { withDirLock } from '../host/dir-lock.ts'
+import { waitFor } from '../host/wait.ts'
 import { readSecret } from '../host/state-dir.ts'
 import { QEMU } from '../qemu/accel.ts'
 import { qmp } from '../qemu/qmp.ts'
@@ -108,7 +112,7 @@ function readMeta(dir: string): SnapshotMeta | undefined {
   }
 }
 
-/** The snapshot under `key`, when it is whole (meta, initrd, a non-empty state file per VM of `vms`); its use is recorded. */
+/** The snapshot under `key`, when its meta and initrd are there and it has every VM of `vms` (each VM's files are looked for when it boots); its use is recorded. */
 export function findSnapshot(home: string, key: string, vms: string[]): Snapshot | undefined {
   const dir = join(snapshotsDir(home), key)
   const meta = readMeta(dir)
@@ -183,14 +187,12 @@ async function saveVm(vm: RunningVm, file: string, ram: string): Promise<void> {
   await qmp(vm.record.qmp, [{ execute: 'stop' }], SAVE_QMP_MS)
   try {
     await qmp(vm.record.qmp, [IGNORE_SHARED, { execute: 'migrate', arguments: { uri: `exec:cat > ${shellQuote(file)}` } }], SAVE_QMP_MS)
-    const deadline = Date.now() + 120_000
-    for (;;) {
+    const done = await waitFor(async () => {
       const [info] = (await qmp(vm.record.qmp, [{ execute: 'query-migrate' }], SAVE_QMP_MS)) as Array<{ status?: string; 'error-desc'?: string }>
-      if (info.status === 'completed') break
       if (info.status === 'failed' || info.status === 'cancelled') throw new Error(`saving ${vm.name} failed: ${info['error-desc'] ?? info.status}`)
-      if (Date.now() > deadline) throw new Error(`saving ${vm.name} did not finish within 120 s`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
+      return info.status === 'completed'
+    }, { timeoutMs: 120_000, intervalMs: 20 })
+    if (!done) throw new Error(`saving ${vm.name} did not finish within 120 s`)
     await execa('cp', ['--sparse=always', memfdPath(vm.process.record.pid), ram])
   } finally {
     await qmp(vm.record.qmp, [{ execute: 'cont' }], SAVE_QMP_MS)
@@ -272,22 +274,18 @@ export async function rekey(ctx: SnapshotContext, ch: ShellChannel): Promise<voi
 
 /** Load VM state from `file` into a QEMU started with `-incoming defer` (and RAM from the snapshot's file): device state only, as it was saved. */
 export async function loadState(qmpPath: string, file: string, alive: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!existsSync(qmpPath)) {
-    if (!alive()) throw new Error('QEMU exited before its monitor was up')
-    if (Date.now() > deadline) throw new Error(`no QEMU monitor within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  // The socket file exists from QEMU's bind(), a moment before it listens: a refused connect is tried again (nothing was sent on it).
-  for (;;) {
+  const commands = [IGNORE_SHARED, { execute: 'migrate-incoming', arguments: { uri: `exec:cat ${shellQuote(file)}` } }]
+  // No socket file yet, or one bound a moment before QEMU listens: the connect fails before anything is sent, and is tried again.
+  const sent = await waitFor(async () => {
     try {
-      await qmp(qmpPath, [IGNORE_SHARED, { execute: 'migrate-incoming', arguments: { uri: `exec:cat ${shellQuote(file)}` } }])
-      return
+      await qmp(qmpPath, commands)
+      return true
     } catch (e) {
-      if (!/ECONNREFUSED|ENOENT/.test((e as Error).message) || !alive() || Date.now() > deadline) throw e
-      await new Promise((r) => setTimeout(r, 10))
+      if (/ECONNREFUSED|ENOENT/.test((e as Error).message)) return false
+      throw e
     }
-  }
+  }, { timeoutMs, intervalMs: 10, abort: () => !alive() })
+  if (!sent) throw new Error(alive() ? `no QEMU monitor within ${timeoutMs} ms` : 'QEMU exited before its monitor was up')
 }
 
 /**
@@ -296,18 +294,12 @@ export async function loadState(qmpPath: string, file: string, alive: () => bool
  * does not end within `timeoutMs`.
  */
 export async function resumeRestored(qmpPath: string, alive: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (!alive()) throw new Error('QEMU exited while loading the saved state')
-    if (Date.now() > deadline) throw new Error(`the saved state did not load within ${timeoutMs} ms`)
-    if (existsSync(qmpPath)) {
-      const [st] = (await qmp(qmpPath, [{ execute: 'query-status' }]).catch(() => [undefined])) as Array<{ status?: string } | undefined>
-      if (st?.status === 'paused' || st?.status === 'prelaunch') {
-        await qmp(qmpPath, [{ execute: 'cont' }])
-        return
-      }
-      if (st?.status === 'running') return
-    }
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  let status: string | undefined
+  const loaded = await waitFor(async () => {
+    const [st] = (await qmp(qmpPath, [{ execute: 'query-status' }]).catch(() => [undefined])) as Array<{ status?: string } | undefined>
+    status = st?.status
+    return status === 'paused' || status === 'prelaunch' || status === 'running'
+  }, { timeoutMs, intervalMs: 20, abort: () => !alive() })
+  if (!loaded) throw new Error(alive() ? `the saved state did not load within ${timeoutMs} ms` : 'QEMU exited while loading the saved state')
+  if (status !== 'running') await qmp(qmpPath, [{ execute: 'cont' }])
 }

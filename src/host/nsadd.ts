@@ -91,11 +91,13 @@ export async function nsadd(user: string): Promise<{ record: NsaddRecord; change
   const changed: string[] = []
   const record: NsaddRecord = old ?? { user, uid: id.uid, addedAt: new Date().toISOString(), tunAcl: false, sysctls: [] }
   if (!existsSync(TUN)) throw new HostCommandError(`${TUN} does not exist: modprobe tun`, { argv: [] })
+  // Asked once, as the user: what stops them now.
+  const before = problemsAs(user)
   // The entry and the mask: a chmod after an ACL entry lowers the mask, which then denies the entry.
   const acl = spawnSync('getfacl', ['-cp', TUN], { encoding: 'utf8' }).stdout ?? ''
   const hasEntry = new RegExp(`^user:(${user}|${id.uid}):`, 'm').test(acl)
   let addedAcl = false
-  if (problemsAs(user).some((p) => p.includes(TUN))) {
+  if (before.some((p) => p.includes(TUN))) {
     await run(['setfacl', '-m', `u:${user}:rw,m::rw`, TUN])
     if (!hasEntry) record.tunAcl = addedAcl = true
     changed.push(`${TUN}: ACL entry u:${user}:rw (this user may open it)`)
@@ -108,7 +110,7 @@ export async function nsadd(user: string): Promise<{ record: NsaddRecord; change
   } else if (addedAcl) {
     changed.push(`no ${UDEV_DIR} (no udev here): the ACL entry lasts until the next boot; run xc nsadd again then`)
   }
-  if (problemsAs(user).some((p) => p.includes('user namespaces'))) {
+  if (before.some((p) => p.includes('user namespaces'))) {
     const lines: string[] = []
     for (const s of USERNS_SYSCTLS) {
       const was = readSysctl(s.path)
