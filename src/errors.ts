@@ -103,3 +103,37 @@ export class TeardownError extends XclusterError {
 
 /** A boot that was not started because another VM of the same start failed first. */
 export class NotStartedError extends XclusterError {}
+
+/** An ssh host of the cluster cannot be used (unreachable, its key unknown, a program or a right missing); lists every problem of every host, nothing was started. */
+export class HostCheckError extends ClusterConfigError {
+  constructor(problems: string[]) {
+    super(problems)
+    this.message = `The ssh hosts cannot be used (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was started:\n` + problems.map((p) => `  - ${p}`).join('\n')
+  }
+}
+
+/**
+ * An ssh host was lost during a run (its sshd gone, the network to it down).
+ * The cluster is stopped: the other hosts' VMs and networks are removed; what
+ * the lost host recorded stays in the state directory and is removed by
+ * `xc cleanup` (or the next start's sweep) once it answers again.
+ */
+export class HostLostError extends XclusterError {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** What a cluster made on an ssh host could not be removed because the host does not answer; it stays recorded. */
+export class HostUnreachableError extends XclusterError {
+  constructor(
+    readonly hosts: string[],
+    message: string,
+  ) {
+    super(message)
+  }
+}

@@ -13,6 +13,7 @@ import { waitFor } from '../host/wait.ts'
 import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { createBackend } from '../net/create-backend.ts'
+import type { SshHosts } from '../net/ssh-backend.ts'
 import type { ClusterPlan, VmPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU, resolveAccel } from '../qemu/accel.ts'
@@ -63,7 +64,7 @@ export function defaultBootTimeout(accel: 'kvm' | 'tcg', nvms: number, concurren
 }
 
 /** The boot context of a cluster recorded in `state` with `plan` (its keeper, if any, decides the spawner). */
-export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: ClusterPlan, refused?: Error, layers = new Map<number, PackageLayer>()): Promise<BootContext> {
+export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: ClusterPlan, refused?: Error, layers = new Map<number, PackageLayer>(), ssh?: SshHosts): Promise<BootContext> {
   const spawner = spawnerFor(state.state.keeper?.socket)
   const accel = await resolveAccel(spec.accel)
   let image: Promise<ImageManifest> | undefined
@@ -73,7 +74,7 @@ export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: Clus
   }
   return {
     spec, state, plan, spawner, accel, refused, layer,
-    backend: createBackend(plan, state, spec, spawner),
+    backend: createBackend(plan, state, spec, spawner, ssh),
     image: () => (image ??= imageFor(spec)),
     initrd: state.path('initrd.gz'),
     bootTimeout: spec.bootTimeout ?? defaultBootTimeout(accel, plan.vms.length, spec.bootConcurrency ?? defaultBootConcurrency()),
@@ -98,22 +99,33 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   }
   const nicArgs: string[][] = []
   for (const nic of vmPlan.nics) nicArgs.push(await backend.nicArgs(vmPlan, nic))
-  const argv = backend.wrap([
+  // On an ssh host: its files are copied there (once, by hash) and QEMU starts there, its console and monitor brought here.
+  const remote = backend.remote
+  const at = (p: string): Promise<string> => (remote ? remote.stage(vmPlan, p) : Promise.resolve(p))
+  const qemuArgv = [
     QEMU,
     ...qemuArgs({
-      vm: vmPlan, accel: ctx.accel, kernel: image.kernel, initrd: from ? join(from.dir, 'initrd') : ctx.initrd, files, nicArgs, clusterTag: ctx.plan.id,
-      toolsDisk: ctx.spec.tools ? image.tools : undefined, packagesDisk: layer?.path, tbSize: ctx.spec.tbSize,
+      vm: vmPlan, accel: remote ? remote.accelOf(vmPlan) : ctx.accel, kernel: await at(image.kernel), initrd: from ? join(from.dir, 'initrd') : await at(ctx.initrd),
+      files: remote ? remote.files(vmPlan) : files, nicArgs, clusterTag: ctx.plan.id,
+      toolsDisk: ctx.spec.tools ? await at(image.tools) : undefined, packagesDisk: layer ? await at(layer.path) : undefined, tbSize: ctx.spec.tbSize,
       // snapshot: true: RAM a save can copy out (a shared memfd); restored, the snapshot's RAM file mapped copy-on-write.
       ram: from ? { kind: 'file', path: ramFile(from.dir, vmPlan.name) } : ctx.spec.snapshot ? { kind: 'memfd' } : undefined,
     }),
     ...(from ? ['-incoming', 'defer'] : []),
-  ], vmPlan)
+  ]
   state.update((r) => {
-    r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files }
+    r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files, ...(remote ? { host: remote.hostOf(vmPlan) } : {}) }
   })
   // A killed QEMU (restart, restore) leaves its monitor socket: the new one's is waited for by its file.
   rmSync(files.qmp, { force: true })
-  const proc = await QemuProcess.launch(ctx.spawner, argv, state.path(`${vmPlan.name}.qemu.log`), files.qmp)
+  const log = state.path(`${vmPlan.name}.qemu.log`)
+  let proc: QemuProcess
+  if (remote) {
+    const { record, handle } = await remote.launch(vmPlan, qemuArgv, { console: files.console, qmp: files.qmp, log })
+    proc = QemuProcess.remote(record, files.qmp, handle)
+  } else {
+    proc = await QemuProcess.launch(ctx.spawner, backend.wrap(qemuArgv, vmPlan), log, files.qmp)
+  }
   state.update((r) => {
     r.vms[vmPlan.name].process = proc.record
     r.vms[vmPlan.name].startedAt = new Date().toISOString()

@@ -14,6 +14,24 @@ import type { CustomStart } from './start-context.ts'
 
 export type { CustomNetwork }
 
+/** One ssh host of `hosts`. */
+export interface SshHostOptions {
+  /** `user@address` (the user must be root there). */
+  ssh: string
+  /** sshd's port (22). */
+  port?: number
+  /** A private key file (else the ssh agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa). */
+  key?: string
+  /** A known_hosts file with the host's key (else ~/.ssh/known_hosts, then /etc/ssh/ssh_known_hosts). */
+  knownHosts?: string
+  /** The VMs that run there; the others are placed by the hosts' cores and memory. */
+  vms?: number[]
+  /** The harness's directory there (default /var/tmp/xcluster): images by hash in cache/, each cluster's files in run/. */
+  dir?: string
+  /** The address the other hosts reach this one at for VXLAN (default: the one its sshd answered on). */
+  underlay?: string
+}
+
 export interface ClusterOptions {
   /** Name shown in logs and used by `xc --name`; letters, digits, `-` and `_`. */
   name?: string
@@ -64,8 +82,13 @@ export interface ClusterOptions {
    * bridge mode, each host its own namespace with its own bridges, each net's
    * bridges joined between hosts by VXLAN (one VNI per net). VMs not listed
    * run on the first host, which also has the host side (192.168.0.250).
+   *
+   * Or real machines over ssh, e.g. { a: { ssh: 'root@10.0.0.2', vms: [1] },
+   * b: { ssh: 'root@10.0.0.3', port: 2222, key: '~/.ssh/lab' } }: each host's
+   * VMs, bridges and VXLAN endpoints run there (see the README, "Hosts over
+   * ssh"); VMs a host does not list are placed by the hosts' cores and memory.
    */
-  hosts?: Record<string, number[]>
+  hosts?: Record<string, number[] | SshHostOptions>
   /**
    * Debian packages in every VM (e.g. ['frr', 'keepalived']), resolved with
    * their dependencies against the host's Debian release, downloaded once
@@ -310,7 +333,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
   const vms = vmNumbers(c, counts, opts.extraVms)
-  const hosts = checkHosts(c, opts.hosts, opts.network, vms)
+  const { hosts, sshHosts } = checkHosts(c, opts.hosts, opts.network, vms)
+  if (sshHosts && opts.snapshot === true) c.add('`snapshot` does not combine with ssh `hosts` yet: a snapshot is saved and restored on this machine')
+  if (sshHosts && netSetup) c.add('a net-setup hook does not combine with ssh `hosts`: it runs on this machine, the networks are on the hosts')
 
   const spec: ClusterSpec<CustomStart> = {
     name: typeof name === 'string' ? name : 'default',
@@ -322,6 +347,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     topology: applied.topology,
     impairments,
     hosts,
+    ...(sshHosts ? { sshHosts } : {}),
     ...overlays,
     ...packages,
     network, netSetup, accel,

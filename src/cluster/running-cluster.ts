@@ -1,6 +1,6 @@
 // A started cluster: its VMs by number or name, scale-out and scale-in,
 // and stop (reverse order, idempotent, keeps going past a failure).
-import { ClusterConfigError, XclusterError } from '../errors.ts'
+import { ClusterConfigError, HostLostError, HostUnreachableError, XclusterError } from '../errors.ts'
 import { removeClusterResources } from '../host/cleanup.ts'
 import { BLOCK_SIZE, busyPorts } from '../host/port-block.ts'
 import type { StateDir } from '../host/state-dir.ts'
@@ -216,7 +216,14 @@ export class RunningCluster implements AsyncDisposable {
       this.ctx.state.update((r) => (r.stoppedAt = new Date().toISOString()))
       const t = new Teardown()
       t.push('state directory, namespace and ports', async () => {
-        await removeClusterResources(this.ctx.spec.home, this.ctx.state)
+        try {
+          await removeClusterResources(this.ctx.spec.home, this.ctx.state)
+        } catch (e) {
+          // A host lost during the run keeps its record for a later cleanup: the stop has done what it can, and the loss was told already.
+          const lost = this.ctx.backend.failure?.()
+          if (!(e instanceof HostUnreachableError && lost instanceof HostLostError && e.hosts.every((h) => h === lost.host))) throw e
+          process.stderr.write(`xcluster: ${e.message}\n`)
+        }
       })
       t.push('network', () => this.ctx.backend.teardown())
       t.push('VMs', async () => {

@@ -121,7 +121,10 @@ export class RunningVm {
     }
   }
 
-  private deadError(cause?: unknown): ChannelError {
+  /** Why the VM cannot be used: the cluster's failure (a lost ssh host), or its QEMU gone. */
+  private deadError(cause?: unknown): XclusterError {
+    const failure = this.backend.failure?.()
+    if (failure instanceof XclusterError) return failure
     return new ChannelError(
       `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'})\n--- console of ${this.name} (last lines) ---\n${this.consoleTail()}`,
       { cause },
@@ -136,7 +139,7 @@ export class RunningVm {
 
   /** exec with stdout and stderr as bytes, exactly as the command wrote them. */
   async execRaw(command: string, opts: ExecOptions = {}): Promise<RawExecResult> {
-    if (!this.alive) throw this.deadError()
+    if (!this.alive || this.backend.failure?.()) throw this.deadError()
     const timeout = opts.timeout ?? DEFAULT_EXEC_TIMEOUT
     for (let attempt = 1; ; attempt++) {
       try {
@@ -232,6 +235,8 @@ export class RunningVm {
 
   /** Send a QMP command to the VM's monitor. */
   async monitor(execute: string, args?: object): Promise<unknown> {
+    const failure = this.backend.failure?.()
+    if (failure) throw failure
     if (!this.alive) throw new MonitorError(this.record.qmp, execute, `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'}): no monitor for ${execute}`)
     try {
       const [r] = await qmp(this.record.qmp, [{ execute, arguments: args }])

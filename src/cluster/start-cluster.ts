@@ -13,6 +13,7 @@ import { prepareBoot, type BootContext } from './boot.ts'
 import { own } from './owner.ts'
 import { packageLayers } from './packages.ts'
 import { saveSnapshot } from './snapshot.ts'
+import { connectSshHosts } from './ssh-hosts.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { defaultStart, StartContext } from './start-context.ts'
@@ -33,6 +34,12 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
   // Packages are resolved and their layers built before anything runs: a bad name starts nothing.
   const layers = await packageLayers(spec, spec.vms)
   await cleanupDeadClusters(home)
+  // ssh hosts: reached, checked and the VMs placed before anything exists (a host that cannot be used starts nothing).
+  const ssh = spec.sshHosts ? await connectSshHosts(spec) : undefined
+  if (ssh && start.detached) {
+    for (const h of ssh.hosts.values()) h.close()
+    throw new XclusterError('a cluster on ssh hosts lives as long as the process that started it (its VMs end with its ssh sessions): run it from a test or a script, not detached')
+  }
   const state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
   // From here on this process has something on the host that a kill must not leave behind.
   if (!start.detached) {
@@ -50,7 +57,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       r.options = resolvedOptions(options, spec)
     })
     if (start.detached) await startKeeper(state)
-    ctx = await prepareBoot(spec, state, plan, undefined, layers)
+    ctx = await prepareBoot(spec, state, plan, undefined, layers, ssh)
     sc = new StartContext(ctx)
     await (spec.start ?? defaultStart)(sc)
     if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
@@ -82,7 +89,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     state.update((r) => (r.stoppedAt = new Date().toISOString()))
     const t = new Teardown()
     t.push('state', () => removeClusterResources(home, state).then(() => {}))
-    t.push('network', () => ctx?.backend.teardown())
+    t.push('network', () => (ctx ? ctx.backend.teardown() : ssh && void [...ssh.hosts.values()].forEach((h) => h.close())))
     t.push('VMs', async () => void (await Promise.allSettled((sc?.vms ?? []).map((vm) => vm.stop()))))
     for (const h of sc?.stopHooks ?? []) t.push(h.label, h.fn)
     // The start's own error is the one to see; a teardown failure goes with it as its cause.

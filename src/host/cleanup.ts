@@ -4,7 +4,9 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { HostCommandError } from '../errors.ts'
+import { HostCommandError, HostUnreachableError } from '../errors.ts'
+import { removeRemote } from './remote-cleanup.ts'
+import { targetLabel } from './ssh-host.ts'
 import { waitFor } from './wait.ts'
 import { releasePortBlock } from './port-block.ts'
 import { procCmdline, sameProcess, procStartTime, waitGone } from './proc.ts'
@@ -21,12 +23,13 @@ function belongsTo(pid: number, dir: string): boolean {
  * writes as it starts: wait a little for it.
  */
 async function awaitPidfiles(s: StateRecord, timeoutMs = 3000): Promise<void> {
-  await waitFor(() => Object.values(s.vms).every((v) => v.process || existsSync(v.pidfile)), { timeoutMs })
+  await waitFor(() => Object.values(s.vms).every((v) => v.host || v.process || existsSync(v.pidfile)), { timeoutMs })
 }
 
 function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: string }> {
   const out: Array<{ pid: number; startTime?: number; what: string }> = []
-  for (const vm of Object.values(s.vms)) {
+  // A VM on an ssh host has its pid and pid file there: removeRemote ends it.
+  for (const vm of Object.values(s.vms).filter((v) => !v.host)) {
     if (vm.process) out.push({ ...vm.process, what: `QEMU of ${vm.name}` })
     // The pidfile covers a kill between spawn and the record of the pid.
     if (existsSync(vm.pidfile)) {
@@ -68,6 +71,16 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
   // The keeper last: it is the parent that reaps the others.
   await awaitPidfiles(s)
   await killAll(pidsOf(s), s.dir, removed)
+  // Each ssh host removes what it recorded; a host that does not answer keeps its record, and with it the state directory.
+  const unreachable: string[] = []
+  for (const [name, rec] of Object.entries(s.remoteHosts ?? {})) {
+    try {
+      removed.push(...(await removeRemote(rec)))
+      state.update((r) => delete r.remoteHosts![name])
+    } catch (e) {
+      unreachable.push(`${name} (${targetLabel(rec)}): ${(e as Error).message}`)
+    }
+  }
   if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
   for (const ns of [s.netns, ...(s.netnsExtra ?? [])]) {
     if (!ns || !netnsExists(ns)) continue
@@ -77,6 +90,10 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
     else throw new HostCommandError(`could not delete network namespace ${ns} (still recorded in ${s.dir}): ${r.stderr.trim()}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
   }
   if (s.portBlock !== undefined) releasePortBlock(s.portBlock, s.id)
+  if (unreachable.length) {
+    const names = Object.keys(s.remoteHosts ?? {})
+    throw new HostUnreachableError(names, `what cluster ${s.name} made on ${names.length === 1 ? 'host' : 'hosts'} ${names.join(', ')} could not be removed, and stays recorded in ${s.dir}; \`xc cleanup\` removes it once the host answers again:\n${unreachable.map((u) => `  - ${u}`).join('\n')}`)
+  }
   if (existsSync(s.dir)) {
     rmSync(s.dir, { recursive: true, force: true })
     removed.push(`state directory ${s.dir}`)

@@ -14,6 +14,17 @@ export interface Spawned {
   exited?: Promise<string>
 }
 
+/** A process this machine cannot see by its pid (QEMU on an ssh host): how to ask after it and end it. */
+export interface ProcHandle {
+  readonly alive: boolean
+  /** Why it is gone, once it is. */
+  readonly exitReason?: string
+  /** End it at once. */
+  kill(): void
+  /** Resolves true once it is gone, false after `timeoutMs`. */
+  waitGone(timeoutMs: number): Promise<boolean>
+}
+
 export interface Spawner {
   readonly kind: 'direct' | 'keeper'
   /** Start `argv` (no shell) with stdout and stderr appended to `log`. */

@@ -22,6 +22,26 @@ export interface VmRecord {
   pidfile: string
   process?: ProcessRecord
   startedAt?: string
+  /** The ssh host its QEMU runs on (its pid and files are that host's); none: this machine. */
+  host?: string
+}
+
+/** What a cluster makes on one ssh host, recorded before it is made: removed by its names there, by removeRemote. */
+export interface RemoteHostRecord {
+  name: string
+  user: string
+  address: string
+  port: number
+  key?: string
+  knownHosts?: string
+  /** The cluster's directory there (QEMU's pid files, monitor sockets, logs). */
+  dir: string
+  /** Its network namespace there. */
+  netns: string
+  /** VXLAN devices made in the host's own namespace before they move into the cluster's. */
+  links: string[]
+  /** Set when the host was lost during the run: why. */
+  lost?: string
 }
 
 export interface StateRecord {
@@ -44,6 +64,8 @@ export interface StateRecord {
   rootless?: boolean
   /** Rootless: the process holding each further namespace (simulated hosts, the underlay). */
   nsHolders?: Array<ProcessRecord & { ns: string }>
+  /** What the cluster made on each ssh host (hosts: { a: { ssh } }); a record goes when its host has removed it. */
+  remoteHosts?: Record<string, RemoteHostRecord>
   /** Relay into the namespace (bridge mode). */
   relay?: ProcessRecord & { socket: string }
   /** The owner's reaper (see reaper.mjs): it removes the cluster when the owner dies. */

@@ -3,7 +3,27 @@
 // remove what it made.
 import type { Duplex } from 'node:stream'
 import { execa } from 'execa'
+import type { ProcessRecord } from '../host/state-dir.ts'
+import type { ProcHandle } from '../host/spawner.ts'
 import type { NicPlan, VmPlan } from '../plan/plan.ts'
+
+/** A VM's QEMU on another machine (an ssh host): its files there, and its start. */
+export interface RemoteVms {
+  /** Where `vm` runs (the host's name). */
+  hostOf(vm: VmPlan): string
+  /** The accelerator on the VM's host. */
+  accelOf(vm: VmPlan): 'kvm' | 'tcg'
+  /** The path on the VM's host of the local file `local`, copied there once (by its content's hash). */
+  stage(vm: VmPlan, local: string): Promise<string>
+  /** QEMU's files there: its console goes to the session's stdout (copied to the local console file). */
+  files(vm: VmPlan): { console: string; qmp: string; pidfile: string }
+  /**
+   * Start `argv` (QEMU) for `vm` there. Its console is appended to
+   * `local.console`, its stderr to `local.log`, and its monitor is served on
+   * this machine at `local.qmp`. Resolves once it runs there.
+   */
+  launch(vm: VmPlan, argv: string[], local: { console: string; qmp: string; log: string }): Promise<{ record: ProcessRecord; handle: ProcHandle }>
+}
 
 export interface NetworkBackend {
   readonly mode: 'user' | 'bridge'
@@ -21,6 +41,12 @@ export interface NetworkBackend {
   releaseVm(vm: VmPlan): Promise<void>
   /** Remove everything made; safe to call twice. */
   teardown(): Promise<void>
+  /** Set when QEMU runs elsewhere (ssh hosts); wrap() is then not used for QEMU. */
+  readonly remote?: RemoteVms
+  /** Runs a program on the host side of net 0 when that is not this machine (ssh hosts). */
+  exec?(argv: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; exitCode: number }>
+  /** Why the cluster can no longer be used (a lost ssh host), once it cannot. */
+  failure?(): Error | undefined
 }
 
 /** Options of a TCP connect with a bound. */
@@ -28,6 +54,7 @@ export const CONNECT_TIMEOUT_MS = 3000
 
 /** Run a program on the host side of `backend`'s networks (inside the namespace in bridge mode); resolves whatever the exit code. */
 export async function hostExec(backend: NetworkBackend, argv: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  if (backend.exec) return backend.exec(argv, timeoutMs)
   const [file, ...args] = backend.wrap(argv)
   const r = await execa(file, args, { reject: false, timeout: timeoutMs })
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 }

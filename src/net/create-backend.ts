@@ -6,10 +6,16 @@ import type { ClusterSpec } from '../plan/spec.ts'
 import type { NetworkBackend } from './backend.ts'
 import { BridgeBackend } from './bridge-backend.ts'
 import { CustomBackend } from './custom-backend.ts'
+import { SshBackend, type SshHosts } from './ssh-backend.ts'
+import { XclusterError } from '../errors.ts'
 import { UserBackend } from './user-backend.ts'
 
-/** The backend for `plan`: user or bridge, wrapped by the user's net-setup hook if any. */
-export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup' | 'rootless'>, spawner: Spawner): NetworkBackend {
+/** The backend for `plan`: user or bridge, wrapped by the user's net-setup hook if any; across ssh hosts, over their connections `ssh`. */
+export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup' | 'rootless' | 'sshHosts' | 'accel'>, spawner: Spawner, ssh?: SshHosts): NetworkBackend {
+  if (spec.sshHosts) {
+    if (!ssh) throw new XclusterError(`cluster ${plan.name} runs on ssh hosts (${Object.keys(spec.sshHosts).join(', ')}): only the process that started it drives it; xc can list it, stop it and clean it up`)
+    return new SshBackend(plan, state, spec, ssh)
+  }
   const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner, spec.rootless === true) : new UserBackend(plan)
   return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup) : base
 }

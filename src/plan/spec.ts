@@ -53,6 +53,8 @@ export interface ClusterSpec<S = unknown> {
   topology?: string
   impairments: Record<number, Record<number, Impairment>>
   hosts?: Record<string, number[]>
+  /** The cluster's ssh hosts (hosts: { a: { ssh } }); `hosts` is then where each VM runs, complete once placed. */
+  sshHosts?: Record<string, SshHostSpec>
   /** Debian packages for every VM, per role and per VM number (names as Debian spells them). */
   packages: string[]
   packagesRole: Partial<Record<Role, string[]>>
@@ -95,3 +97,21 @@ export function netsOf(spec: Pick<ClusterSpec, 'nets' | 'netsVm' | 'netsRouter' 
   const role = roleOf(vm)
   return role === 'node' ? spec.netsVm : role === 'router' ? spec.netsRouter : spec.netsTester
 }
+
+/** One ssh host of a cluster, as validated. */
+export interface SshHostSpec {
+  user: string
+  address: string
+  port: number
+  /** A private key file (else the agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa). */
+  key?: string
+  /** A known_hosts file with the host's key (else ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts). */
+  knownHosts?: string
+  /** Where the harness keeps its files there: `<dir>/cache` (images, by hash) and `<dir>/run/<cluster>-<host>`. */
+  dir: string
+  /** The address other hosts reach it at for VXLAN (default: the address its sshd was reached at). */
+  underlay?: string
+}
+
+/** The directory on an ssh host when the options give none. */
+export const DEFAULT_REMOTE_DIR = '/var/tmp/xcluster'

@@ -2,7 +2,7 @@
 // cluster's spawner and stops it: graceful quit over QMP, then SIGKILL by
 // its own pid.
 import { sameProcess, waitGone } from '../host/proc.ts'
-import type { Spawner } from '../host/spawner.ts'
+import type { ProcHandle, Spawner } from '../host/spawner.ts'
 import type { ProcessRecord } from '../host/state-dir.ts'
 import { qmp } from './qmp.ts'
 
@@ -13,6 +13,8 @@ export class QemuProcess {
     readonly record: ProcessRecord,
     private readonly qmpPath: string,
     exited?: Promise<string>,
+    /** Set for a QEMU on an ssh host: its pid is that host's. */
+    private readonly handle?: ProcHandle,
   ) {
     void exited?.then((why) => (this.exitInfo = why))
   }
@@ -28,13 +30,20 @@ export class QemuProcess {
     return new QemuProcess(record, qmpPath)
   }
 
+  /** A QEMU on an ssh host, known by its handle there. */
+  static remote(record: ProcessRecord, qmpPath: string, handle: ProcHandle): QemuProcess {
+    return new QemuProcess(record, qmpPath, undefined, handle)
+  }
+
   get alive(): boolean {
+    if (this.handle) return this.handle.alive
     if (this.exitInfo) return false
     return sameProcess(this.record.pid, this.record.startTime)
   }
 
   /** Why it is gone, when it is. */
   get exitReason(): string | undefined {
+    if (this.handle) return this.handle.exitReason ?? (this.alive ? undefined : 'is gone')
     return this.exitInfo ?? (this.alive ? undefined : 'is gone')
   }
 
@@ -46,15 +55,20 @@ export class QemuProcess {
     } catch {
       // the monitor may be gone already; the kill below settles it
     }
-    if (await waitGone(this.record.pid, graceMs)) return
+    if (await this.waitGone(graceMs)) return
     this.kill()
     // A killed QEMU frees its RAM and translation cache before its files: under load that took over 2 s, and a QEMU started
     // again at once (restart, restore) found the pid file locked and the forward ports taken. Wait until it is gone.
-    if (!(await waitGone(this.record.pid, 20_000))) throw new Error(`QEMU ${this.record.pid} did not exit within 20 s of SIGKILL`)
+    if (!(await this.waitGone(20_000))) throw new Error(`QEMU ${this.record.pid} did not exit within 20 s of SIGKILL`)
+  }
+
+  private waitGone(timeoutMs: number): Promise<boolean> {
+    return this.handle ? this.handle.waitGone(timeoutMs) : waitGone(this.record.pid, timeoutMs)
   }
 
   /** SIGKILL, only if the pid is still the process we started. */
   kill(): void {
+    if (this.handle) return this.handle.kill()
     if (sameProcess(this.record.pid, this.record.startTime)) {
       try {
         process.kill(this.record.pid, 'SIGKILL')

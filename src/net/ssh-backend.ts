@@ -1,0 +1,374 @@
+// Bridge networking across ssh hosts: on each host a network namespace of
+// the cluster's own with one bridge per net (as in bridge mode here), the
+// taps of the VMs that run there, and per net a VXLAN device made in the
+// host's own namespace (so that it sends on the host's network) and moved
+// into the cluster's, flooding to every other host. QEMU runs there in that
+// namespace, started by an ssh session whose end ends it (a watchdog reads
+// the session's stdin); its console comes back on the session's stdout, its
+// monitor is reached through ssh (direct-streamlocal), and a VM's telnet and
+// ssh through socat in the first host's namespace, where the host side of
+// net 0 (192.168.0.250) is. A host lost during a run stops the
+// cluster: what the other hosts run is removed, what the lost host has
+// stays recorded for a later cleanup.
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream, statSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { basename } from 'node:path'
+import type { Duplex } from 'node:stream'
+import { HostCommandError, HostLostError, XclusterError, XcTimeoutError } from '../errors.ts'
+import { removeRemote } from '../host/remote-cleanup.ts'
+import type { ProcHandle } from '../host/spawner.ts'
+import type { SshHost } from '../host/ssh-host.ts'
+import type { RemoteHostRecord, StateDir } from '../host/state-dir.ts'
+import { ipv4Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
+import { shellQuote as q } from '../plan/quote.ts'
+import type { ClusterSpec } from '../plan/spec.ts'
+import { nicDevice, type NetworkBackend, type RemoteVms } from './backend.ts'
+import { bridgeBatch, bridgeName, tapBatch, tapName } from './bridge-backend.ts'
+
+/** What the harness read on an ssh host before the start. */
+export interface HostFacts {
+  cores: number
+  memMiB: number
+  /** The address the other hosts reach it at (VXLAN). */
+  underlay: string
+  kvm: boolean
+}
+
+/** The connected ssh hosts of a cluster, by name, and what was read on each. */
+export interface SshHosts {
+  hosts: Map<string, SshHost>
+  facts: Map<string, HostFacts>
+}
+
+/** The VXLAN device of net `net` of cluster `id` (made in a host's own namespace: the name is unique per cluster). */
+export function remoteVxlanName(id: string, net: number): string {
+  return `xc${id}v${net}`
+}
+
+/** The VNI of net `net` of cluster `id`: 256 per cluster, so that clusters on one host do not share a VNI (unless their ids' first 16 bits agree modulo 65000). */
+export function remoteVni(id: string, net: number): number {
+  return 4096 + (parseInt(id.slice(0, 4), 16) % 65000) * 256 + net
+}
+
+/** The sh script that makes host `i`'s part of the network: its namespace, bridges and VXLAN devices. Pure. */
+export function prepareHostScript(plan: ClusterPlan, i: number, rec: RemoteHostRecord, cache: string, underlay: string, peers: string[]): string {
+  const heredoc = (cmd: string, lines: string[]): string => (lines.length ? `${cmd} <<'XC_EOF'\n${lines.join('\n')}\nXC_EOF\n` : '')
+  const vx = plan.nets.map((net) => ({ net, dev: remoteVxlanName(plan.id, net) }))
+  return [
+    'set -e',
+    'umask 077',
+    `mkdir -p ${q(rec.dir)} ${q(cache)}`,
+    `ip netns add ${q(rec.netns)}`,
+    heredoc(`ip -n ${q(rec.netns)} -batch -`, bridgeBatch(plan, i === 0)),
+    ...(peers.length
+      ? vx.map(({ net, dev }) => `ip link add ${dev} type vxlan id ${remoteVni(plan.id, net)} dstport 4789 local ${underlay}\nip link set ${dev} netns ${q(rec.netns)}`)
+      : []),
+    heredoc(`ip -n ${q(rec.netns)} -batch -`, peers.length ? vx.map(({ net, dev }) => `link set ${dev} mtu 1500 master ${bridgeName(net)} up`) : []),
+    heredoc(`bridge -n ${q(rec.netns)} -batch -`, vx.flatMap(({ dev }) => peers.map((p) => `fdb append 00:00:00:00:00:00 dev ${dev} dst ${p}`))),
+  ].join('\n')
+}
+
+/**
+ * The sh script that runs QEMU (`argv`) in namespace `ns` for one ssh
+ * session: its pid and exit code are told on stderr after a \x01 mark;
+ * QEMU is killed when the session's stdin ends (the harness closed it, or
+ * the connection is gone). Pure.
+ */
+export function launchScript(ns: string, argv: string[], dir: string): string {
+  return [
+    'exec 3<&0',
+    `cd ${q(dir)} || exit 1`,
+    `ip netns exec ${q(ns)} ${argv.map(q).join(' ')} </dev/null 3<&- &`,
+    'q=$!',
+    `printf '\\001xc-pid %s\\n' "$q" >&2`,
+    // The watchdog: no stdout or stderr of its own, so that the session can close when QEMU has exited.
+    `( cat <&3 >/dev/null 2>&1; tr '\\0' '\\n' </proc/$q/cmdline 2>/dev/null | grep -qF -- ${q(dir)} && kill -KILL $q ) >/dev/null 2>&1 &`,
+    'exec 3<&-',
+    'wait $q; rc=$?',
+    `printf '\\001xc-exit %s\\n' "$rc" >&2`,
+    'exit $rc',
+  ].join('\n')
+}
+
+/** The sha256 of a file, once per path, size and mtime in this process. */
+const hashes = new Map<string, Promise<string>>()
+function fileHash(path: string): Promise<string> {
+  const st = statSync(path)
+  const key = `${path}\0${st.size}\0${st.mtimeMs}`
+  let h = hashes.get(key)
+  if (!h) {
+    h = new Promise((resolve, reject) => {
+      const sha = createHash('sha256')
+      createReadStream(path).on('data', (d) => sha.update(d)).on('error', reject).on('end', () => resolve(sha.digest('hex')))
+    })
+    hashes.set(key, h)
+  }
+  return h
+}
+
+export class SshBackend implements NetworkBackend {
+  readonly mode = 'bridge' as const
+  readonly remote: RemoteVms
+  private lostError?: HostLostError
+  private removingOthers?: Promise<void>
+  private readonly qmpServers = new Map<string, Server>()
+  private readonly staged = new Map<string, Promise<string>>()
+
+  constructor(
+    private readonly plan: ClusterPlan,
+    private readonly state: StateDir,
+    private readonly spec: Pick<ClusterSpec, 'sshHosts' | 'accel'>,
+    private readonly ssh: SshHosts,
+  ) {
+    for (const [name, h] of ssh.hosts) h.onLost((why) => this.lose(name, why))
+    this.remote = {
+      hostOf: (vm) => this.hostOf(vm),
+      accelOf: (vm) => (this.spec.accel !== 'tcg' && this.ssh.facts.get(this.hostOf(vm))?.kvm ? 'kvm' : 'tcg'),
+      stage: (vm, local) => this.stage(this.hostOf(vm), local),
+      files: (vm) => {
+        const dir = this.runDir(this.hostOf(vm))
+        return { console: '/dev/stdout', qmp: `${dir}/${vm.name}.qmp`, pidfile: `${dir}/${vm.name}.pid` }
+      },
+      launch: (vm, argv, local) => this.launch(vm, argv, local),
+    }
+  }
+
+  private get names(): string[] {
+    return this.plan.hosts ?? []
+  }
+
+  private hostOf(vm: VmPlan): string {
+    return vm.host ?? this.names[0]
+  }
+
+  private host(name: string): SshHost {
+    const h = this.ssh.hosts.get(name)
+    if (!h) throw new XclusterError(`no ssh connection to host ${name}`)
+    return h
+  }
+
+  private netnsOn(name: string): string {
+    return `xc-${this.plan.id}-${name}`
+  }
+
+  private runDir(name: string): string {
+    return `${this.spec.sshHosts![name].dir}/run/${this.plan.id}-${name}`
+  }
+
+  private recordOf(name: string): RemoteHostRecord {
+    const s = this.spec.sshHosts![name]
+    return {
+      name, user: s.user, address: s.address, port: s.port,
+      ...(s.key ? { key: s.key } : {}), ...(s.knownHosts ? { knownHosts: s.knownHosts } : {}),
+      dir: this.runDir(name), netns: this.netnsOn(name), links: this.plan.nets.map((n) => remoteVxlanName(this.plan.id, n)),
+    }
+  }
+
+  /** Run `script` with sh on host `name`; a non-zero exit is a HostCommandError naming the host. */
+  private async sh(name: string, script: string, what: string, timeoutMs = 60_000): Promise<string> {
+    const r = await this.host(name).run('sh -s', { input: script, timeoutMs })
+    if (r.code !== 0) throw new HostCommandError(`host ${name} (${this.host(name).label}): ${what} failed (exit ${r.code}): ${r.stderr.trim()}`, { argv: ['sh', '-s'], exitCode: r.code, stderr: r.stderr })
+    return r.stdout
+  }
+
+  async prepare(): Promise<void> {
+    // Recorded before anything is made there.
+    this.state.update((r) => {
+      r.remoteHosts = Object.fromEntries(this.names.map((n) => [n, this.recordOf(n)]))
+    })
+    const underlay = (n: string): string => this.ssh.facts.get(n)!.underlay
+    await Promise.all(this.names.map((name, i) => {
+      const peers = this.names.filter((n) => n !== name).map(underlay)
+      const script = prepareHostScript(this.plan, i, this.state.state.remoteHosts![name], `${this.spec.sshHosts![name].dir}/cache`, underlay(name), peers)
+      return this.sh(name, script, 'making its namespace, bridges and VXLAN devices')
+    }))
+  }
+
+  async prepareVm(vm: VmPlan): Promise<void> {
+    await this.sh(this.hostOf(vm), `ip -n ${q(this.netnsOn(this.hostOf(vm)))} -batch - <<'XC_EOF'\n${tapBatch(vm).join('\n')}\nXC_EOF\n`, `making the taps of ${vm.name}`)
+  }
+
+  async nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]> {
+    return ['-netdev', `tap,id=${nic.id},ifname=${tapName(vm.num, nic.net)},script=no,downscript=no`, ...nicDevice(nic.id, nic.mac)]
+  }
+
+  wrap(): string[] {
+    throw new XclusterError('a cluster on ssh hosts runs its programs there: QEMU through remote.launch, host commands through exec')
+  }
+
+  async exec(argv: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const name = this.names[0]
+    try {
+      const r = await this.host(name).run(`ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')}`, { timeoutMs })
+      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code }
+    } catch (e) {
+      if (e instanceof XcTimeoutError) return { stdout: '', stderr: e.message, exitCode: -1 }
+      throw this.lostError ?? e
+    }
+  }
+
+  async connect(vm: VmPlan, port: number): Promise<Duplex> {
+    if (this.lostError) throw this.lostError
+    // From the host side of net 0 (192.168.0.250, on the first host), as in bridge mode here: a VM on another host is reached over the VXLAN.
+    const name = this.names[0]
+    const ch = await this.host(name).session(`exec ip netns exec ${q(this.netnsOn(name))} socat STDIO TCP:${ipv4Of(0, vm.num)}:${port},connect-timeout=3`)
+    ch.stderr.resume()
+    return ch
+  }
+
+  /** The remote path of `local` on host `name`: copied into its cache once (by the file's hash), or a file of the cluster's own into its directory there. */
+  private stage(name: string, local: string): Promise<string> {
+    const key = `${name}\0${local}`
+    let p = this.staged.get(key)
+    if (!p) {
+      p = (async () => {
+        const h = this.host(name)
+        // The cluster's own files (its initramfs) go to its directory there, and go with it; the image and layers to the cache, by hash.
+        const own = local.startsWith(this.state.dir + '/')
+        const cache = own ? this.runDir(name) : `${this.spec.sshHosts![name].dir}/cache`
+        const remote = own ? `${cache}/${basename(local)}` : `${cache}/${(await fileHash(local)).slice(0, 20)}-${basename(local)}`
+        if (!own && (await h.run(`test -f ${q(remote)}`)).code === 0) return remote
+        const mb = Math.round(statSync(local).size / 1e6)
+        if (mb >= 10) process.stderr.write(`xcluster: host ${name}: copying ${basename(local)} (${mb} MB) to ${cache} (once: it is kept there by its hash)\n`)
+        const tmp = `${remote}.${randomBytes(4).toString('hex')}.tmp`
+        await h.upload(local, tmp)
+        const mv = await h.run(`mv -f ${q(tmp)} ${q(remote)}`)
+        if (mv.code !== 0) throw new HostCommandError(`host ${name}: mv ${tmp} ${remote} failed: ${mv.stderr.trim()}`, { argv: ['mv', tmp, remote], exitCode: mv.code, stderr: mv.stderr })
+        return remote
+      })()
+      this.staged.set(key, p)
+      p.catch(() => this.staged.delete(key))
+    }
+    return p
+  }
+
+  private async launch(vm: VmPlan, argv: string[], local: { console: string; qmp: string; log: string }): Promise<{ record: { pid: number }; handle: ProcHandle }> {
+    if (this.lostError) throw this.lostError
+    const name = this.hostOf(vm)
+    const h = this.host(name)
+    const dir = this.runDir(name)
+    this.qmpServers.get(vm.name)?.close()
+    const ch = await h.session(launchScript(this.netnsOn(name), argv, dir))
+    const consoleOut = createWriteStream(local.console, { flags: 'a' })
+    const log = createWriteStream(local.log, { flags: 'a' })
+    ch.pipe(consoleOut)
+    let exit: string | undefined
+    let closed = false
+    let told: (pid: number) => void
+    const pid = new Promise<number>((resolve) => (told = resolve))
+    let rest = ''
+    ch.stderr.on('data', (d: Buffer) => {
+      rest += d.toString()
+      const lines = rest.split('\n')
+      rest = lines.pop()!
+      for (const line of lines) {
+        const m = /^\x01xc-(pid|exit) (\d+)$/.exec(line)
+        if (!m) log.write(line + '\n')
+        else if (m[1] === 'pid') told(Number(m[2]))
+        else {
+          const rc = Number(m[2])
+          exit = rc > 128 ? `was killed by signal ${rc - 128} on host ${name}` : `exited with code ${rc} on host ${name}`
+        }
+      }
+    })
+    const gone = new Promise<void>((resolve) =>
+      ch.once('close', () => {
+        closed = true
+        exit ??= h.lost ? `was lost with host ${name} (${h.lost})` : `is gone (its ssh session to host ${name} ended)`
+        told(-1)
+        log.end()
+        this.qmpServers.get(vm.name)?.close()
+        resolve()
+      }),
+    )
+    const handle: ProcHandle = {
+      get alive() {
+        return !closed && exit === undefined
+      },
+      get exitReason() {
+        return exit
+      },
+      kill: () => ch.end(),
+      waitGone: (ms) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]),
+    }
+    const remotePid = await pid
+    this.serveQmp(vm.name, local.qmp, h, this.remote.files(vm).qmp)
+    return { record: { pid: remotePid }, handle }
+  }
+
+  /** The VM's monitor on this machine at `path`, each connection forwarded to its socket on the host. */
+  private serveQmp(vm: string, path: string, h: SshHost, remotePath: string): void {
+    const server = createServer((sock) => {
+      h.forwardUnix(remotePath).then(
+        (up) => {
+          sock.pipe(up).pipe(sock)
+          up.on('close', () => sock.destroy())
+          sock.on('close', () => up.end())
+          sock.on('error', () => up.end())
+        },
+        () => sock.destroy(),
+      )
+    })
+    const umask = process.umask(0o177)
+    try {
+      server.listen(path)
+    } finally {
+      process.umask(umask)
+    }
+    server.unref()
+    this.qmpServers.set(vm, server)
+  }
+
+  async releaseVm(vm: VmPlan): Promise<void> {
+    this.qmpServers.get(vm.name)?.close()
+    this.qmpServers.delete(vm.name)
+    const name = this.hostOf(vm)
+    const lines = vm.nics.map((nic) => `link delete ${tapName(vm.num, nic.net)}`)
+    await this.sh(name, `ip -n ${q(this.netnsOn(name))} -batch - <<'XC_EOF'\n${lines.join('\n')}\nXC_EOF\n`, `removing the taps of ${vm.name}`).catch(() => {})
+  }
+
+  failure(): Error | undefined {
+    return this.lostError
+  }
+
+  /** Host `name` is lost: the cluster cannot go on; what the other hosts run is removed now. */
+  private lose(name: string, why: string): void {
+    if (this.lostError) return
+    this.state.update((r) => {
+      if (r.remoteHosts?.[name]) r.remoteHosts[name].lost = why
+    })
+    const others = this.names.filter((n) => n !== name)
+    const rec = this.state.state.remoteHosts?.[name]
+    this.lostError = new HostLostError(name, why,
+      `host ${name} (${this.host(name).label}) of cluster ${this.plan.name} was lost: ${why}. ` +
+      `The cluster is stopped: its VMs and networks on ${others.length ? `host ${others.join(', ')}` : 'no other host'} are removed; ` +
+      `what it made on ${name}${rec ? ` (namespace ${rec.netns}, directory ${rec.dir})` : ''} stays recorded in ${this.state.dir}, and \`xc cleanup\` removes it once ${name} answers again`)
+    process.stderr.write(`xcluster: ${this.lostError.message}\n`)
+    this.removingOthers = this.removeFrom(others)
+  }
+
+  /** Remove what the cluster made on `names` over their connections; a record goes once its host has removed it. */
+  private async removeFrom(names: string[]): Promise<void> {
+    await Promise.all(names.map(async (n) => {
+      const rec = this.state.state.remoteHosts?.[n]
+      const h = this.ssh.hosts.get(n)
+      if (!rec || !h || h.lost) return
+      try {
+        await removeRemote(rec, h)
+        this.state.update((r) => delete r.remoteHosts![n])
+      } catch (e) {
+        // It stays recorded: the cluster's cleanup tries again over a new connection.
+        process.stderr.write(`xcluster: host ${n}: ${(e as Error).message}\n`)
+      }
+    }))
+  }
+
+  async teardown(): Promise<void> {
+    await this.removingOthers
+    for (const s of this.qmpServers.values()) s.close()
+    this.qmpServers.clear()
+    await this.removeFrom(this.names)
+    for (const h of this.ssh.hosts.values()) h.close()
+  }
+}

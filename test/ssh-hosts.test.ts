@@ -1,0 +1,228 @@
+// A cluster across ssh hosts, tested against simulated hosts that are real
+// sshd servers (test/helpers/ssh-lab.ts): each a namespace with its own
+// address, host key and authorized key, reached by the harness only over
+// ssh. The VMs, bridges, taps and VXLAN devices of each host are made there
+// over ssh; a host's sshd killed during a run is a HostLostError naming it,
+// with nothing left on the other host, and what the lost host recorded is
+// removed by cleanup once its sshd answers again.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa, execaSync } from 'execa'
+import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster } from '../src/index.ts'
+import { cleanupDeadClusters } from '../src/host/cleanup.ts'
+import { xclusterHome } from '../src/host/home.ts'
+import { listStates } from '../src/host/state-dir.ts'
+import { waitFor } from '../src/host/wait.ts'
+import { canRootBridge, skippedBecause } from './helpers/rights.ts'
+import { SSHD, SshLab } from './helpers/ssh-lab.ts'
+
+const can = canRootBridge && existsSync(SSHD)
+const WHY = !canRootBridge ? 'needs root (the simulated hosts are namespaces with their own sshd, and the VMs run there as root)' : `needs Debian's openssh-server (${SSHD}; npm run setup installs it)`
+const home = xclusterHome()
+
+describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
+  let lab: SshLab
+  beforeAll(async () => {
+    lab = await SshLab.make(['a', 'b'])
+  }, 60_000)
+  afterAll(async () => {
+    await lab?.teardown()
+  })
+
+  /** Everything cluster `id` made on lab host `name`: its namespace, processes naming its directory there, the directory. */
+  const leftOn = (name: string, id: string): string[] => {
+    const h = lab.host(name)
+    const dir = join(h.dir, 'run', `${id}-${name}`)
+    return [
+      ...(existsSync(`/run/netns/xc-${id}-${name}`) ? [`namespace xc-${id}-${name}`] : []),
+      ...SshLab.processesNaming(dir).map((p) => `process ${p}`),
+      ...(existsSync(dir) ? [`directory ${dir}`] : []),
+    ]
+  }
+
+  test('bad options and unusable hosts are one error listing every problem, and nothing starts', async () => {
+    const before = listStates(home).length
+    await expect(startCluster({ network: 'user', hosts: { a: { ssh: 'nobody', port: 0 }, b: { ssh: 'root@x', key: '/no/such/key', vms: [9] } } as never })).rejects.toSatisfy((e: ClusterConfigError) => {
+      expect(e).toBeInstanceOf(ClusterConfigError)
+      expect(e.problems.join('\n')).toMatch(/hosts.a`.ssh to be 'user@address'/)
+      expect(e.problems.join('\n')).toMatch(/hosts.a`.port to be a TCP port/)
+      expect(e.problems.join('\n')).toMatch(/no file \/no\/such\/key/)
+      expect(e.problems.join('\n')).toMatch(/lists vm-009, which is not in the cluster/)
+      expect(e.problems.join('\n')).toMatch(/need network: 'bridge'/)
+      return true
+    })
+    // Host a's key is not known (an empty known_hosts); host b does not let this key in; host c has no sshd on that port.
+    const empty = join(lab.tmp, 'empty_known_hosts')
+    writeFileSync(empty, '')
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(lab.tmp, 'stranger')])
+    const a = lab.host('a').options
+    const b = lab.host('b').options
+    const err = await startCluster({
+      name: 'ssh-bad', network: 'bridge', nvm: 2, nrouters: 0,
+      hosts: { a: { ...a, knownHosts: empty }, b: { ...b, key: join(lab.tmp, 'stranger') }, c: { ...a, port: 2222 } },
+    }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(HostCheckError)
+    const problems = (err as HostCheckError).problems
+    expect(problems, problems.join('\n')).toHaveLength(3)
+    expect(problems[0]).toMatch(new RegExp(`^host a \\(root@${lab.host('a').address}\\): cannot log in: the host key of .* \\(ssh-ed25519 SHA256:\\S+\\) is not in ${empty}: .*ssh-keyscan`))
+    expect(problems[1]).toMatch(/^host b .*: cannot log in: root was not let in with the key .*stranger/)
+    expect(problems[2]).toMatch(/^host c .*:2222\): cannot log in: .*ECONNREFUSED/)
+    expect(listStates(home).length).toBe(before)
+  }, 60_000)
+
+  describe('a cluster on two ssh hosts', () => {
+    let cluster: RunningCluster
+    let id: string
+    beforeAll(async () => {
+      // vm-001 is given to host a; vm-002 is placed by the hosts' cores and memory (a has one VM, b none: b).
+      cluster = await startCluster({
+        name: 'ssh-two', network: 'bridge', nvm: 2, nrouters: 0, tools: true, stdAddresses: true,
+        hosts: { a: { ...lab.host('a').options, vms: [1] }, b: lab.host('b').options },
+      })
+      id = cluster.id
+    }, 240_000)
+    afterAll(async () => {
+      await cluster?.stop()
+    })
+
+    test('each VM runs on its host: QEMU under that host\'s sshd, in that host\'s cluster namespace, with the image copied there', () => {
+      for (const [vm, name] of [[1, 'a'], [2, 'b']] as const) {
+        const rec = cluster.vm(vm).record
+        expect(rec.host).toBe(name)
+        const pid = rec.process!.pid
+        // The pid is the host's; here the simulated host shares this kernel, so its ancestry and namespace can be read.
+        let p = pid
+        const chain: string[] = []
+        while (p > 1) {
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+          p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+          chain.push(String(p))
+        }
+        expect(chain).toContain(String(lab.host(name).sshdPid))
+        expect(execaSync('ip', ['netns', 'identify', String(pid)]).stdout.trim()).toBe(`xc-${id}-${name}`)
+        const cache = readdirSync(join(lab.host(name).dir, 'cache'))
+        expect(cache.some((f) => /^[0-9a-f]{20}-vmlinu/.test(f)), cache.join(' ')).toBe(true)
+        expect(cache.some((f) => /^[0-9a-f]{20}-tools\.ext4$/.test(f)), cache.join(' ')).toBe(true)
+      }
+      expect(Object.keys(cluster.state.state.remoteHosts ?? {})).toEqual(['a', 'b'])
+    })
+
+    test('vm-001 on a reaches vm-002 on b on nets 0 and 1, with full-size do-not-fragment pings', async () => {
+      for (const addr of ['192.168.0.2', '192.168.1.2']) {
+        const r = await cluster.vm(1).exec(`ping -c 2 -W 3 -M do -s 1472 ${addr}`)
+        expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+        expect(r.stdout).toContain(`1480 bytes from ${addr}`)
+      }
+      const back = await cluster.vm(2).exec('ping -c 1 -W 3 -M do -s 1472 192.168.1.1')
+      expect(back.exitCode, back.stdout + back.stderr).toBe(0)
+      // One byte more does not fit the nets' MTU: the pings above were full-size.
+      expect((await cluster.vm(1).exec('ping -c 1 -W 2 -M do -s 1473 192.168.1.2')).exitCode).not.toBe(0)
+    })
+
+    test('the traffic between the hosts is VXLAN on the hosts\' own network', async () => {
+      const rx = async (): Promise<number> => {
+        const [l] = JSON.parse((await execa('ip', ['-s', '-j', 'link', 'show', lab.host('b').veth])).stdout) as Array<{ stats64: { tx: { bytes: number } } }>
+        return l.stats64.tx.bytes
+      }
+      const before = await rx()
+      expect(await cluster.vm(1).run('ping -c 5 -i 0.2 -s 1000 192.168.1.2')).toContain('5 received')
+      expect((await rx()) - before).toBeGreaterThan(5 * 1000)
+      const links = (await execa('ip', ['-n', `xc-${id}-b`, '-d', 'link', 'show', `xc${id}v1`])).stdout
+      expect(links).toMatch(/vxlan id \d+ .*local 198\.18\.\d+\.2 .*dstport 4789/)
+    })
+
+    test('the host side (192.168.0.250 on host a) reaches vm-002 on host b', async () => {
+      const r = await cluster.hostExec(['ping', '-c1', '-W3', '192.168.0.2'])
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    })
+
+    test('stop leaves nothing on either host, and no state here', async () => {
+      const dir = cluster.stateDir
+      await cluster.stop()
+      expect(leftOn('a', id)).toEqual([])
+      expect(leftOn('b', id)).toEqual([])
+      expect(existsSync(dir)).toBe(false)
+    })
+  })
+
+  test('a host whose sshd is killed during a run: HostLostError naming it, nothing left on the other host, and cleanup removes the rest once it answers again', async () => {
+    const cluster = await startCluster({
+      name: 'ssh-lost', network: 'bridge', nvm: 2, nrouters: 0,
+      hosts: { a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } },
+    })
+    const id = cluster.id
+    const stateDir = cluster.stateDir
+    try {
+      expect((await cluster.vm(1).exec('ping -c1 -W3 192.168.0.2')).exitCode).toBe(0)
+      await lab.killSshd('b')
+      let err: unknown
+      const seen = await waitFor(async () => {
+        err = await cluster.vm(1).exec('true').then(() => undefined, (e: unknown) => e)
+        return err !== undefined
+      }, { timeoutMs: 30_000, intervalMs: 200 })
+      expect(seen).toBe(true)
+      expect(err).toBeInstanceOf(HostLostError)
+      expect((err as HostLostError).host).toBe('b')
+      expect((err as Error).message).toMatch(new RegExp(`host b \\(root@${lab.host('b').address}\\) of cluster ssh-lost was lost: .*stays recorded in ${stateDir}.*xc cleanup`))
+      // Host a's VMs and network go at once, without a stop.
+      expect(await waitFor(() => leftOn('a', id).length === 0, { timeoutMs: 30_000, intervalMs: 200 }), leftOn('a', id).join(', ')).toBe(true)
+      await expect(cluster.vm(2).exec('true')).rejects.toBeInstanceOf(HostLostError)
+      await cluster.stop()
+      expect(leftOn('a', id)).toEqual([])
+      // What b has stays recorded, for a cleanup once b answers.
+      expect(existsSync(stateDir)).toBe(true)
+      expect(Object.keys(cluster.state.state.remoteHosts ?? {})).toEqual(['b'])
+      expect(leftOn('b', id)).toContain(`namespace xc-${id}-b`)
+      const unreachable = (await cleanupDeadClusters(home, 'ssh-lost')).find((r) => r.id === id)
+      expect(unreachable?.error).toMatch(/host b .*could not be removed/s)
+      expect(existsSync(stateDir)).toBe(true)
+      await lab.startSshd('b')
+      const report = (await cleanupDeadClusters(home, 'ssh-lost')).find((r) => r.id === id)
+      expect(report?.error).toBeUndefined()
+      expect(report?.removed.join('\n')).toContain(`network namespace xc-${id}-b on host b`)
+      expect(leftOn('b', id)).toEqual([])
+      expect(existsSync(stateDir)).toBe(false)
+    } finally {
+      await cluster.stop().catch(() => {})
+      if (!lab.host('b').sshdPid) await lab.startSshd('b')
+      await cleanupDeadClusters(home, 'ssh-lost')
+    }
+  }, 240_000)
+
+  test('a host whose network goes down during a run: HostLostError once its keepalives go unanswered; its VM runs on, and cleanup ends it once the host is reachable', async () => {
+    const cluster = await startCluster({
+      name: 'ssh-cut', network: 'bridge', nvm: 2, nrouters: 0,
+      hosts: { a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } },
+    })
+    const id = cluster.id
+    const stateDir = cluster.stateDir
+    const veth = lab.host('b').veth
+    try {
+      const qemuB = cluster.vm(2).record.process!.pid
+      await execa('ip', ['link', 'set', veth, 'down'])
+      let err: unknown
+      expect(await waitFor(async () => {
+        err = await cluster.vm(1).exec('true', { timeout: 5000 }).then(() => undefined, (e: unknown) => e)
+        return err instanceof HostLostError
+      }, { timeoutMs: 60_000, intervalMs: 500 }), String(err)).toBe(true)
+      expect((err as HostLostError).host).toBe('b')
+      expect((err as HostLostError).reason).toMatch(/keepalive/)
+      expect(await waitFor(() => leftOn('a', id).length === 0, { timeoutMs: 30_000, intervalMs: 200 }), leftOn('a', id).join(', ')).toBe(true)
+      await cluster.stop()
+      // Cut off, b knows nothing of it: its QEMU still runs there.
+      expect(existsSync(`/proc/${qemuB}`)).toBe(true)
+      expect(existsSync(stateDir)).toBe(true)
+      await execa('ip', ['link', 'set', veth, 'up'])
+      const report = (await cleanupDeadClusters(home, 'ssh-cut')).find((r) => r.id === id)
+      expect(report?.error).toBeUndefined()
+      expect(report?.removed.join('\n')).toContain(`process ${qemuB} on host b`)
+      expect(leftOn('b', id)).toEqual([])
+      expect(existsSync(stateDir)).toBe(false)
+    } finally {
+      await execa('ip', ['link', 'set', veth, 'up'])
+      await cluster.stop().catch(() => {})
+      await cleanupDeadClusters(home, 'ssh-cut')
+    }
+  }, 240_000)
+})
