@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { execa, execaSync } from 'execa'
 import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster } from '../src/index.ts'
 import { cleanupDeadClusters } from '../src/host/cleanup.ts'
@@ -20,6 +21,7 @@ import { SSHD, SshLab } from './helpers/ssh-lab.ts'
 const can = canRootBridge && existsSync(SSHD)
 const WHY = !canRootBridge ? 'needs root (the simulated hosts are namespaces with their own sshd, and the VMs run there as root)' : `needs Debian's openssh-server (${SSHD}; npm run setup installs it)`
 const home = xclusterHome()
+const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
 
 describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   let lab: SshLab
@@ -225,4 +227,37 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
       await cleanupDeadClusters(home, 'ssh-cut')
     }
   }, 240_000)
+
+  test('xc start --hosts=FILE runs detached across the hosts; xc status, xc rsh and xc stop reach it there; nothing is left', async () => {
+    const xc = (...args: string[]): Promise<{ stdout: string; stderr: string; exitCode?: number }> =>
+      execa(process.execPath, [XC, ...args], { reject: false, timeout: 240_000, env: { ...process.env, XCLUSTER_HOME: home } })
+    const file = join(lab.tmp, 'hosts.json')
+    writeFileSync(file, JSON.stringify({ a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } }))
+    const up = await xc('start', '--name=ssh-cli', '--network=bridge', '--nvm=2', '--nrouters=0', `--hosts=${file}`)
+    expect(up.exitCode, up.stdout + up.stderr).toBe(0)
+    expect(up.stdout).toMatch(/cluster ssh-cli \(([0-9a-f]{8})\) is up: vm-001 vm-002/)
+    const id = /\(([0-9a-f]{8})\)/.exec(up.stdout)![1]
+    try {
+      // The start has exited; its QEMUs run on there (daemonized), each on its host.
+      const st = await xc('status', '--name=ssh-cli')
+      expect(st.stdout, st.stderr).toMatch(/vm-001 {2}alive {2}pid \d+ {2}host a /)
+      expect(st.stdout).toMatch(/vm-002 {2}alive {2}pid \d+ {2}host b /)
+      const rsh = await xc('rsh', '--name=ssh-cli', '1', 'ping -c1 -W3 192.168.0.2 >/dev/null && hostname')
+      expect(rsh.exitCode, rsh.stdout + rsh.stderr).toBe(0)
+      expect(rsh.stdout.trim()).toBe('vm-001')
+      // What xc rsh ran there to follow the VMs (tail of the console, of the pid) ended with it: only QEMU names each host's directory.
+      const pids = (JSON.parse((await xc('status', '--name=ssh-cli', '--json')).stdout) as { vms: Array<{ pid: number; host: string }> }).vms
+      for (const v of pids) {
+        const dir = join(lab.host(v.host).dir, 'run', `${id}-${v.host}`)
+        expect(await waitFor(() => SshLab.processesNaming(dir).join() === String(v.pid), { timeoutMs: 5000 }), SshLab.processesNaming(dir).join()).toBe(true)
+      }
+      const down = await xc('stop', '--name=ssh-cli')
+      expect(down.exitCode, down.stdout + down.stderr).toBe(0)
+      expect(leftOn('a', id)).toEqual([])
+      expect(leftOn('b', id)).toEqual([])
+      expect(listStates(home).some((s) => s.id === id)).toBe(false)
+    } finally {
+      await xc('stop', '--name=ssh-cli')
+    }
+  }, 300_000)
 })

@@ -6,6 +6,7 @@ import { execa } from 'execa'
 import { attachCluster, findCluster } from '../cluster/attach.ts'
 import { checkOptions } from '../cluster/options.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
+import { remoteVmsAlive } from '../cluster/ssh-hosts.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
 import { cleanupDeadClusters } from '../host/cleanup.ts'
@@ -98,16 +99,19 @@ const status: Command = {
     const alive = state ? clusterAlive(state.state) : false
     // Rootless, the namespace has no name: the pid of the relay that holds it (nsenter -t PID -U -n --preserve-credentials).
     const ns = state?.state.rootless ? `rootless:${state.state.relay?.pid ?? '?'}` : state?.state.netns
+    // On ssh hosts a VM's pid is that host's: asked there.
+    const remote = state?.state.remoteHosts ? await remoteVmsAlive(state.state) : new Map<string, boolean | undefined>()
     const vms = state
       ? Object.values(state.state.vms).sort((a, b) => a.num - b.num).map((v) => {
           const p = state.state.plan?.vms.find((x) => x.num === v.num)
-          const up = !!v.process && sameProcess(v.process.pid, v.process.startTime)
+          const up = v.host ? remote.get(v.name) === true : !!v.process && sameProcess(v.process.pid, v.process.startTime)
           return {
             name: v.name,
             alive: up,
             pid: v.process?.pid,
             uptimeSec: up && v.startedAt ? Math.round((Date.now() - Date.parse(v.startedAt)) / 1000) : 0,
-            telnet: state.state.network === 'user' ? `127.0.0.1:${p?.telnetPort}` : `${ns}:192.168.0.${v.num}:23`,
+            ...(v.host ? { host: v.host, reachable: remote.get(v.name) !== undefined } : {}),
+            telnet: state.state.network === 'user' ? `127.0.0.1:${p?.telnetPort}` : `${ns ?? `xc-${state.id}-${state.state.plan?.hosts?.[0]}`}:192.168.0.${v.num}:23`,
             ssh: state.state.network === 'user' ? `127.0.0.1:${p?.sshPort}` : `${ns}:192.168.0.${v.num}:22`,
           }
         })
@@ -117,7 +121,10 @@ const status: Command = {
     else if (!state) process.stdout.write(`cluster ${name}: none running\n`)
     else {
       process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.rootless ? ' (rootless: the relay pid holding it)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
-      for (const v of vms) process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)
+      for (const v of vms) {
+        const where = 'host' in v ? `  host ${v.host}${v.reachable ? '' : ' (not answering)'}` : ''
+        process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}${where}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)
+      }
     }
     return 0
   },

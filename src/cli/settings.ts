@@ -1,6 +1,7 @@
 // Cluster options from the command line and from xcluster's environment
 // variables (`__nvm`, `__nets_vm`, `__netsNNN`, ...), the command line
 // winning; each setting remembers where it came from (for `xc env`).
+import { existsSync, readFileSync } from 'node:fs'
 import type { ClusterOptions } from '../cluster/options.ts'
 import { DEFAULTS } from '../plan/spec.ts'
 
@@ -107,7 +108,32 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
   if (pkgs !== undefined && pkgs !== '') {
     set('packages', pkgs.split(',').map((p) => p.trim()).filter(Boolean), flags.packages !== undefined ? 'option' : 'environment', flags.packages !== undefined ? '--packages' : 'XCLUSTER_PACKAGES')
   }
+  // --hosts=a=root@10.0.0.2,b=root@10.0.0.3:2222 or --hosts=FILE.json (XCLUSTER_HOSTS): ssh hosts.
+  const hosts = flags.hosts ?? env.XCLUSTER_HOSTS
+  if (hosts !== undefined && hosts !== '') set('hosts', parseHostsFlag(hosts), flags.hosts !== undefined ? 'option' : 'environment', flags.hosts !== undefined ? '--hosts' : 'XCLUSTER_HOSTS')
   if (flags.name !== undefined) set('name', flags.name, 'option', '--name')
   else settings.push({ key: 'name', value: 'default', source: 'default' })
   return { options: options as ClusterOptions, settings }
+}
+
+/**
+ * The `hosts` option of --hosts: a JSON file with it, or name=user@address[:port]
+ * pairs separated by commas. What is not either stays as given, for the
+ * option check to name.
+ */
+export function parseHostsFlag(text: string): unknown {
+  if (existsSync(text)) {
+    try {
+      return JSON.parse(readFileSync(text, 'utf8'))
+    } catch (e) {
+      return `${text} (not JSON: ${(e as Error).message})`
+    }
+  }
+  const out: Record<string, { ssh: string; port?: number }> = {}
+  for (const part of text.split(',')) {
+    const m = /^([^=\s]+)=([^@\s]+@(?:\[[^\]]+\]|[^:\s]+))(?::(\d+))?$/.exec(part.trim())
+    if (!m) return text
+    out[m[1]] = { ssh: m[2], ...(m[3] ? { port: Number(m[3]) } : {}) }
+  }
+  return out
 }

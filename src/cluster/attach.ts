@@ -6,6 +6,7 @@ import { xclusterHome } from '../host/home.ts'
 import { clusterAlive, listStates, type StateDir } from '../host/state-dir.ts'
 import { QemuProcess } from '../qemu/launcher.ts'
 import { prepareBoot } from './boot.ts'
+import { reconnectSshHosts } from './ssh-hosts.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
@@ -37,12 +38,18 @@ export async function attachCluster(name = 'default', homeOverride?: string): Pr
     spec = { ...checkOptions(options).spec, home }
   }
   const plan = s.plan!
-  const ctx = await prepareBoot(spec, state, plan, refused)
+  // On ssh hosts: connected again from the records; each VM followed there (its liveness, console and monitor).
+  const ssh = spec.sshHosts ? await reconnectSshHosts(s) : undefined
+  const ctx = await prepareBoot(spec, state, plan, refused, undefined, ssh)
   const vms: RunningVm[] = []
   for (const vmPlan of plan.vms) {
     const rec = s.vms[vmPlan.name]
     if (!rec?.process) continue
-    vms.push(new RunningVm(vmPlan, rec, QemuProcess.adopt(rec.process, rec.qmp), ctx.backend))
+    const remote = ctx.backend.remote
+    if (rec.host && remote) {
+      if (!ssh?.hosts.has(rec.host)) continue
+      vms.push(new RunningVm(vmPlan, rec, QemuProcess.remote(rec.process, rec.qmp, await remote.adopt(vmPlan, rec.process, rec)), ctx.backend))
+    } else vms.push(new RunningVm(vmPlan, rec, QemuProcess.adopt(rec.process, rec.qmp), ctx.backend))
   }
   return new RunningCluster(ctx, vms)
 }

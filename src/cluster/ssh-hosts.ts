@@ -9,6 +9,8 @@ import { UNDERLAY_MTU } from '../net/bridge-backend.ts'
 import type { HostFacts, SshHosts } from '../net/ssh-backend.ts'
 import { placeVms } from '../plan/placement.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
+import type { StateRecord } from '../host/state-dir.ts'
+import { shellQuote } from '../plan/quote.ts'
 
 /** What each host is asked: one line per fact. */
 const PROBE = `echo "uid $(id -u)"
@@ -95,4 +97,44 @@ export async function connectSshHosts(spec: ClusterSpec): Promise<SshHosts> {
     for (const h of hosts.values()) h.close()
     throw e
   }
+}
+
+/**
+ * The ssh hosts of a cluster started by another process (xc start), from
+ * their records: connected again, without the checks of a start. A host that
+ * does not answer is left out and said so: its VMs cannot be reached, and a
+ * stop keeps its record for a later cleanup.
+ */
+export async function reconnectSshHosts(s: StateRecord): Promise<SshHosts> {
+  const hosts = new Map<string, SshHost>()
+  const facts = new Map<string, HostFacts>()
+  const recs = Object.values(s.remoteHosts ?? {})
+  const dialled = await Promise.allSettled(recs.map((r) => SshHost.connect(r, 10_000)))
+  dialled.forEach((d, i) => {
+    const r = recs[i]
+    facts.set(r.name, { cores: 0, memMiB: 0, underlay: r.underlay ?? r.address, kvm: r.kvm === true })
+    if (d.status === 'fulfilled') hosts.set(r.name, d.value)
+    else process.stderr.write(`xcluster: host ${r.name} (${targetLabel(r)}) of cluster ${s.name} does not answer (${(d.reason as Error).message}): its VMs cannot be reached; a stop keeps what it has recorded for \`xc cleanup\`\n`)
+  })
+  return { hosts, facts }
+}
+
+/** Which VMs of `s` on ssh hosts run there now (their pid there names the cluster's directory); a host that does not answer leaves its VMs unknown. */
+export async function remoteVmsAlive(s: StateRecord): Promise<Map<string, boolean | undefined>> {
+  const out = new Map<string, boolean | undefined>()
+  await Promise.all(Object.values(s.remoteHosts ?? {}).map(async (r) => {
+    const vms = Object.values(s.vms).filter((v) => v.host === r.name && v.process)
+    let h: SshHost | undefined
+    try {
+      h = await SshHost.connect(r, 5000)
+      const script = vms.map((v) => `tr '\\0' '\\n' </proc/${v.process!.pid}/cmdline 2>/dev/null | grep -qF -- ${shellQuote(r.dir)} && echo ${v.name}`).join('\n') + '\nexit 0\n'
+      const up = new Set((await h.run('sh -s', { input: script, timeoutMs: 10_000 })).stdout.split('\n'))
+      for (const v of vms) out.set(v.name, up.has(v.name))
+    } catch {
+      for (const v of vms) out.set(v.name, undefined)
+    } finally {
+      h?.close()
+    }
+  }))
+  return out
 }

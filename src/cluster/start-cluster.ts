@@ -36,10 +36,6 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
   await cleanupDeadClusters(home)
   // ssh hosts: reached, checked and the VMs placed before anything exists (a host that cannot be used starts nothing).
   const ssh = spec.sshHosts ? await connectSshHosts(spec) : undefined
-  if (ssh && start.detached) {
-    for (const h of ssh.hosts.values()) h.close()
-    throw new XclusterError('a cluster on ssh hosts lives as long as the process that started it (its VMs end with its ssh sessions): run it from a test or a script, not detached')
-  }
   const state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
   // From here on this process has something on the host that a kill must not leave behind.
   if (!start.detached) {
@@ -56,7 +52,8 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       r.plan = plan
       r.options = resolvedOptions(options, spec)
     })
-    if (start.detached) await startKeeper(state)
+    // A keeper parents this machine's processes of a detached cluster; on ssh hosts QEMU daemonizes there instead.
+    if (start.detached && !ssh) await startKeeper(state)
     ctx = await prepareBoot(spec, state, plan, undefined, layers, ssh)
     sc = new StartContext(ctx)
     await (spec.start ?? defaultStart)(sc)

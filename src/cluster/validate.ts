@@ -55,6 +55,14 @@ export function resolvedOptions(options: ClusterOptions, spec: ClusterSpec): Rec
   if (options?.overlays) json.overlays = spec.overlays
   if (options?.overlaysRole) json.overlaysRole = spec.overlaysRole
   if (options?.overlaysVm) json.overlaysVm = spec.overlaysVm
+  if (spec.sshHosts && json.hosts) {
+    // Key and known_hosts files as validation resolved them (an attach may run elsewhere).
+    const hosts = json.hosts as Record<string, Record<string, unknown>>
+    for (const [n, h] of Object.entries(spec.sshHosts)) {
+      if (h.key) hosts[n].key = h.key
+      if (h.knownHosts) hosts[n].knownHosts = h.knownHosts
+    }
+  }
   if (typeof json.network === 'object' && json.network) {
     // A net-setup function cannot be recorded: the base network stands in for it.
     json.network = typeof spec.netSetup === 'string' ? { ...(json.network as object), netSetup: spec.netSetup } : spec.network

@@ -42,6 +42,9 @@ export interface RemoteHostRecord {
   links: string[]
   /** Set when the host was lost during the run: why. */
   lost?: string
+  /** What the start read there and a later attach needs: its VXLAN address and whether QEMU uses KVM. */
+  underlay?: string
+  kvm?: boolean
 }
 
 export interface StateRecord {
@@ -170,5 +173,7 @@ export function clusterAlive(s: StateRecord): boolean {
   if (s.stoppedAt) return false
   if (!s.detached) return sameProcess(s.owner.pid, s.owner.startTime)
   if (sameProcess(s.owner.pid, s.owner.startTime)) return true
-  return Object.values(s.vms).some((v) => v.process && sameProcess(v.process.pid, v.process.startTime))
+  // A detached cluster on ssh hosts runs there until `xc stop`: this machine cannot see its QEMUs.
+  if (Object.keys(s.remoteHosts ?? {}).length) return true
+  return Object.values(s.vms).some((v) => !v.host && v.process && sameProcess(v.process.pid, v.process.startTime))
 }

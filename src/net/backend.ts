@@ -23,6 +23,8 @@ export interface RemoteVms {
    * this machine at `local.qmp`. Resolves once it runs there.
    */
   launch(vm: VmPlan, argv: string[], local: { console: string; qmp: string; log: string }): Promise<{ record: ProcessRecord; handle: ProcHandle }>
+  /** A handle on `vm`'s QEMU started by another process (a detached cluster: xc start), its console and monitor brought here as by launch. */
+  adopt(vm: VmPlan, record: ProcessRecord, local: { console: string; qmp: string }): Promise<ProcHandle>
 }
 
 export interface NetworkBackend {

@@ -7,6 +7,7 @@ import type { NetSetup } from '../plan/net-setup.ts'
 import { existsSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { homedir } from 'node:os'
+import { resolve } from 'node:path'
 import { DEFAULT_REMOTE_DIR, DEFAULTS, vmName, type NetworkMode, type SshHostSpec } from '../plan/spec.ts'
 
 /** A custom network: a net-setup hook on top of a base backend (xcluster's `__net_setup`). */
@@ -76,9 +77,9 @@ function checkSshHost(c: Checker, name: string, o: Record<string, unknown>): { v
   }
 }
 
-/** `~/x` as the user's home + x. */
+/** `~/x` as the user's home + x; a relative path from the working directory. */
 function expandHome(p: string): string {
-  return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p
+  return resolve(p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p)
 }
 
 /**

@@ -11,7 +11,7 @@
 // cluster: what the other hosts run is removed, what the lost host has
 // stays recorded for a later cleanup.
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream, statSync } from 'node:fs'
+import { appendFileSync, createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { basename } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -91,6 +91,15 @@ export function launchScript(ns: string, argv: string[], dir: string): string {
   ].join('\n')
 }
 
+/**
+ * `command` (a simple command) run so that it ends when the ssh session's
+ * stdin does: sshd does not end a session's programs when its connection
+ * goes, and a `tail -F` that has nothing to write would live on. Pure.
+ */
+export function untilStdinEnds(command: string): string {
+  return ['exec 3<&0', `${command} </dev/null 3<&- &`, 't=$!', '( cat <&3 >/dev/null 2>&1; kill $t 2>/dev/null ) >/dev/null 2>&1 &', 'exec 3<&-', 'wait $t'].join('\n')
+}
+
 /** The sha256 of a file, once per path, size and mtime in this process. */
 const hashes = new Map<string, Promise<string>>()
 function fileHash(path: string): Promise<string> {
@@ -128,10 +137,17 @@ export class SshBackend implements NetworkBackend {
       stage: (vm, local) => this.stage(this.hostOf(vm), local),
       files: (vm) => {
         const dir = this.runDir(this.hostOf(vm))
-        return { console: '/dev/stdout', qmp: `${dir}/${vm.name}.qmp`, pidfile: `${dir}/${vm.name}.pid` }
+        // Bound to this process, the console comes back on the session's stdout; detached, it is a file there, followed by tail.
+        return { console: this.detached ? `${dir}/${vm.name}.console` : '/dev/stdout', qmp: `${dir}/${vm.name}.qmp`, pidfile: `${dir}/${vm.name}.pid` }
       },
-      launch: (vm, argv, local) => this.launch(vm, argv, local),
+      launch: (vm, argv, local) => (this.detached ? this.launchDetached(vm, argv, local) : this.launch(vm, argv, local)),
+      adopt: (vm, record, local) => this.follow(vm, record.pid, local),
     }
+  }
+
+  /** Started by `xc start`: its QEMUs outlive this process (daemonized there), and xc stop removes them. */
+  private get detached(): boolean {
+    return this.state.state.detached
   }
 
   private get names(): string[] {
@@ -162,6 +178,7 @@ export class SshBackend implements NetworkBackend {
       name, user: s.user, address: s.address, port: s.port,
       ...(s.key ? { key: s.key } : {}), ...(s.knownHosts ? { knownHosts: s.knownHosts } : {}),
       dir: this.runDir(name), netns: this.netnsOn(name), links: this.plan.nets.map((n) => remoteVxlanName(this.plan.id, n)),
+      underlay: this.ssh.facts.get(name)?.underlay, kvm: this.ssh.facts.get(name)?.kvm,
     }
   }
 
@@ -297,6 +314,68 @@ export class SshBackend implements NetworkBackend {
     return { record: { pid: remotePid }, handle }
   }
 
+  /**
+   * Detached (xc start): QEMU daemonizes there, with its console in a file
+   * there; it runs on after this process, until xc stop. This process follows
+   * it (follow) while it lives.
+   */
+  private async launchDetached(vm: VmPlan, argv: string[], local: { console: string; qmp: string; log: string }): Promise<{ record: { pid: number }; handle: ProcHandle }> {
+    const name = this.hostOf(vm)
+    const { pidfile } = this.remote.files(vm)
+    const r = await this.host(name).run(
+      `cd ${q(this.runDir(name))} || exit 1
+ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')} -daemonize </dev/null || exit $?
+` +
+      `i=0; while [ ! -s ${q(pidfile)} ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; cat ${q(pidfile)}`,
+      { timeoutMs: 60_000 },
+    )
+    if (r.stderr) appendFileSync(local.log, r.stderr)
+    const pid = Number(r.stdout.trim())
+    if (r.code !== 0 || !(pid > 0)) {
+      const exit = `exited with code ${r.code} on host ${name}`
+      return { record: { pid: 0 }, handle: { alive: false, exitReason: exit, kill: () => {}, waitGone: async () => true } }
+    }
+    return { record: { pid }, handle: await this.follow(vm, pid, local) }
+  }
+
+  /**
+   * Follow a detached VM's QEMU (pid `pid` there): a session that ends when
+   * it does (tail --pid), its console file copied on from where the local
+   * copy ends, and its monitor served here.
+   */
+  private async follow(vm: VmPlan, pid: number, local: { console: string; qmp: string }): Promise<ProcHandle> {
+    const name = this.hostOf(vm)
+    const h = this.host(name)
+    const dir = this.runDir(name)
+    const mine = `tr '\\0' '\\n' </proc/${pid}/cmdline 2>/dev/null | grep -qF -- ${q(dir)}`
+    // Both end with QEMU (--pid) or with this process's session, whichever comes first.
+    const watch = await h.session(`${mine} || exit 1\n${untilStdinEnds(`tail --pid=${pid} -s 0.2 -f /dev/null`)}`)
+    const offset = existsSync(local.console) ? statSync(local.console).size : 0
+    const con = await h.session(untilStdinEnds(`tail --pid=${pid} -s 0.2 -c +${offset + 1} -F ${q(`${dir}/${vm.name}.console`)} 2>/dev/null`))
+    con.pipe(createWriteStream(local.console, { flags: 'a' }))
+    let exit: string | undefined
+    const gone = new Promise<void>((resolve) =>
+      watch.once('close', () => {
+        exit = h.lost ? `was lost with host ${name} (${h.lost})` : `is gone (on host ${name})`
+        con.close()
+        this.qmpServers.get(vm.name)?.close()
+        resolve()
+      }),
+    )
+    watch.resume()
+    this.serveQmp(vm.name, local.qmp, h, this.remote.files(vm).qmp)
+    return {
+      get alive() {
+        return exit === undefined
+      },
+      get exitReason() {
+        return exit
+      },
+      kill: () => void h.run(`${mine} && kill -KILL ${pid}`).catch(() => {}),
+      waitGone: (ms) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]),
+    }
+  }
+
   /** The VM's monitor on this machine at `path`, each connection forwarded to its socket on the host. */
   private serveQmp(vm: string, path: string, h: SshHost, remotePath: string): void {
     const server = createServer((sock) => {
@@ -310,6 +389,9 @@ export class SshBackend implements NetworkBackend {
         () => sock.destroy(),
       )
     })
+    // A socket file left by another process (xc start, an earlier xc) is stale: each process serves its own.
+    rmSync(path, { force: true })
+    server.on('error', (e) => process.stderr.write(`xcluster: the monitor of ${vm} at ${path}: ${e.message}\n`))
     const umask = process.umask(0o177)
     try {
       server.listen(path)
