@@ -1,4 +1,4 @@
-// A cluster across ssh hosts, tested against simulated hosts that are real
+// A cluster across ssh hosts (three, then two), tested against simulated hosts that are real
 // sshd servers (test/helpers/ssh-lab.ts): each a namespace with its own
 // address, host key and authorized key, reached by the harness only over
 // ssh. The VMs, bridges, taps and VXLAN devices of each host are made there
@@ -22,11 +22,12 @@ const can = canRootBridge && existsSync(SSHD)
 const WHY = !canRootBridge ? 'needs root (the simulated hosts are namespaces with their own sshd, and the VMs run there as root)' : `needs Debian's openssh-server (${SSHD}; npm run setup installs it)`
 const home = xclusterHome()
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
+const CHILD = fileURLToPath(new URL('./helpers/start-and-wait.ts', import.meta.url))
 
 describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   let lab: SshLab
   beforeAll(async () => {
-    lab = await SshLab.make(['a', 'b'])
+    lab = await SshLab.make(['a', 'b', 'c'])
   }, 60_000)
   afterAll(async () => {
     await lab?.teardown()
@@ -73,14 +74,14 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     expect(listStates(home).length).toBe(before)
   }, 60_000)
 
-  describe('a cluster on two ssh hosts', () => {
+  describe('a cluster on three ssh hosts', () => {
     let cluster: RunningCluster
     let id: string
     beforeAll(async () => {
-      // vm-001 is given to host a; vm-002 is placed by the hosts' cores and memory (a has one VM, b none: b).
+      // vm-001 is given to host a; vm-002 and vm-201 are placed by the hosts' cores and memory (equal here: to the hosts with fewest VMs, b then c).
       cluster = await startCluster({
-        name: 'ssh-two', network: 'bridge', nvm: 2, nrouters: 0, tools: true, stdAddresses: true,
-        hosts: { a: { ...lab.host('a').options, vms: [1] }, b: lab.host('b').options },
+        name: 'ssh-three', network: 'bridge', nvm: 2, nrouters: 1, tools: true, stdAddresses: true,
+        hosts: { a: { ...lab.host('a').options, vms: [1] }, b: lab.host('b').options, c: lab.host('c').options },
       })
       id = cluster.id
     }, 240_000)
@@ -89,7 +90,7 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     })
 
     test('each VM runs on its host: QEMU under that host\'s sshd, in that host\'s cluster namespace, with the image copied there', () => {
-      for (const [vm, name] of [[1, 'a'], [2, 'b']] as const) {
+      for (const [vm, name] of [[1, 'a'], [2, 'b'], [201, 'c']] as const) {
         const rec = cluster.vm(vm).record
         expect(rec.host).toBe(name)
         const pid = rec.process!.pid
@@ -107,17 +108,19 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
         expect(cache.some((f) => /^[0-9a-f]{20}-vmlinu/.test(f)), cache.join(' ')).toBe(true)
         expect(cache.some((f) => /^[0-9a-f]{20}-tools\.ext4$/.test(f)), cache.join(' ')).toBe(true)
       }
-      expect(Object.keys(cluster.state.state.remoteHosts ?? {})).toEqual(['a', 'b'])
+      expect(Object.keys(cluster.state.state.remoteHosts ?? {})).toEqual(['a', 'b', 'c'])
     })
 
-    test('vm-001 on a reaches vm-002 on b on nets 0 and 1, with full-size do-not-fragment pings', async () => {
-      for (const addr of ['192.168.0.2', '192.168.1.2']) {
+    test('vm-001 on a reaches vm-002 on b and vm-201 on c on nets 0 and 1, with full-size do-not-fragment pings', async () => {
+      for (const addr of ['192.168.0.2', '192.168.1.2', '192.168.0.201', '192.168.1.201']) {
         const r = await cluster.vm(1).exec(`ping -c 2 -W 3 -M do -s 1472 ${addr}`)
         expect(r.exitCode, r.stdout + r.stderr).toBe(0)
         expect(r.stdout).toContain(`1480 bytes from ${addr}`)
       }
-      const back = await cluster.vm(2).exec('ping -c 1 -W 3 -M do -s 1472 192.168.1.1')
-      expect(back.exitCode, back.stdout + back.stderr).toBe(0)
+      for (const [from, to] of [[2, '192.168.1.1'], [2, '192.168.1.201'], [201, '192.168.0.1']] as const) {
+        const back = await cluster.vm(from).exec(`ping -c 1 -W 3 -M do -s 1472 ${to}`)
+        expect(back.exitCode, `vm ${from} to ${to}: ${back.stdout}${back.stderr}`).toBe(0)
+      }
       // One byte more does not fit the nets' MTU: the pings above were full-size.
       expect((await cluster.vm(1).exec('ping -c 1 -W 2 -M do -s 1473 192.168.1.2')).exitCode).not.toBe(0)
     })
@@ -142,8 +145,7 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     test('stop leaves nothing on either host, and no state here', async () => {
       const dir = cluster.stateDir
       await cluster.stop()
-      expect(leftOn('a', id)).toEqual([])
-      expect(leftOn('b', id)).toEqual([])
+      for (const h of ['a', 'b', 'c']) expect(leftOn(h, id)).toEqual([])
       expect(existsSync(dir)).toBe(false)
     })
   })
@@ -260,4 +262,25 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
       await xc('stop', '--name=ssh-cli')
     }
   }, 300_000)
+
+  test('the owner killed with SIGKILL: its QEMUs on the hosts end with its ssh sessions, and cleanup removes what is left there by its records', async () => {
+    const hosts = { a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } }
+    const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, 'bridge', '2', JSON.stringify(hosts)], { reject: false })
+    let id: string | undefined
+    child.stdout!.on('data', (d: Buffer) => (id ??= /^up ([0-9a-f]{8})/m.exec(d.toString())?.[1]))
+    expect(await waitFor(() => id !== undefined, { timeoutMs: 120_000, intervalMs: 100 })).toBe(true)
+    const state = listStates(home).find((s) => s.id === id)!.state
+    const qemus = Object.values(state.vms).map((v) => v.process!.pid)
+    // Its reaper first (it would clean up at once): what the sessions' end does alone is seen.
+    process.kill(state.reaper!.pid, 'SIGKILL')
+    child.kill('SIGKILL')
+    await child
+    expect(await waitFor(() => qemus.every((p) => !existsSync(`/proc/${p}`) || readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')), { timeoutMs: 30_000, intervalMs: 100 }), `QEMU ${qemus.join(', ')} still run`).toBe(true)
+    expect(leftOn('a', id!)).toContain(`namespace xc-${id}-a`)
+    const report = (await cleanupDeadClusters(home, 'killed')).find((r) => r.id === id)
+    expect(report?.error).toBeUndefined()
+    expect(leftOn('a', id!)).toEqual([])
+    expect(leftOn('b', id!)).toEqual([])
+    expect(listStates(home).some((s) => s.id === id)).toBe(false)
+  }, 240_000)
 })

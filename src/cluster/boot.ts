@@ -66,7 +66,8 @@ export function defaultBootTimeout(accel: 'kvm' | 'tcg', nvms: number, concurren
 /** The boot context of a cluster recorded in `state` with `plan` (its keeper, if any, decides the spawner). */
 export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: ClusterPlan, refused?: Error, layers = new Map<number, PackageLayer>(), ssh?: SshHosts): Promise<BootContext> {
   const spawner = spawnerFor(state.state.keeper?.socket)
-  const accel = await resolveAccel(spec.accel)
+  // On ssh hosts each host's accelerator is its own (read there at the start); here, TCG's generous boot bounds.
+  const accel = spec.sshHosts ? 'tcg' : await resolveAccel(spec.accel)
   let image: Promise<ImageManifest> | undefined
   const layer = async (vm: number): Promise<PackageLayer | undefined> => {
     if (!layers.has(vm)) for (const [n, l] of await packageLayers(spec, [vm])) layers.set(n, l)

@@ -35,7 +35,9 @@ export function overlayLists(spec: Pick<ClusterSpec, 'overlays' | 'overlaysRole'
 export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProblems {
   const problems: string[] = []
   const rights: string[] = []
-  if (!which(QEMU)) {
+  // On ssh hosts QEMU, the namespaces and their rights are the hosts' (checked there, see ssh-hosts.ts); here only the image is needed.
+  const here = !spec.sshHosts
+  if (here && !which(QEMU)) {
     problems.push(`${QEMU} is not installed (not on PATH). Run \`npm run setup\`, or as root: apt-get install qemu-system-x86`)
   }
   if (spec.kernel !== undefined) {
@@ -59,7 +61,7 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
       } else if (!overlayKind(p)) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
     }
   }
-  if (spec.network === 'bridge') {
+  if (spec.network === 'bridge' && here) {
     if (spec.rootless) rights.push(...rootlessProblems().map((p) => `${ROOTLESS_PREFIX}${p}`))
     else if (!hasNetAdmin()) rights.push(BRIDGE_RIGHTS)
   }

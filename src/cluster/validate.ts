@@ -17,9 +17,9 @@ export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStar
   const { spec, problems } = checkOptions(options)
   spec.home = xclusterHome(spec.home || undefined)
   spec.kernel ??= process.env.XCLUSTER_KERNEL || undefined
-  spec.rootless = spec.network === 'bridge' && (spec.rootless ?? rootlessByDefault())
-  // XCLUSTER_SNAPSHOT=1: snapshots for every cluster whose options do not say otherwise and can have them (no custom start or net-setup hook).
-  if (options?.snapshot === undefined && process.env.XCLUSTER_SNAPSHOT === '1' && !spec.start && !spec.netSetup) spec.snapshot = true
+  spec.rootless = spec.network === 'bridge' && !spec.sshHosts && (spec.rootless ?? rootlessByDefault())
+  // XCLUSTER_SNAPSHOT=1: snapshots for every cluster whose options do not say otherwise and can have them (no custom start, net-setup hook or ssh hosts).
+  if (options?.snapshot === undefined && process.env.XCLUSTER_SNAPSHOT === '1' && !spec.start && !spec.netSetup && !spec.sshHosts) spec.snapshot = true
   if (spec.kernel) spec.modules ??= process.env.XCLUSTER_MODULES || undefined
   // Overlays given by name are looked up in the overlay search path.
   const dirs = overlaySearchPath(Array.isArray(options?.ovlPath) ? options.ovlPath : undefined)

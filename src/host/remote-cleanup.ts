@@ -1,6 +1,6 @@
 // Removes what a cluster made on one ssh host, by the names its record
 // gives: the processes in its namespace there and those whose argv names its
-// directory (QEMU, by its pid file), the namespace (with its bridges, taps
+// directory (QEMU, the shells that run and follow it), the namespace (with its bridges, taps
 // and VXLAN devices), VXLAN devices left in the host's own namespace, and
 // the directory. Run by a cluster's stop over its open connection, and by
 // cleanup (a dead owner's cluster, a host lost during a run and reachable
@@ -21,11 +21,11 @@ export function remoteCleanupScript(r: RemoteHostRecord): string {
   return `d=${q(r.dir)}; ns=${q(r.netns)}
 gone() { [ ! -e /proc/$1 ] || [ "$(sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f1)" = Z ]; }
 pids=
-for f in "$d"/*.pid; do
-  [ -f "$f" ] || continue
-  p=$(cat "$f" 2>/dev/null)
-  case "$p" in ''|*[!0-9]*) continue ;; esac
-  if tr '\\0' '\\n' </proc/$p/cmdline 2>/dev/null | grep -qF -- "$d"; then pids="$pids $p"; fi
+# Every process whose argv names the cluster's directory (QEMU, the shells that run and follow it), and every one in its namespace.
+for f in /proc/[0-9]*; do
+  p=\${f#/proc/}
+  [ "$p" = $$ ] && continue
+  if tr '\\0' '\\n' <$f/cmdline 2>/dev/null | grep -qF -- "$d"; then pids="$pids $p"; fi
 done
 if [ -e "/run/netns/$ns" ]; then pids="$pids $(ip netns pids "$ns" 2>/dev/null)"; fi
 for p in $pids; do gone $p || { kill -KILL $p 2>/dev/null && echo "process $p"; }; done
