@@ -48,8 +48,8 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     const before = listStates(home).length
     await expect(startCluster({ network: 'user', hosts: { a: { ssh: 'nobody', port: 0 }, b: { ssh: 'root@x', key: '/no/such/key', vms: [9] } } as never })).rejects.toSatisfy((e: ClusterConfigError) => {
       expect(e).toBeInstanceOf(ClusterConfigError)
-      expect(e.problems.join('\n')).toMatch(/hosts.a`.ssh to be 'user@address'/)
-      expect(e.problems.join('\n')).toMatch(/hosts.a`.port to be a TCP port/)
+      expect(e.problems.join('\n')).toMatch(/hosts.a.ssh` to be 'user@address'/)
+      expect(e.problems.join('\n')).toMatch(/hosts.a.port` to be a TCP port/)
       expect(e.problems.join('\n')).toMatch(/no file \/no\/such\/key/)
       expect(e.problems.join('\n')).toMatch(/lists vm-009, which is not in the cluster/)
       expect(e.problems.join('\n')).toMatch(/need network: 'bridge'/)

@@ -46,23 +46,23 @@ const SSH_KEYS = new Set(['ssh', 'port', 'key', 'knownHosts', 'vms', 'dir', 'und
 
 /** One ssh host `name` of `hosts`: its VMs, and how to reach it. */
 function checkSshHost(c: Checker, name: string, o: Record<string, unknown>): { vms: number[]; spec?: SshHostSpec } {
-  const at = `\`hosts.${name}\``
-  for (const k of Object.keys(o)) if (!SSH_KEYS.has(k)) c.add(`Unknown option ${at}.${k}; an ssh host has ${[...SSH_KEYS].join(', ')}`)
+  const at = (k: string): string => `\`hosts.${name}.${k}\``
+  for (const k of Object.keys(o)) if (!SSH_KEYS.has(k)) c.add(`Unknown option ${at(k)}; an ssh host has ${[...SSH_KEYS].join(', ')}`)
   const target = typeof o.ssh === 'string' ? parseSshTarget(o.ssh) : undefined
-  if (!target) c.add(`Expected ${at}.ssh to be 'user@address' (e.g. 'root@10.0.0.2'), got ${show(o.ssh)}`)
+  if (!target) c.add(`Expected ${at('ssh')} to be 'user@address' (e.g. 'root@10.0.0.2'), got ${show(o.ssh)}`)
   const port = o.port ?? 22
-  if (!isInt(port) || (port as number) < 1 || (port as number) > 65535) c.add(`Expected ${at}.port to be a TCP port (1-65535), got ${show(o.port)}`)
+  if (!isInt(port) || (port as number) < 1 || (port as number) > 65535) c.add(`Expected ${at('port')} to be a TCP port (1-65535), got ${show(o.port)}`)
   for (const k of ['key', 'knownHosts'] as const) {
     if (o[k] === undefined) continue
-    if (typeof o[k] !== 'string' || !o[k]) c.add(`Expected ${at}.${k} to be a file, got ${show(o[k])}`)
-    else if (!existsSync(expandHome(o[k] as string))) c.add(`${at}.${k}: no file ${o[k]}`)
+    if (typeof o[k] !== 'string' || !o[k]) c.add(`Expected ${at(k)} to be a file, got ${show(o[k])}`)
+    else if (!existsSync(expandHome(o[k] as string))) c.add(`${at(k)}: no file ${o[k]}`)
   }
   const dir = o.dir ?? DEFAULT_REMOTE_DIR
-  if (typeof dir !== 'string' || !/^\/[A-Za-z0-9._/-]*$/.test(dir) || dir.split('/').includes('..')) c.add(`Expected ${at}.dir to be an absolute path (letters, digits, . _ - /), got ${show(o.dir)}`)
-  if (o.underlay !== undefined && !(typeof o.underlay === 'string' && isIPv4(o.underlay))) c.add(`Expected ${at}.underlay to be the host's IPv4 address that the other hosts reach, got ${show(o.underlay)}`)
+  if (typeof dir !== 'string' || !/^\/[A-Za-z0-9._/-]*$/.test(dir) || dir.split('/').includes('..')) c.add(`Expected ${at('dir')} to be an absolute path (letters, digits, . _ - /), got ${show(o.dir)}`)
+  if (o.underlay !== undefined && !(typeof o.underlay === 'string' && isIPv4(o.underlay))) c.add(`Expected ${at('underlay')} to be the host's IPv4 address that the other hosts reach, got ${show(o.underlay)}`)
   let vms: number[] = []
   if (o.vms !== undefined) {
-    if (!Array.isArray(o.vms) || o.vms.some((v) => !isInt(v))) c.add(`Expected ${at}.vms to be a list of VM numbers, got ${show(o.vms)}`)
+    if (!Array.isArray(o.vms) || o.vms.some((v) => !isInt(v))) c.add(`Expected ${at('vms')} to be a list of VM numbers, got ${show(o.vms)}`)
     else vms = [...(o.vms as number[])]
   }
   if (!target) return { vms }
