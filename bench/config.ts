@@ -14,6 +14,8 @@ export const onlyScale = argv.includes('--only-scale')
 export const onlySnapshots = argv.includes('--only-snapshots')
 /** Only the rootless / root bridge-mode comparison. */
 export const onlyRootless = argv.includes('--only-rootless')
+/** Only ssh hosts against simulated hosts. */
+export const onlySsh = argv.includes('--only-ssh')
 export const scale = onlyScale || !(quick || argv.includes('--no-scale'))
 /** Cluster sizes of the ready-time series, and the runs of each. */
 export const SERIES: Array<{ n: number; reps: number }> = quick

@@ -7,6 +7,7 @@ import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyScale, quick, RESULTS, scale } fr
 import type { HarnessRun } from './harness.ts'
 import type { PackagesResult } from './packages.ts'
 import type { RootlessResult } from './rootless.ts'
+import type { SshHostsResult } from './ssh-hosts.ts'
 import type { SnapshotSize } from './snapshot.ts'
 import type { PhaseResult } from './phases.ts'
 import type { ScaleResult, XcStartResult } from './scale.ts'
@@ -39,11 +40,12 @@ export interface Measured {
   packages?: PackagesResult
   rootless?: RootlessResult
   snapshots?: SnapshotSize[]
+  sshHosts?: SshHostsResult
 }
 
 /** Print the table, write results.json and list the parts that failed. */
 export function report(m: Measured): void {
-  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots } = m
+  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots, sshHosts } = m
   const stockMs = median(stockRuns)
   const one = series.find((s) => s.n === 1)
   const s8 = series.find((s) => s.n === 8)
@@ -110,6 +112,14 @@ export function report(m: Measured): void {
       [`bridge mode rootless / root: iperf3 over net 1`, times(r.throughputRatio), `root ${r.mbps.root.join(', ')} Mbit/s; rootless ${r.mbps.rootless.join(', ')} Mbit/s`],
     )
   }
+  if (sshHosts) {
+    const r = sshHosts
+    rows.push(
+      [`ssh hosts / simulated hosts: ${r.vms} VMs on 2 hosts ready`, times(r.readyRatio), `simulated ${list(r.readyMs.simulated)}; ssh ${list(r.readyMs.ssh)}; the first ssh start (copying the image to both hosts) ${secs(r.firstSshMs)}`],
+      [`ssh hosts / simulated hosts: exec('true') median`, times(r.execRatio), `simulated ${r.exec.simulated.map((e) => msec(e.medianMs)).join(', ')}; ssh ${r.exec.ssh.map((e) => msec(e.medianMs)).join(', ')}`],
+      [`ssh hosts / simulated hosts: iperf3 across the hosts`, times(r.throughputRatio), `simulated ${r.mbps.simulated.join(', ')} Mbit/s; ssh ${r.mbps.ssh.join(', ')} Mbit/s`],
+    )
+  }
   for (const r of snapshots ?? []) {
     rows.push(
       [`snapshot, ${r.nvm} VMs: from the snapshot / cold`, times(r.fromSnapshotOverCold), `cold ${list(r.coldMs)}; from the snapshot ${list(r.fromSnapshotMs)}; first start with the save ${list(r.firstSaveMs)}; ${r.snapshotMiB} MiB saved`],
@@ -152,6 +162,7 @@ export function report(m: Measured): void {
     packages: packages ?? null,
     rootless: rootless ?? null,
     snapshots: snapshots ?? null,
+    sshHosts: sshHosts ?? null,
     errors,
   }
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-snapshots [--scale]]
+// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-ssh | --only-snapshots [--scale]]
 //
 // What the harness costs, what a boot costs, and how far one machine goes, in one run:
 //   1. stock baseline: one bare QEMU booting Debian's cloud kernel as packaged
@@ -20,7 +20,9 @@
 //      iperf3 throughput, runs alternating;
 //   9. snapshots: 1, 8 and 32 VMs (100 with the scale part) cold against a
 //      start from the snapshot and against restore(), memory per VM;
-//  10. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
+//  10. ssh hosts against simulated hosts: 8 VMs on 2 hosts ready, exec
+//      latency on the second host, iperf3 across them (root only);
+//  11. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
 //      time to all ready, the machine's peak memory, RSS and PSS, and ping over
 //      net 1 between 100 sampled pairs.
 // Floor and harness runs alternate and medians are reported. The benchmark
@@ -35,13 +37,15 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { loadImage, planCluster, startCluster, validateOptions } from '../src/index.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
-import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
+import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, onlySsh, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
 import { harnessRun, type HarnessRun } from './harness.ts'
 import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
 import { rootlessRun, type RootlessResult } from './rootless.ts'
 import { snapshotRun, type SnapshotSize } from './snapshot.ts'
+import { sshHostsRun, type SshHostsResult } from './ssh-hosts.ts'
+import { hasNetAdmin } from '../src/host/which.ts'
 import { report, type SeriesResult } from './report.ts'
 import { scaleRun, xcStartRun, type ScaleResult, type XcStartResult } from './scale.ts'
 import { live, part, stopCluster, stopEverything, stopOnSignals } from './session.ts'
@@ -74,9 +78,18 @@ async function main(): Promise<void> {
   let packages: PackagesResult | undefined
   let rootless: RootlessResult | undefined
   let snapshots: SnapshotSize[] | undefined
+  let sshHosts: SshHostsResult | undefined
+  // The simulated ssh hosts are namespaces with an address and an sshd each: root only.
+  const sshPart = async (): Promise<void> => {
+    if (!hasNetAdmin()) return log('ssh hosts: skipped (the simulated ssh hosts need root)')
+    log('ssh hosts against simulated hosts: 8 VMs on 2 hosts ready, exec latency, iperf3 across ...')
+    sshHosts = await part('ssh hosts', sshHostsRun)
+  }
   try {
     if (onlySnapshots) {
       snapshots = await part('snapshots', () => snapshotRun(process.argv.includes('--scale') ? SCALE_VMS : undefined))
+    } else if (onlySsh) {
+      await sshPart()
     } else if (onlyRootless) {
       log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
       rootless = await part('rootless', rootlessRun)
@@ -141,6 +154,8 @@ async function main(): Promise<void> {
 
       snapshots = await part('snapshots', () => snapshotRun(scale ? SCALE_VMS : undefined))
 
+      await sshPart()
+
       // TCP throughput VM to VM over net 1 (iperf3): user mode (multicast socket net) against bridge mode (tap and bridge).
       for (const network of ['user', 'bridge'] as const) {
         log(`throughput: iperf3 vm-001 -> vm-002 over net 1, ${network} mode ...`)
@@ -160,7 +175,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (scale && !onlyRootless && !onlySnapshots) {
+    if (scale && !onlyRootless && !onlySnapshots && !onlySsh) {
       for (const network of ['user', 'bridge'] as const) {
         log(`scale: ${SCALE_VMS} VMs in ${network} mode (mem ${SCALE_OPTIONS.mem}, tbSize ${SCALE_OPTIONS.tbSize}) ...`)
         const r = await part(`scale ${network}`, () => scaleRun(network))
@@ -176,7 +191,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots })
+  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots, sshHosts })
 }
 
 try {

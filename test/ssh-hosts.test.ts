@@ -6,14 +6,14 @@
 // with nothing left on the other host, and what the lost host recorded is
 // removed by cleanup once its sshd answers again.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, execaSync } from 'execa'
 import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster } from '../src/index.ts'
 import { cleanupDeadClusters } from '../src/host/cleanup.ts'
 import { xclusterHome } from '../src/host/home.ts'
-import { listStates } from '../src/host/state-dir.ts'
+import { listStates, StateDir } from '../src/host/state-dir.ts'
 import { waitFor } from '../src/host/wait.ts'
 import { canRootBridge, skippedBecause } from './helpers/rights.ts'
 import { SSHD, SshLab } from './helpers/ssh-lab.ts'
@@ -283,4 +283,23 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     expect(leftOn('b', id!)).toEqual([])
     expect(listStates(home).some((s) => s.id === id)).toBe(false)
   }, 240_000)
+
+  test('a host that will never answer again: cleanup keeps its record and says so; xc cleanup --forget lets go of it and names what to remove there', async () => {
+    const ghostHome = mkdtempSync(join(lab.tmp, 'home-'))
+    const state = StateDir.create(ghostHome, 'ghost', 'bridge', false)
+    const dir = `${lab.host('a').dir}/run/${state.id}-z`
+    state.update((r) => {
+      // Port 1 of lab host a: nothing listens, the connection is refused at once.
+      r.remoteHosts = { z: { name: 'z', user: 'root', address: lab.host('a').address, port: 1, key: lab.clientKey, knownHosts: lab.host('a').options.knownHosts, dir, netns: `xc-${state.id}-z`, links: [] } }
+      r.stoppedAt = new Date().toISOString()
+    })
+    const [kept] = await cleanupDeadClusters(ghostHome, 'ghost')
+    expect(kept.error).toMatch(/host z could not be removed, and stays recorded .*xc cleanup --forget/s)
+    expect(existsSync(state.dir)).toBe(true)
+    const r = await execa(process.execPath, [XC, 'cleanup', '--name=ghost', '--forget'], { reject: false, env: { ...process.env, XCLUSTER_HOME: ghostHome } })
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain(`removed nothing on host z (root@${lab.host('a').address}:1), which does not answer (connect ECONNREFUSED`)
+    expect(r.stdout).toContain(`remove by hand there namespace xc-${state.id}-z, links , directory ${dir}`)
+    expect(existsSync(state.dir)).toBe(false)
+  })
 })

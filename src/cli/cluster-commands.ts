@@ -205,13 +205,13 @@ const diagram: Command = {
 const cleanup: Command = {
   name: 'cleanup',
   summary: 'Remove what killed runs left (processes, namespaces, taps, files), by recorded id; list it. Running clusters are not touched.',
-  usage: 'cleanup [--name=NAME]',
-  options: '  --name=NAME   only the dead clusters of that name (default: every dead cluster); --name NAME works too',
+  usage: 'cleanup [--name=NAME] [--forget]',
+  options: '  --name=NAME   only the dead clusters of that name (default: every dead cluster); --name NAME works too\n  --forget      let go of what ssh hosts that do not answer have recorded (it is named, to remove there by hand)',
   async run(args) {
-    const { values } = strictArgs(args, NAME_OPT, [0, 0])
+    const { values } = strictArgs(args, { ...NAME_OPT, forget: { type: 'boolean' } }, [0, 0])
     const home = xclusterHome()
     const name = values.name === undefined ? undefined : clusterName(values.name)
-    const reports = await cleanupDeadClusters(home, name)
+    const reports = await cleanupDeadClusters(home, name, { forget: values.forget === true })
     const running = name === undefined ? undefined : findCluster(home, name)
     if (!reports.length) process.stdout.write(`nothing to clean up${name === undefined ? '' : ` of cluster ${name}`}${running ? ` (it is running, id ${running.id}: stop it with \`xc stop --name=${name}\`)` : ''}\n`)
     let failed = 0

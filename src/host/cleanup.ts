@@ -65,7 +65,7 @@ function netnsExists(ns: string): boolean {
  * each. When a namespace cannot be deleted, the state directory (its only
  * record) stays and a HostCommandError says what failed.
  */
-export async function removeClusterResources(home: string, state: StateDir): Promise<string[]> {
+export async function removeClusterResources(home: string, state: StateDir, o: { forget?: boolean } = {}): Promise<string[]> {
   const s = state.state
   const removed: string[] = []
   // The keeper last: it is the parent that reaps the others.
@@ -78,7 +78,11 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
       removed.push(...(await removeRemote(rec)))
       state.update((r) => delete r.remoteHosts![name])
     } catch (e) {
-      unreachable.push(`${name} (${targetLabel(rec)}): ${(e as Error).message}`)
+      if (o.forget) {
+        // Asked to let go of a host that will not answer again: what it has is named, for a person to remove there.
+        removed.push(`nothing on host ${name} (${targetLabel(rec)}), which does not answer (${(e as Error).message}): forgot its record; remove by hand there namespace ${rec.netns}, links ${rec.links.join(' ')}, directory ${rec.dir} and the processes naming it`)
+        state.update((r) => delete r.remoteHosts![name])
+      } else unreachable.push(`${name} (${targetLabel(rec)}): ${(e as Error).message}`)
     }
   }
   if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
@@ -92,7 +96,7 @@ export async function removeClusterResources(home: string, state: StateDir): Pro
   if (s.portBlock !== undefined) releasePortBlock(s.portBlock, s.id)
   if (unreachable.length) {
     const names = Object.keys(s.remoteHosts ?? {})
-    throw new HostUnreachableError(names, `what cluster ${s.name} made on ${names.length === 1 ? 'host' : 'hosts'} ${names.join(', ')} could not be removed, and stays recorded in ${s.dir}; \`xc cleanup\` removes it once the host answers again:\n${unreachable.map((u) => `  - ${u}`).join('\n')}`)
+    throw new HostUnreachableError(names, `what cluster ${s.name} made on ${names.length === 1 ? 'host' : 'hosts'} ${names.join(', ')} could not be removed, and stays recorded in ${s.dir}; \`xc cleanup\` removes it once the host answers again (or \`xc cleanup --forget\` lets go of it):\n${unreachable.map((u) => `  - ${u}`).join('\n')}`)
   }
   if (existsSync(s.dir)) {
     rmSync(s.dir, { recursive: true, force: true })
@@ -110,12 +114,12 @@ export interface CleanupReport {
 }
 
 /** Remove the resources of every cluster whose owner is gone (only those called `name`, when given). Clusters still alive are not touched. */
-export async function cleanupDeadClusters(home: string, name?: string): Promise<CleanupReport[]> {
+export async function cleanupDeadClusters(home: string, name?: string, o: { forget?: boolean } = {}): Promise<CleanupReport[]> {
   const reports: CleanupReport[] = []
   for (const state of listStates(home)) {
     if (clusterAlive(state.state) || (name !== undefined && state.state.name !== name)) continue
     try {
-      reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state) })
+      reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state, o) })
     } catch (e) {
       reports.push({ id: state.id, name: state.state.name, removed: [], error: (e as Error).message })
     }
