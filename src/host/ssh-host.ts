@@ -14,17 +14,11 @@ import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import ssh2 from 'ssh2'
 import { XclusterError, XcTimeoutError } from '../errors.ts'
+import type { SshHostSpec } from '../plan/spec.ts'
 
-export interface SshTarget {
-  /** The host's name in the cluster (a, b). */
+/** How to reach one ssh host: what its options give (key: a private key file, else the agent, else ~/.ssh/id_*; knownHosts: else ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts), and its name in the cluster (a, b). */
+export interface SshTarget extends Pick<SshHostSpec, 'user' | 'address' | 'port' | 'key' | 'knownHosts'> {
   name: string
-  user: string
-  address: string
-  port: number
-  /** A private key file; without it the ssh agent (SSH_AUTH_SOCK), else ~/.ssh/id_ed25519, id_ecdsa or id_rsa. */
-  key?: string
-  /** The known_hosts file the host's key must be in; default ~/.ssh/known_hosts, then /etc/ssh/ssh_known_hosts. */
-  knownHosts?: string
 }
 
 /** `user@address[:port]` as a person reads it. */

@@ -8,6 +8,7 @@ import type { NetworkMode } from '../plan/spec.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
 import { runDir } from './home.ts'
 import { procStartTime, sameProcess } from './proc.ts'
+import type { SshTarget } from './ssh-host.ts'
 
 export interface ProcessRecord {
   pid: number
@@ -27,13 +28,7 @@ export interface VmRecord {
 }
 
 /** What a cluster makes on one ssh host, recorded before it is made: removed by its names there, by removeRemote. */
-export interface RemoteHostRecord {
-  name: string
-  user: string
-  address: string
-  port: number
-  key?: string
-  knownHosts?: string
+export interface RemoteHostRecord extends SshTarget {
   /** The cluster's directory there (QEMU's pid files, monitor sockets, logs). */
   dir: string
   /** Its network namespace there. */
