@@ -236,7 +236,9 @@ export class SshBackend implements NetworkBackend {
 
   /** The remote path of `local` on host `name`: copied into its cache once (by the file's hash), or a file of the cluster's own into its directory there. */
   private stage(name: string, local: string): Promise<string> {
-    const key = `${name}\0${local}`
+    // By content's identity: a file written again (the initramfs of a scale-out) is copied again.
+    const st = statSync(local)
+    const key = `${name}\0${local}\0${st.size}\0${st.mtimeMs}`
     let p = this.staged.get(key)
     if (!p) {
       p = (async () => {
