@@ -59,6 +59,8 @@ export function prepareHostScript(plan: ClusterPlan, i: number, rec: RemoteHostR
     'set -e',
     'umask 077',
     `mkdir -p ${q(rec.dir)} ${q(cache)}`,
+    // What an interrupted copy left in the cache (a copy is a temp file renamed at its end): gone after an hour.
+    `find ${q(cache)} -maxdepth 1 -name '*.tmp' -mmin +60 -delete 2>/dev/null || true`,
     `ip netns add ${q(rec.netns)}`,
     heredoc(`ip -n ${q(rec.netns)} -batch -`, bridgeBatch(plan, i === 0)),
     ...(peers.length

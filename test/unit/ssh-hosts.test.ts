@@ -11,7 +11,7 @@ import { readProbe } from '../../src/cluster/ssh-hosts.ts'
 import { isClusterRunDir, remoteCleanupScript } from '../../src/host/remote-cleanup.ts'
 import { fingerprint, hostKeyProblem } from '../../src/host/ssh-host.ts'
 import { parseSshTarget } from '../../src/net/options.ts'
-import { launchScript, remoteVni } from '../../src/net/ssh-backend.ts'
+import { launchScript, prepareHostScript, remoteVni } from '../../src/net/ssh-backend.ts'
 import { placeVms, QEMU_OVERHEAD_MIB } from '../../src/plan/placement.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'xc-unit-ssh-'))
@@ -147,6 +147,20 @@ describe('scripts run on a host', () => {
     const s = launchScript('xc-1-a', ['qemu-system-x86_64', '-append', "a b'c"], '/d/run/1-a')
     expect(s).toContain(`ip netns exec 'xc-1-a' 'qemu-system-x86_64' '-append' 'a b'\\''c' </dev/null 3<&- &`)
     expect(s).toMatch(/cat <&3 >\/dev\/null 2>&1; .* && kill -KILL \$q \) >\/dev\/null 2>&1 &/)
+  })
+
+  test('a host\'s part of the network: namespace, bridges (the host side on the first host only), VXLAN made in the host\'s namespace and moved, flooding to each peer', () => {
+    const plan = { id: '0123abcd', name: 'x', nets: [0, 1], vms: [], hosts: ['a', 'b', 'c'] } as unknown as Parameters<typeof prepareHostScript>[0]
+    const first = prepareHostScript(plan, 0, { ...rec, name: 'a', netns: 'xc-0123abcd-a' }, '/c', '10.0.0.1', ['10.0.0.2', '10.0.0.3'])
+    expect(first).toContain("ip netns add 'xc-0123abcd-a'")
+    expect(first).toContain('addr add 192.168.0.250/24 dev xcbr0')
+    expect(first).toContain(`ip link add xc0123abcdv1 type vxlan id ${remoteVni('0123abcd', 1)} dstport 4789 local 10.0.0.1\nip link set xc0123abcdv1 netns 'xc-0123abcd-a'`)
+    expect(first).toContain('fdb append 00:00:00:00:00:00 dev xc0123abcdv0 dst 10.0.0.2\nfdb append 00:00:00:00:00:00 dev xc0123abcdv0 dst 10.0.0.3')
+    expect(first).toContain("find '/c' -maxdepth 1 -name '*.tmp' -mmin +60 -delete")
+    const second = prepareHostScript(plan, 1, { ...rec, name: 'b' }, '/c', '10.0.0.2', ['10.0.0.1', '10.0.0.3'])
+    expect(second).not.toContain('192.168.0.250')
+    // One host alone: no VXLAN at all.
+    expect(prepareHostScript(plan, 0, rec, '/c', '10.0.0.1', [])).not.toContain('vxlan')
   })
 
   test('VNIs: 256 per cluster, within 24 bits', () => {
