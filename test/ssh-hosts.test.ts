@@ -130,6 +130,9 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
         const back = await cluster.vm(from).exec(`ping -c 1 -W 3 -M do -s 1472 ${to}`)
         expect(back.exitCode, `vm ${from} to ${to}: ${back.stdout}${back.stderr}`).toBe(0)
       }
+      // IPv6 crosses too (the std addresses on net 1).
+      expect(await cluster.vm(1).ping('1000::1:192.168.1.2', 3)).toBe(true)
+      expect(await cluster.vm(1).ping('1000::1:192.168.1.201', 3)).toBe(true)
       // One byte more does not fit the nets' MTU: the pings above were full-size.
       expect((await cluster.vm(1).exec('ping -c 1 -W 2 -M do -s 1473 192.168.1.2')).exitCode).not.toBe(0)
     })
