@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, execaSync } from 'execa'
-import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster } from '../src/index.ts'
+import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster, type SshHostOptions } from '../src/index.ts'
 import { cleanupDeadClusters } from '../src/host/cleanup.ts'
 import { xclusterHome } from '../src/host/home.ts'
 import { listStates, StateDir } from '../src/host/state-dir.ts'
@@ -32,6 +32,9 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   afterAll(async () => {
     await lab?.teardown()
   })
+
+  /** The `hosts` of a two-host cluster: vm-001 on lab host a, vm-002 on b. */
+  const aAndB = (): { a: SshHostOptions; b: SshHostOptions } => ({ a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } })
 
   /** True while `pid` runs (a zombie does not: on this machine pid 1 does not reap what is reparented to it). */
   const running = (pid: number): boolean => {
@@ -175,10 +178,7 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   })
 
   test('a host whose sshd is killed during a run: HostLostError naming it, nothing left on the other host, and cleanup removes the rest once it answers again', async () => {
-    const cluster = await startCluster({
-      name: 'ssh-lost', network: 'bridge', nvm: 2, nrouters: 0,
-      hosts: { a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } },
-    })
+    const cluster = await startCluster({ name: 'ssh-lost', network: 'bridge', nvm: 2, nrouters: 0, hosts: aAndB() })
     const id = cluster.id
     const stateDir = cluster.stateDir
     try {
@@ -219,10 +219,7 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   }, 240_000)
 
   test('a host whose network goes down during a run: HostLostError once its keepalives go unanswered; its VM runs on while it is cut off, and once it is reachable cleanup leaves nothing there', async () => {
-    const cluster = await startCluster({
-      name: 'ssh-cut', network: 'bridge', nvm: 2, nrouters: 0,
-      hosts: { a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } },
-    })
+    const cluster = await startCluster({ name: 'ssh-cut', network: 'bridge', nvm: 2, nrouters: 0, hosts: aAndB() })
     const id = cluster.id
     const stateDir = cluster.stateDir
     const veth = lab.host('b').veth
@@ -260,7 +257,7 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     const xc = (...args: string[]): Promise<{ stdout: string; stderr: string; exitCode?: number }> =>
       execa(process.execPath, [XC, ...args], { reject: false, timeout: 240_000, env: { ...process.env, XCLUSTER_HOME: home } })
     const file = join(lab.tmp, 'hosts.json')
-    writeFileSync(file, JSON.stringify({ a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } }))
+    writeFileSync(file, JSON.stringify(aAndB()))
     const up = await xc('start', '--name=ssh-cli', '--network=bridge', '--nvm=2', '--nrouters=0', `--hosts=${file}`)
     expect(up.exitCode, up.stdout + up.stderr).toBe(0)
     expect(up.stdout).toMatch(/cluster ssh-cli \(([0-9a-f]{8})\) is up: vm-001 vm-002/)
@@ -290,8 +287,7 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   }, 300_000)
 
   test('the owner killed with SIGKILL: its QEMUs on the hosts end with its ssh sessions, and cleanup removes what is left there by its records', async () => {
-    const hosts = { a: { ...lab.host('a').options, vms: [1] }, b: { ...lab.host('b').options, vms: [2] } }
-    const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, 'bridge', '2', JSON.stringify(hosts)], { reject: false })
+    const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, 'bridge', '2', JSON.stringify(aAndB())], { reject: false })
     let id: string | undefined
     child.stdout!.on('data', (d: Buffer) => (id ??= /^up ([0-9a-f]{8})/m.exec(d.toString())?.[1]))
     expect(await waitFor(() => id !== undefined, { timeoutMs: 120_000, intervalMs: 100 })).toBe(true)

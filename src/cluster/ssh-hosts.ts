@@ -4,6 +4,7 @@
 // full-size frames on the way to every other host), then the VMs placed.
 // Every problem of every host is one HostCheckError, and nothing is left open.
 import { HostCheckError } from '../errors.ts'
+import { argvNames } from '../host/remote-cleanup.ts'
 import { SshHost, targetLabel } from '../host/ssh-host.ts'
 import { UNDERLAY_MTU } from '../net/bridge-backend.ts'
 import type { HostFacts, SshHosts } from '../net/ssh-backend.ts'
@@ -127,7 +128,7 @@ export async function remoteVmsAlive(s: StateRecord): Promise<Map<string, boolea
     let h: SshHost | undefined
     try {
       h = await SshHost.connect(r, 5000)
-      const script = vms.map((v) => `tr '\\0' '\\n' </proc/${v.process!.pid}/cmdline 2>/dev/null | grep -qF -- ${shellQuote(r.dir)} && echo ${v.name}`).join('\n') + '\nexit 0\n'
+      const script = vms.map((v) => `${argvNames(v.process!.pid, shellQuote(r.dir))} && echo ${v.name}`).join('\n') + '\nexit 0\n'
       const up = new Set((await h.run('sh -s', { input: script, timeoutMs: 10_000 })).stdout.split('\n'))
       for (const v of vms) out.set(v.name, up.has(v.name))
     } catch {

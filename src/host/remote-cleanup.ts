@@ -15,6 +15,15 @@ export function isClusterRunDir(dir: string): boolean {
   return /^\/.+\/run\/[0-9a-f]{8}-[a-z][a-z0-9]{0,7}$/.test(dir) && !dir.includes('/../')
 }
 
+/**
+ * The sh condition that process `pid` (a number, or a word such as $q) has
+ * `dirWord` (a quoted path, or "$d") in its argv: how every script on a host
+ * tells the cluster's own processes from a pid reused by another. Pure.
+ */
+export function argvNames(pid: string | number, dirWord: string): string {
+  return `tr '\\0' '\\n' </proc/${pid}/cmdline 2>/dev/null | grep -qF -- ${dirWord}`
+}
+
 /** The POSIX sh script that removes what `r` records; it prints one line per thing removed, and `left ...` for what stays. */
 export function remoteCleanupScript(r: RemoteHostRecord): string {
   if (!isClusterRunDir(r.dir)) throw new XclusterError(`refusing to clean ${r.dir} on host ${r.name}: not a cluster directory`)
@@ -25,7 +34,7 @@ pids=
 for f in /proc/[0-9]*; do
   p=\${f#/proc/}
   [ "$p" = $$ ] && continue
-  if tr '\\0' '\\n' <$f/cmdline 2>/dev/null | grep -qF -- "$d"; then pids="$pids $p"; fi
+  if ${argvNames('$p', '"$d"')}; then pids="$pids $p"; fi
 done
 if [ -e "/run/netns/$ns" ]; then pids="$pids $(ip netns pids "$ns" 2>/dev/null)"; fi
 for p in $pids; do gone $p || { kill -KILL $p 2>/dev/null && echo "process $p"; }; done

@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:net'
 import { basename } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { HostCommandError, HostLostError, XclusterError, XcTimeoutError } from '../errors.ts'
-import { removeRemote } from '../host/remote-cleanup.ts'
+import { argvNames, removeRemote } from '../host/remote-cleanup.ts'
 import type { ProcHandle } from '../host/spawner.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import type { RemoteHostRecord, StateDir } from '../host/state-dir.ts'
@@ -85,7 +85,7 @@ export function launchScript(ns: string, argv: string[], dir: string): string {
     'q=$!',
     `printf '\\001xc-pid %s\\n' "$q" >&2`,
     // The watchdog: no stdout or stderr of its own, so that the session can close when QEMU has exited.
-    `( cat <&3 >/dev/null 2>&1; tr '\\0' '\\n' </proc/$q/cmdline 2>/dev/null | grep -qF -- ${q(dir)} && kill -KILL $q ) >/dev/null 2>&1 &`,
+    `( cat <&3 >/dev/null 2>&1; ${argvNames('$q', q(dir))} && kill -KILL $q ) >/dev/null 2>&1 &`,
     'exec 3<&-',
     'wait $q; rc=$?',
     `printf '\\001xc-exit %s\\n' "$rc" >&2`,
@@ -100,6 +100,24 @@ export function launchScript(ns: string, argv: string[], dir: string): string {
  */
 export function untilStdinEnds(command: string): string {
   return ['exec 3<&0', `${command} </dev/null 3<&- &`, 't=$!', '( cat <&3 >/dev/null 2>&1; kill $t 2>/dev/null ) >/dev/null 2>&1 &', 'exec 3<&-', 'wait $t'].join('\n')
+}
+
+/**
+ * A handle on a process on a host, known through a session: `gone` settles
+ * when that session closes, `exit()` says why once it is known (it always is
+ * by then). Pure.
+ */
+function sessionHandle(gone: Promise<void>, exit: () => string | undefined, kill: () => void): ProcHandle {
+  return {
+    get alive() {
+      return exit() === undefined
+    },
+    get exitReason() {
+      return exit()
+    },
+    kill,
+    waitGone: (ms) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]),
+  }
 }
 
 /** The sha256 of a file, once per path, size and mtime in this process. */
@@ -275,7 +293,6 @@ export class SshBackend implements NetworkBackend {
     const log = createWriteStream(local.log, { flags: 'a' })
     ch.pipe(consoleOut)
     let exit: string | undefined
-    let closed = false
     let told: (pid: number) => void
     const pid = new Promise<number>((resolve) => (told = resolve))
     let rest = ''
@@ -295,7 +312,6 @@ export class SshBackend implements NetworkBackend {
     })
     const gone = new Promise<void>((resolve) =>
       ch.once('close', () => {
-        closed = true
         exit ??= h.lost ? `was lost with host ${name} (${h.lost})` : `is gone (its ssh session to host ${name} ended)`
         told(-1)
         log.end()
@@ -303,16 +319,7 @@ export class SshBackend implements NetworkBackend {
         resolve()
       }),
     )
-    const handle: ProcHandle = {
-      get alive() {
-        return !closed && exit === undefined
-      },
-      get exitReason() {
-        return exit
-      },
-      kill: () => ch.end(),
-      waitGone: (ms) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]),
-    }
+    const handle = sessionHandle(gone, () => exit, () => ch.end())
     const remotePid = await pid
     this.serveQmp(vm.name, local.qmp, h, this.remote.files(vm).qmp)
     return { record: { pid: remotePid }, handle }
@@ -337,7 +344,7 @@ ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')} -daemonize </dev
     const pid = Number(r.stdout.trim())
     if (r.code !== 0 || !(pid > 0)) {
       const exit = `exited with code ${r.code} on host ${name}`
-      return { record: { pid: 0 }, handle: { alive: false, exitReason: exit, kill: () => {}, waitGone: async () => true } }
+      return { record: { pid: 0 }, handle: sessionHandle(Promise.resolve(), () => exit, () => {}) }
     }
     return { record: { pid }, handle: await this.follow(vm, pid, local) }
   }
@@ -351,7 +358,7 @@ ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')} -daemonize </dev
     const name = this.hostOf(vm)
     const h = this.host(name)
     const dir = this.runDir(name)
-    const mine = `tr '\\0' '\\n' </proc/${pid}/cmdline 2>/dev/null | grep -qF -- ${q(dir)}`
+    const mine = argvNames(pid, q(dir))
     // Both end with QEMU (--pid) or with this process's session, whichever comes first.
     const watch = await h.session(`${mine} || exit 1\n${untilStdinEnds(`tail --pid=${pid} -s 0.2 -f /dev/null`)}`)
     const offset = existsSync(local.console) ? statSync(local.console).size : 0
@@ -368,16 +375,7 @@ ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')} -daemonize </dev
     )
     watch.resume()
     this.serveQmp(vm.name, local.qmp, h, this.remote.files(vm).qmp)
-    return {
-      get alive() {
-        return exit === undefined
-      },
-      get exitReason() {
-        return exit
-      },
-      kill: () => void h.run(`${mine} && kill -KILL ${pid}`).catch(() => {}),
-      waitGone: (ms) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]),
-    }
+    return sessionHandle(gone, () => exit, () => void h.run(`${mine} && kill -KILL ${pid}`).catch(() => {}))
   }
 
   /** The VM's monitor on this machine at `path`, each connection forwarded to its socket on the host. */
