@@ -67,6 +67,9 @@ export function sctpSuite(mode: 'user' | 'bridge'): void {
 
   test('path A breaks in the middle: the path is marked inactive and the messages go on over path B, in the same association', async ({ cluster, annotate }) => {
     const ids = await assocIds(cluster)
+    // The overlay turns the potentially-failed state off, so the data is on path A until it is inactive.
+    expect(await cluster.vm(1).run('cat /proc/sys/net/sctp/pf_enable')).toBe('0\n')
+    expect(await paths(cluster)).toEqual({ '192.168.2.221': 2, '192.168.6.221': 2 })
     const t3 = await snmp(cluster, 'SctpT3Retransmits')
     await cluster.vm(201).link(3).down()
     const ms = await timeUntil(async () => (await paths(cluster))['192.168.2.221'] === 0, 30_000, 200)
