@@ -187,7 +187,12 @@ export class RunningVm {
     if (!isIP(address)) throw new XclusterError(`${this.name}: ping needs an IPv4 or IPv6 address, got ${JSON.stringify(address)}`)
     if (!Number.isInteger(waitSec) || waitSec < 1) throw new XclusterError(`${this.name}: ping's wait must be a whole number of seconds, got ${waitSec}`)
     const ping = address.includes(':') ? 'ping6' : 'ping'
-    const r = await this.exec(`${ping} -c1 -W${waitSec} ${address}`, { timeout: (waitSec + 10) * 1000 })
+    // The bound is for a guest that stops answering, not for the ping: ping
+    // ends itself after waitSec of guest time. Under load that is not wall
+    // time: a 1 s ping6 took 2.7 s over the channel beside an 8-VM boot here,
+    // and over 11 s once in CI (two shards of experiments), which failed an
+    // unreachable check that had nothing wrong. The usual exec bound is added.
+    const r = await this.exec(`${ping} -c1 -W${waitSec} ${address}`, { timeout: waitSec * 1000 + DEFAULT_EXEC_TIMEOUT })
     return r.exitCode === 0
   }
 
