@@ -36,6 +36,13 @@ export async function execLatency(vm: RunningVm): Promise<ExecStats> {
   }
 }
 
+/** iperf3 for 5 s from `client` to `server` (at `address`), as Mbit/s received; both need the tools disk. */
+export async function iperf3Mbps(server: RunningVm, client: RunningVm, address: string): Promise<number> {
+  await server.run('iperf3 -s -D -1')
+  const out = await client.run(`iperf3 -c ${address} -t 5 -J`, { timeout: 60_000 })
+  return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6
+}
+
 export interface IdleResult {
   windowMs: number
   perVm: Array<{ vm: string; pid: number; rssMiB: number; cpuPct: number }>

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks'
 import { startCluster } from '../src/index.ts'
 import { log, quick } from './config.ts'
-import { execLatency, type ExecStats } from './harness.ts'
+import { execLatency, iperf3Mbps, type ExecStats } from './harness.ts'
 import { live, stopCluster } from './session.ts'
 import { median, msec, ratio, round, secs, times } from './stats.ts'
 
@@ -50,9 +50,7 @@ export async function rootlessRun(): Promise<RootlessResult> {
       const c = await startCluster({ name: `bench-tp-${mode}`, network: 'bridge', rootless: mode === 'rootless', nvm: 2, nrouters: 0, tools: true, stdAddresses: true })
       live.add(c)
       try {
-        await c.vm(2).run('iperf3 -s -D -1')
-        const out = await c.vm(1).run('iperf3 -c 192.168.1.2 -t 5 -J', { timeout: 60_000 })
-        const mbps = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6
+        const mbps = await iperf3Mbps(c.vm(2), c.vm(1), '192.168.1.2')
         r.mbps[mode].push(round(mbps, 0))
         log(`  ${mode} #${rep + 1}: iperf3 vm-001 -> vm-002 over net 1: ${mbps.toFixed(0)} Mbit/s`)
       } finally {

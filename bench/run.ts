@@ -39,7 +39,7 @@ import { loadImage, planCluster, startCluster, validateOptions } from '../src/in
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
 import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, onlySsh, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
-import { harnessRun, type HarnessRun } from './harness.ts'
+import { harnessRun, iperf3Mbps, type HarnessRun } from './harness.ts'
 import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
 import { rootlessRun, type RootlessResult } from './rootless.ts'
@@ -163,10 +163,7 @@ async function main(): Promise<void> {
           const c = await startCluster({ name: `bench-tp-${network}`, network, nvm: 2, nrouters: 0, tools: true, stdAddresses: true })
           live.add(c)
           try {
-            await c.vm(2).run('iperf3 -s -D -1')
-            const out = await c.vm(1).run('iperf3 -c 192.168.1.2 -t 5 -J', { timeout: 60_000 })
-            const bps = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second
-            throughput[network] = bps / 1e6
+            throughput[network] = await iperf3Mbps(c.vm(2), c.vm(1), '192.168.1.2')
             log(`  ${network}: ${throughput[network].toFixed(0)} Mbit/s`)
           } finally {
             await stopCluster(c)

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { startCluster, type ClusterOptions } from '../src/index.ts'
 import { SshLab } from '../test/helpers/ssh-lab.ts'
 import { log, quick } from './config.ts'
-import { execLatency, type ExecStats } from './harness.ts'
+import { execLatency, iperf3Mbps, type ExecStats } from './harness.ts'
 import { live, stopCluster } from './session.ts'
 import { median, msec, ratio, round, secs, times } from './stats.ts'
 
@@ -58,9 +58,7 @@ export async function sshHostsRun(): Promise<SshHostsResult> {
           r.readyMs[mode].push(round(ms, 0))
           const e = await execLatency(c.vm(5))
           r.exec[mode].push(e)
-          await c.vm(5).run('iperf3 -s -D -1')
-          const out = await c.vm(1).run('iperf3 -c 192.168.1.5 -t 5 -J', { timeout: 60_000 })
-          const mbps = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6
+          const mbps = await iperf3Mbps(c.vm(5), c.vm(1), '192.168.1.5')
           r.mbps[mode].push(round(mbps, 0))
           log(`  ${mode} #${rep + 1}: ${vms} VMs on 2 hosts ready in ${secs(ms)}, exec('true') on vm-005 median ${msec(e.medianMs)}, iperf3 vm-001 -> vm-005 ${mbps.toFixed(0)} Mbit/s`)
         } finally {
