@@ -63,6 +63,20 @@ export class XcTimeoutError extends XclusterError {}
 /** The control channel to a VM broke (VM died, connection lost). */
 export class ChannelError extends XclusterError {}
 
+/**
+ * What answered where the harness expected VM `vm` is not that VM (another
+ * process bound its port after its QEMU ended, or a challenge for another VM):
+ * nothing was sent to it, no answer and no command.
+ */
+export class ImpostorError extends ChannelError {
+  constructor(
+    readonly vm: string,
+    readonly reason: string,
+  ) {
+    super(`${vm}: refused to log in: ${reason}`)
+  }
+}
+
 /** A command was not sent because its channel was closed after another command's timeout; it may run on a new channel. */
 export class ChannelRetiredError extends ChannelError {}
 

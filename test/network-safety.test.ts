@@ -1,7 +1,9 @@
 // Network safety as tests: the harness listens only on 127.0.0.1 or on Unix
 // sockets of mode 0600, joins its multicast groups on loopback only, and a
 // capture on the host's uplink during a run with traffic on every net sees no
-// packet of it (while the same capture filter on loopback does: the control).
+// packet of it (while the same capture filter where the nets run does: the
+// control). With private user-mode nets (the default) that is the loopback of
+// the cluster's own namespace, and the host's loopback sees nothing either.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { readFileSync, readlinkSync, statSync, readdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,7 +11,6 @@ import { join } from 'node:path'
 import { execa, type ResultPromise } from 'execa'
 import { startCluster, type RunningCluster } from '../src/index.ts'
 import { NEEDS_CAPTURE_RIGHTS, canBridge, canCapture, skippedBecause } from './helpers/rights.ts'
-import { rootlessByDefault } from '../src/host/rootless.ts'
 
 /** The interface of the host's default route. */
 async function uplink(): Promise<string> {
@@ -49,12 +50,14 @@ function socketInodes(pid: number): Set<string> {
   return out
 }
 
-/** TCP listeners and UDP sockets of `pids`, as [proto, local address] from /proc/net. */
+/** TCP listeners and UDP sockets of `pids`, as [proto, local address] from /proc/<pid>/net (each process's own namespace). */
 function socketsOf(pids: number[]): Array<[string, string]> {
   const inodes = new Set(pids.flatMap((p) => [...socketInodes(p)]))
   const found: Array<[string, string]> = []
-  for (const proto of ['tcp', 'udp', 'tcp6', 'udp6']) {
-    const lines = readFileSync(`/proc/net/${proto}`, 'utf8').trim().split('\n').slice(1)
+  // One table per network namespace (QEMU and the relay may share one).
+  const tables = [...new Map(pids.map((p) => [readlinkSync(`/proc/${p}/ns/net`), `/proc/${p}/net`])).values()]
+  for (const proto of ['tcp', 'udp', 'tcp6', 'udp6']) for (const table of tables) {
+    const lines = readFileSync(`${table}/${proto}`, 'utf8').trim().split('\n').slice(1)
     for (const l of lines) {
       const f = l.trim().split(/\s+/)
       const [local, , state, , , , , , inode] = f.slice(1)
@@ -74,15 +77,25 @@ function decodeAddr(hex: string): string {
   return `${b.join('.')}:${parseInt(p, 16)}`
 }
 
-for (const network of ['user', 'bridge'] as const) {
+/** The configurations: user mode with private nets (the default), user mode on the host's loopback, bridge mode. */
+const MODES = [
+  { label: 'user', network: 'user', userNets: 'private' },
+  { label: 'user, shared nets', network: 'user', userNets: 'shared' },
+  { label: 'bridge', network: 'bridge' },
+] as const
+
+for (const mode of MODES) {
+  const { network, label } = mode
+  const shared = 'userNets' in mode && mode.userNets === 'shared'
   // Bridge mode without root or CAP_NET_ADMIN: skipped, the describe's name says why.
   const skip = network === 'bridge' && !canBridge
-  // The positive control of the capture test runs tcpdump in the cluster's
-  // namespace: Debian's tcpdump, run as uid 0 there, changes to user
-  // tcpdump, which a rootless namespace (one uid mapped) cannot switch to.
-  const noCapture = !canCapture || (network === 'bridge' && rootlessByDefault())
-  const noCaptureWhy = canCapture ? 'a rootless cluster: tcpdump in its namespace cannot drop to user tcpdump (one uid mapped)' : NEEDS_CAPTURE_RIGHTS
-  describe.skipIf(skip)(skippedBecause(`${network} mode`, skip), () => {
+  // The positive control of the capture test runs tcpdump where the nets
+  // are: on the host's lo (shared user nets), else in the cluster's
+  // namespace, as root there (-Z root: Debian's tcpdump would change to user
+  // tcpdump, which a namespace with one uid mapped cannot become).
+  const noCapture = !canCapture
+  const noCaptureWhy = NEEDS_CAPTURE_RIGHTS
+  describe.skipIf(skip)(skippedBecause(`${label} mode`, skip), () => {
     let cluster: RunningCluster
     let capture: ResultPromise
     let control: ResultPromise
@@ -96,7 +109,7 @@ for (const network of ['user', 'bridge'] as const) {
       capture = execa('tcpdump', ['-i', dev, '-n', '-U', '-w', join(dir, 'uplink.pcap'), HARNESS_FILTER], { reject: false })
       control = execa('tcpdump', ['-i', 'lo', '-n', '-U', '-w', join(dir, 'lo.pcap'), HARNESS_FILTER], { reject: false })
       await new Promise((r) => setTimeout(r, 1000))
-      cluster = await startCluster({ name: `safety-${network}`, network, nvm: 2, nrouters: 1, tools: true, stdAddresses: true })
+      cluster = await startCluster({ name: `safety-${network}${shared ? '-shared' : ''}`, network, ...('userNets' in mode ? { userNets: mode.userNets } : {}), nvm: 2, nrouters: 1, tools: true, stdAddresses: true })
     })
     afterAll(async () => {
       await cluster?.stop()
@@ -117,17 +130,19 @@ for (const network of ['user', 'bridge'] as const) {
         expect(ok, `${proto} ${addr}`).toBe(true)
       }
       if (network === 'user') {
+        expect(cluster.state.state.userNets).toBe(shared ? 'shared' : 'private')
         expect(sockets.length).toBeGreaterThan(0)
         // The telnet and ssh forwards of every VM listen, on loopback.
         expect(sockets.filter(([p]) => p === 'tcp').length).toBe(2 * cluster.vms.length)
-        // Multicast memberships of the cluster's groups: on lo, nowhere else.
-        const igmp = readFileSync('/proc/net/igmp', 'utf8')
-        const perDev = igmp.split(/\n(?=\d+\s)/).map((block) => ({ dev: block.split(/\s+/)[1], block }))
         // /proc/net/igmp writes 239.255.B.k as kk BB FF EF (little-endian hex).
         const blockHex = Number(group.split('.')[2]).toString(16).padStart(2, '0').toUpperCase()
         const mine = new RegExp(`\\b[0-9A-F]{2}${blockHex}FFEF\\b`)
-        // The cluster has joined its groups somewhere, and only on lo.
-        expect(perDev.filter(({ block }) => mine.test(block)).map(({ dev }) => dev)).toEqual(['lo'])
+        const joinedOn = (igmpFile: string): string[] => readFileSync(igmpFile, 'utf8').split(/\n(?=\d+\s)/)
+          .filter((block) => mine.test(block)).map((block) => block.split(/\s+/)[1])
+        // The cluster has joined its groups on lo of its QEMUs' namespace, and nowhere else.
+        expect(joinedOn(`/proc/${pids[0]}/net/igmp`)).toEqual(['lo'])
+        // Private: the host's own namespace has no membership of them (no local user can share that lo).
+        if (!shared) expect(joinedOn('/proc/net/igmp')).toEqual([])
       }
       for (const f of readdirSync(cluster.stateDir).filter((n) => n.endsWith('.sock') || n.endsWith('.qmp'))) {
         expect((statSync(join(cluster.stateDir, f)).mode & 0o777).toString(8), f).toBe('600')
@@ -135,11 +150,9 @@ for (const network of ['user', 'bridge'] as const) {
     })
 
     // tcpdump on the uplink and on lo needs root or CAP_NET_RAW: without it the capture test is skipped, its name says why.
-    test.skipIf(noCapture)(skippedBecause('a capture on the host uplink during traffic on every net sees no packet of the harness', noCapture, noCaptureWhy), async () => {
-      // Bridge mode's positive control: a capture inside the cluster's namespace, on net 1's bridge.
-      const nsCapture = network === 'bridge'
-        ? execa('ip', ['netns', 'exec', `xc-${cluster.id}`, 'tcpdump', '-i', 'xcbr1', '-n', '-U', '-w', join(dir, 'ns.pcap'), HARNESS_FILTER], { reject: false })
-        : undefined
+    test.skipIf(noCapture)(skippedBecause(`a capture on the host uplink during traffic on every net sees no packet of the harness${shared ? '' : ", nor one on the host's lo"}`, noCapture, noCaptureWhy), async () => {
+      // The positive control where the nets are not the host's lo: a capture inside the cluster's namespace (net 1's bridge, or its lo).
+      const nsCapture = shared ? undefined : execa(...hostArgv(cluster, ['tcpdump', '-Z', 'root', '-i', network === 'bridge' ? 'xcbr1' : 'lo', '-n', '-U', '-w', join(dir, 'ns.pcap'), HARNESS_FILTER]), { reject: false })
       if (nsCapture) await listening(nsCapture)
       expect(await cluster.vm(1).ping('192.168.1.2')).toBe(true)
       expect(await cluster.vm(1).ping('1000::1:192.168.1.201')).toBe(true)
@@ -155,19 +168,26 @@ for (const network of ['user', 'bridge'] as const) {
       }
       const onUplink = await count(join(dir, 'uplink.pcap'))
       const onLo = await count(join(dir, 'lo.pcap'))
-      console.log(`[${network}] packets of the harness on the uplink: ${onUplink}; on lo: ${onLo}`)
+      console.log(`[${label}] packets of the harness on the uplink: ${onUplink}; on the host's lo: ${onLo}`)
       expect(onUplink).toBe(0)
-      // The control: in user mode the multicast nets run over lo, so the same filter sees them there.
-      if (network === 'user') expect(onLo).toBeGreaterThan(0)
-      // In bridge mode the nets are the namespace's bridges: the same filter on xcbr1 sees the traffic there.
-      if (network === 'bridge') {
+      // Shared user nets run over the host's lo, so the same filter sees them there (the control).
+      if (shared) expect(onLo).toBeGreaterThan(0)
+      // Private user nets and bridge mode: nothing on the host's lo; the same filter in the namespace sees the traffic.
+      else {
+        expect(onLo).toBe(0)
         expect(nsCapture, 'the capture in the namespace runs').toBeDefined()
         nsCapture!.kill('SIGINT')
         await nsCapture
         const inNs = await count(join(dir, 'ns.pcap'))
-        console.log(`[bridge] packets of the harness on xcbr1 in ${cluster.netns}: ${inNs}`)
+        console.log(`[${label}] packets of the harness in the cluster's namespace: ${inNs}`)
         expect(inNs).toBeGreaterThan(0)
       }
     })
   })
+}
+
+/** `argv` as [file, args] run on the host side of `cluster`'s nets (inside its namespace). */
+function hostArgv(cluster: RunningCluster, argv: string[]): [string, string[]] {
+  const [file, ...args] = cluster.hostArgv(argv)
+  return [file, args]
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { startCluster, type RunningCluster } from '../src/index.ts'
 import { readSecret } from '../src/host/state-dir.ts'
+import { vmLoginKey } from '../src/control/login.ts'
 import { listSnapshots, stateFile } from '../src/cluster/snapshot.ts'
 import { leftovers, privateHome } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
@@ -98,7 +99,9 @@ for (const network of ['user', 'bridge'] as const) {
     test("the secret and the ssh keys are this cluster's, not the snapshot's: telnet and ssh work with them", async () => {
       const secret = readSecret(second.stateDir)
       expect(secret).not.toBe(firstSecret)
-      expect((await second.vm(2).run('cat /etc/xcluster/secret')).trim()).toBe(secret)
+      // The VM holds its login key under this cluster's secret, and no secret at all.
+      expect((await second.vm(2).run('cat /etc/xcluster/key')).trim()).toBe(vmLoginKey(secret, 'vm-002'))
+      expect((await second.vm(2).exec('test -e /etc/xcluster/secret')).exitCode).not.toBe(0)
       const ssh = await second.vm(2).ssh()
       expect((await ssh.exec('hostname')).stdout).toBe('vm-002\n')
       const pub = readFileSync(join(second.stateDir, 'id_ed25519.pub'), 'utf8').trim()

@@ -3,40 +3,48 @@
 import type { RunningVm } from '../cluster/running-vm.ts'
 import { TelnetDecoder, telnetEncode } from '../control/telnet-codec.ts'
 import { TELNET_PORT } from '../plan/plan.ts'
-import { TOKEN_PROMPT } from '../plan/model.ts'
+import { answerLine, findChallenge } from '../control/login.ts'
 
 const CTRL_RIGHT_BRACKET = 0x1d
 
-/** Connect the terminal to `vm`'s telnet shell; resolves with 0 when the session ends. */
+/** Connect the terminal to `vm`'s telnet shell; resolves with 0 when the session ends (1 when what answered is not that VM). */
 export async function interactiveShell(vm: RunningVm): Promise<number> {
   const sock = await vm.openStream(TELNET_PORT)
   const stdin = process.stdin
   const raw = stdin.isTTY
   if (raw) stdin.setRawMode(true)
   const decoder = new TelnetDecoder((b) => sock.write(b))
+  let code = 0
   return new Promise((resolve) => {
     const finish = (): void => {
       if (raw) stdin.setRawMode(false)
       stdin.off('data', onInput)
       stdin.pause()
       sock.destroy()
-      resolve(0)
+      resolve(code)
     }
     const onInput = (d: Buffer): void => {
       if (d.includes(CTRL_RIGHT_BRACKET)) return finish()
       sock.write(telnetEncode(d))
     }
-    // The login asks for the cluster's secret first: answer it, and show what follows.
+    // The login challenges first: answer it for this VM (the answer is good
+    // for this one challenge of this one VM only), and show what follows.
     let login: Buffer | undefined = Buffer.alloc(0)
     const secret = vm.secret()
     sock.on('data', (d: Buffer) => {
       const text = decoder.decode(d)
       if (!login) return void process.stdout.write(text)
       login = Buffer.concat([login, text])
-      const i = login.indexOf(TOKEN_PROMPT)
-      if (i < 0) return
-      sock.write(telnetEncode(`${secret}\n`))
-      const rest = login.subarray(i + TOKEN_PROMPT.length)
+      const challenge = findChallenge(login.toString('latin1'))
+      if (!challenge) return
+      const line = answerLine(secret, vm.name, challenge, false)
+      if (!line) {
+        process.stderr.write(`xc vm: refused: the login on ${vm.name}'s telnet port says it is ${challenge.vm}; nothing was sent\n`)
+        code = 1
+        return finish()
+      }
+      sock.write(telnetEncode(line))
+      const rest = login.subarray(challenge.end)
       login = undefined
       if (rest.length) process.stdout.write(rest)
     })

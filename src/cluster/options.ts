@@ -7,7 +7,7 @@
 import { isIPv6 } from 'node:net'
 import { Checker, isInt, show } from '../plan/check.ts'
 import { impairmentProblems, type Impairment } from '../plan/impairment.ts'
-import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role } from '../plan/spec.ts'
+import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
 import { applyTopology } from '../topology/apply.ts'
 import type { CustomStart } from './start-context.ts'
@@ -116,6 +116,15 @@ export interface ClusterOptions {
    */
   rootless?: boolean
   /**
+   * User mode: `'private'` (default) runs the cluster's QEMUs in a network
+   * namespace of its own, so that no other local user can reach its forwards
+   * or read or inject a frame on its multicast nets 1+; `'shared'` puts them
+   * on the host's loopback, as xcluster did (every local user can join the
+   * groups). `XCLUSTER_USER_NETS=shared`. Where the host allows no namespace
+   * to this user, the default falls back to shared and says so once.
+   */
+  userNets?: UserNets
+  /**
    * Start from a snapshot: the first start of this configuration boots cold
    * and saves every VM at its ready point; later starts restore each VM from
    * it (about a second), re-keyed for the new cluster. `cluster.restore()`
@@ -155,8 +164,25 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
-  'packages', 'packagesRole', 'packagesVm', 'rootless', 'snapshot',
+  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot',
 ]
+
+/**
+ * Extra kernel command line: one line of printable text (a newline or
+ * another control character would end or garble the kernel's command line),
+ * and short enough that, with the harness's own parameters, it fits the
+ * kernel's 2048 bytes (longer is cut off without a word).
+ */
+function checkAppend(c: Checker, append: string, appendVm: Record<number, string>): void {
+  const bad = /[\x00-\x1f\x7f]/
+  if (bad.test(append)) c.add(`\`append\` must be one line of printable text (the kernel command line), got ${show(append)}`)
+  for (const [vm, a] of Object.entries(appendVm)) if (bad.test(a)) c.add(`\`appendVm[${vm}]\` must be one line of printable text (the kernel command line), got ${show(a)}`)
+  const max = LIMITS.cmdline - LIMITS.cmdlineHarness
+  const lines: Array<[string, string]> = [['`append`', append], ...Object.entries(appendVm).map(([vm, a]): [string, string] => [`\`append\` with \`appendVm[${vm}]\``, [append, a].filter(Boolean).join(' ')])]
+  for (const [what, line] of lines) {
+    if (line.length > max) c.add(`${what} is ${line.length} bytes: the kernel's command line holds ${LIMITS.cmdline}, of which the harness takes up to ${LIMITS.cmdlineHarness}; at most ${max}`)
+  }
+}
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
 function vmNumbers(c: Checker, counts: { nvm: number; nrouters: number; ntesters: number }, extra: unknown): Set<number> {
@@ -308,6 +334,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   }
   const append = c.string('append', opts.append, '')
   const appendVm = c.perVm('appendVm', opts.appendVm, (k, val) => (typeof val === 'string' ? val : void c.add(`Expected \`${k}\` to be a string, got ${show(val)}`)))
+  checkAppend(c, append, appendVm)
   const prefix = opts.prefix ?? DEFAULTS.prefix
   if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {
     c.add(`Expected \`prefix\` to be an IPv6 prefix such as \`1000::1\` (the std address is <prefix>:192.168.k.v), got ${show(prefix)}`)
@@ -322,6 +349,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   if (opts.snapshot === true && opts.start !== undefined) c.add('`snapshot` does not combine with a custom `start`: what it does is code, which the snapshot key cannot see')
   if (opts.snapshot === true && typeof opts.network === 'object' && opts.network !== null) c.add('`snapshot` does not combine with a net-setup hook: what it gives QEMU is not known before it runs')
   if (opts.rootless !== undefined && typeof opts.rootless !== 'boolean') c.add(`Expected \`rootless\` to be true or false, got ${show(opts.rootless)}`)
+  if (opts.userNets !== undefined && opts.userNets !== 'private' && opts.userNets !== 'shared') c.add(`Expected \`userNets\` to be 'private' or 'shared', got ${show(opts.userNets)}`)
   if (opts.tools !== undefined && typeof opts.tools !== 'boolean') c.add(`Expected \`tools\` to be true or false, got ${show(opts.tools)}`)
   const packages = checkPackages(c, opts)
   const anyPackages = packages.packages.length > 0 || Object.values(packages.packagesRole).some((l) => l?.length) || Object.values(packages.packagesVm).some((l) => l.length)
@@ -352,6 +380,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     ...packages,
     network, netSetup, accel,
     rootless: typeof opts.rootless === 'boolean' ? opts.rootless : undefined,
+    userNets: opts.userNets === 'private' || opts.userNets === 'shared' ? opts.userNets : undefined,
     snapshot: opts.snapshot === true,
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,

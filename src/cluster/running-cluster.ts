@@ -124,11 +124,21 @@ export class RunningCluster implements AsyncDisposable {
 
   /**
    * Run a program on the host side of the cluster's networks: inside the
-   * cluster's namespace in bridge mode (where 192.168.0.250 is), on the host in
-   * user mode. Resolves whatever the exit code.
+   * cluster's namespace in bridge mode (where 192.168.0.250 is) and with
+   * private user-mode nets (where their loopback is), on the host with shared
+   * ones. Resolves whatever the exit code.
    */
   async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     return hostExec(this.ctx.backend, argv, opts.timeout ?? 30_000)
+  }
+
+  /**
+   * The argv that runs `argv` where hostExec runs it, for a program that
+   * should keep running (a capture, a daemon): start it yourself, end it by
+   * its pid. Not with ssh hosts.
+   */
+  hostArgv(argv: string[]): string[] {
+    return this.ctx.backend.wrap(argv)
   }
 
   /** Every running VM, by number. */

@@ -74,9 +74,16 @@ export class RunningVm {
     return consoleTail(this.record.console, lines)
   }
 
-  /** A raw byte stream to the VM's `port` (23 telnet, 22 ssh), through the cluster's backend. */
-  openStream(port: number): Promise<Duplex> {
-    return this.backend.connect(this.plan, port)
+  /**
+   * A raw byte stream to the VM's `port` (23 telnet, 22 ssh), through the
+   * cluster's backend, to this VM's QEMU only: refused when it is not
+   * running, and where another process could answer in its place (a port on
+   * the host's loopback), an ImpostorError unless its QEMU holds the
+   * connection.
+   */
+  async openStream(port: number): Promise<Duplex> {
+    if (!this.alive || this.backend.failure?.()) throw this.deadError()
+    return this.backend.connect(this.plan, port, this.process.record.pid)
   }
 
   /** Open the control channel (used for readiness and by exec). */

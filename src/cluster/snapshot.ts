@@ -15,6 +15,7 @@ import { execa } from 'execa'
 import { shellQuote } from '../plan/quote.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
 import { clusterKeys } from '../control/ssh-keys.ts'
+import { vmLoginKey } from '../control/login.ts'
 import { withDirLock } from '../host/dir-lock.ts'
 import { waitFor } from '../host/wait.ts'
 import { readSecret } from '../host/state-dir.ts'
@@ -243,7 +244,7 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
 }
 
 /**
- * Make a VM restored from a snapshot this cluster's: its secret, cluster id
+ * Make a VM restored from a snapshot this cluster's: its login key, cluster id
  * and ssh keys (dropbear restarted with the new host key), the host's clock,
  * and 64 bytes of host randomness mixed into the kernel's pool, which then
  * reseeds its CRNG (xc-reseed: credited entropy, then RNDRESEEDCRNG), so
@@ -251,7 +252,8 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
  */
 export async function rekey(ctx: SnapshotContext, ch: ShellChannel): Promise<void> {
   const lines = [
-    `printf '%s\\n' ${shellQuote(readSecret(ctx.state.dir))} > /etc/xcluster/secret`,
+    // The VM's login key under this cluster's secret (the saved one goes with it).
+    `umask 077 && printf '%s\\n' ${vmLoginKey(readSecret(ctx.state.dir), ch.vm)} > /etc/xcluster/key && umask 022`,
     // Shell builtins where they do (each program started costs a TCG translation of its code after a restore).
     `printf '%s' ${shellQuote(envFile(clusterEnv(ctx.plan, ctx.spec.tools)))} > /etc/xcluster/cluster.env`,
     // Through a file, not a pipe: one read gets all 64 bytes (from a pipe it may get part, too little to credit), and the file is emptied after.

@@ -5,8 +5,8 @@
 import { resolve } from 'node:path'
 import { ClusterConfigError, PermissionError } from '../errors.ts'
 import { xclusterHome } from '../host/home.ts'
-import { rootlessByDefault } from '../host/rootless.ts'
-import type { ClusterSpec, Role } from '../plan/spec.ts'
+import { canUnshareNet, rootlessByDefault, userNamespaceProblem } from '../host/rootless.ts'
+import type { ClusterSpec, Role, UserNets } from '../plan/spec.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import { overlaySearchPath, resolveOverlay } from './overlay-path.ts'
 import { preflight } from './preflight.ts'
@@ -18,6 +18,7 @@ export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStar
   spec.home = xclusterHome(spec.home || undefined)
   spec.kernel ??= process.env.XCLUSTER_KERNEL || undefined
   spec.rootless = spec.network === 'bridge' && !spec.sshHosts && (spec.rootless ?? rootlessByDefault())
+  spec.userNets = spec.network === 'user' && !spec.sshHosts ? userNetsHere(spec.userNets, problems) : undefined
   // XCLUSTER_SNAPSHOT=1: snapshots for every cluster whose options do not say otherwise and can have them (no custom start, net-setup hook or ssh hosts).
   if (options?.snapshot === undefined && process.env.XCLUSTER_SNAPSHOT === '1' && !spec.start && !spec.netSetup && !spec.sshHosts) spec.snapshot = true
   if (spec.kernel) spec.modules ??= process.env.XCLUSTER_MODULES || undefined
@@ -32,6 +33,33 @@ export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStar
   mapOverlays(spec, (o) => resolve(o))
   if (typeof spec.netSetup === 'string') spec.netSetup = resolve(spec.netSetup)
   return spec
+}
+
+/** Said once per process: the host forbids what private user-mode nets need. */
+let sharedSaid = false
+
+/**
+ * The user-mode nets a cluster gets here: private unless asked for shared
+ * (`userNets`, XCLUSTER_USER_NETS=shared) or, by default, where this user may
+ * make no namespace (then shared, said once). Asked for private where it
+ * cannot be: a problem.
+ */
+function userNetsHere(asked: UserNets | undefined, problems: string[]): UserNets {
+  const env = process.env.XCLUSTER_USER_NETS
+  if (asked === undefined && env !== undefined && env !== '' && env !== 'private' && env !== 'shared') problems.push(`Expected XCLUSTER_USER_NETS to be 'private' or 'shared', got \`${env}\``)
+  const want: UserNets = asked ?? (env === 'shared' ? 'shared' : 'private')
+  if (want === 'shared' || canUnshareNet()) return want
+  const why = userNamespaceProblem()
+  if (!why) return 'private'
+  if (asked === 'private') {
+    problems.push(`userNets: 'private' needs a network namespace of the cluster's own: ${why}`)
+    return 'private'
+  }
+  if (!sharedSaid) {
+    sharedSaid = true
+    process.stderr.write(`xcluster: user-mode nets go on the host's loopback, where every local user can reach them (${why}); userNets: 'shared' or XCLUSTER_USER_NETS=shared says that is meant\n`)
+  }
+  return 'shared'
 }
 
 function mapOverlays(spec: ClusterSpec, fn: (o: string) => string): void {
@@ -52,6 +80,7 @@ export function resolvedOptions(options: ClusterOptions, spec: ClusterSpec): Rec
   if (spec.kernel) json.kernel = spec.kernel
   if (spec.modules) json.modules = spec.modules
   if (spec.network === 'bridge') json.rootless = spec.rootless
+  if (spec.userNets) json.userNets = spec.userNets
   if (options?.overlays) json.overlays = spec.overlays
   if (options?.overlaysRole) json.overlaysRole = spec.overlaysRole
   if (options?.overlaysVm) json.overlaysVm = spec.overlaysVm

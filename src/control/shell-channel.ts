@@ -4,8 +4,8 @@
 // stderr and exit status, without prompt, echo or escape codes.
 import type { Duplex } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { ChannelError, ChannelRetiredError, XcTimeoutError } from '../errors.ts'
-import { TOKEN_PROMPT } from '../plan/model.ts'
+import { ChannelError, ChannelRetiredError, ImpostorError, XcTimeoutError } from '../errors.ts'
+import { answerLine, findChallenge } from './login.ts'
 import { TelnetDecoder, telnetEncode } from './telnet-codec.ts'
 
 export interface ExecResult {
@@ -47,8 +47,8 @@ export class ShellChannel {
   private closedError?: Error
   /** Set when a command of this channel timed out: what is queued behind it goes to a new channel. */
   private retired?: ChannelRetiredError
-  /** The handshake waits for a marker (or any output, without one). */
-  private waiter?: { marker?: Buffer; resolve: () => void; reject: (e: Error) => void }
+  /** The handshake waits for what `find` finds in the buffer (it returns where that ends, or -1). */
+  private waiter?: { find: (buf: Buffer) => number; resolve: () => void; reject: (e: Error) => void }
 
   private constructor(
     private readonly sock: Duplex,
@@ -65,9 +65,9 @@ export class ShellChannel {
   }
 
   /**
-   * Take over a fresh telnet session on `sock`, bounded by `timeoutMs`, with
-   * the cluster's `secret` when its VMs ask for one; `abort` (say, QEMU
-   * exiting) rejects at once and closes it.
+   * Take over a fresh telnet session on `sock`, bounded by `timeoutMs`,
+   * answering the login's challenge with the cluster's `secret` (when its VMs
+   * have one); `abort` (say, QEMU exiting) rejects at once and closes it.
    */
   static async open(sock: Duplex, vm: string, timeoutMs: number, abort?: Promise<never>, secret?: string): Promise<ShellChannel> {
     const ch = new ShellChannel(sock, vm)
@@ -93,21 +93,24 @@ export class ShellChannel {
   }
 
   private async handshake(secret?: string): Promise<void> {
-    // The login asks for the cluster's secret first (when it has one); then
-    // the interactive shell shows itself (banner or prompt), and is replaced
-    // by the control loop, whose ready marker ends the handshake. The login
-    // is bounded on its own: a session that shows no prompt in time is
-    // dropped, and the caller opens another (once, under load during a
-    // topology's rc scripts, a session stalled there for the whole boot).
+    // The login challenges first (when the cluster has a secret); the answer
+    // with " ctl" goes straight into xc-ctl, whose ready marker ends the
+    // handshake. Without a secret the interactive shell shows itself (banner
+    // or prompt) and is replaced by the control loop. The login is bounded on
+    // its own: a session that shows no prompt in time is dropped, and the
+    // caller opens another (once, under load during a topology's rc scripts,
+    // a session stalled there for the whole boot).
     let timer: NodeJS.Timeout | undefined
-    // With the secret, the login goes straight into xc-ctl when the secret is followed by " ctl" (no interactive shell, under TCG about 0.1 s less).
     const login = async (): Promise<void> => {
-      if (secret) {
-        await this.expect(TOKEN_PROMPT)
-        this.sock.write(telnetEncode(`${secret} ctl\n`))
-      } else {
-        await this.expect()
-      }
+      if (!secret) return this.expect()
+      let challenge: ReturnType<typeof findChallenge>
+      await this.expectWith((buf) => {
+        challenge = findChallenge(buf.toString('latin1'))
+        return challenge?.end ?? -1
+      })
+      const line = answerLine(secret, this.vm, challenge!, true)
+      if (!line) throw new ImpostorError(this.vm, `the login on its telnet port says it is ${challenge!.vm}`)
+      this.sock.write(telnetEncode(line))
     }
     try {
       await Promise.race([
@@ -126,9 +129,20 @@ export class ShellChannel {
 
   /** Resolves once `marker` has come (consuming what came up to its end), or any output when no marker is given. */
   private expect(marker?: string | Buffer): Promise<void> {
+    const m = marker === undefined ? undefined : Buffer.from(marker)
+    return this.expectWith((buf) => {
+      // Any output: found, and nothing consumed (the control loop's first bytes may follow).
+      if (!m) return buf.length ? 0 : -1
+      const i = buf.indexOf(m)
+      return i < 0 ? -1 : i + m.length
+    })
+  }
+
+  /** Resolves once `find` finds what it looks for in the buffer, consuming it up to where `find` says it ends. */
+  private expectWith(find: (buf: Buffer) => number): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.closedError) return reject(this.closedError)
-      this.waiter = { marker: marker === undefined ? undefined : Buffer.from(marker), resolve, reject }
+      this.waiter = { find, resolve, reject }
       this.checkWaiter()
     })
   }
@@ -137,11 +151,9 @@ export class ShellChannel {
   private checkWaiter(): void {
     const w = this.waiter
     if (!w) return
-    if (w.marker) {
-      const i = this.buf.indexOf(w.marker)
-      if (i < 0) return
-      this.buf = this.buf.subarray(i + w.marker.length)
-    } else if (!this.buf.length) return
+    const end = w.find(this.buf)
+    if (end < 0) return
+    this.buf = this.buf.subarray(end)
     this.waiter = undefined
     w.resolve()
   }

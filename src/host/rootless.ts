@@ -26,7 +26,7 @@ function readSysctl(path: string): string | undefined {
 }
 
 /** Why user namespaces cannot be made here (a sysctl, an AppArmor restriction, ...), or undefined when `unshare --user --net` runs. */
-function userNamespaceProblem(): string | undefined {
+export function userNamespaceProblem(): string | undefined {
   const unshare = which('unshare')
   if (!unshare) return 'unshare (util-linux) is not on PATH: install util-linux'
   if (!which('nsenter')) return 'nsenter (util-linux) is not on PATH: install util-linux'
@@ -82,6 +82,31 @@ export function rootlessProblems(): string[] {
 /** The argv that runs `argv` in the user and network namespaces of process `pid` (as this user, with the namespace's rights). */
 export function nsenterArgv(pid: number, argv: string[], net = true): string[] {
   return ['nsenter', '-t', String(pid), '--user', ...(net ? ['--net'] : []), '--preserve-credentials', '--', ...argv]
+}
+
+/** Whether this process may make a network namespace by itself (CAP_SYS_ADMIN, as root): then no user namespace is needed around it. */
+export function canUnshareNet(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))
+    return m ? (BigInt('0x' + m[1]) & (1n << 21n)) !== 0n : process.getuid?.() === 0
+  } catch {
+    return process.getuid?.() === 0
+  }
+}
+
+/**
+ * The argv that runs `argv` as the first process of a new network namespace
+ * of its own: in a new user namespace too (this user mapped to root in it)
+ * when `userNs`, else a bare network namespace (which needs CAP_SYS_ADMIN).
+ * Either way no other user can enter it: setns needs rights over its owner.
+ */
+export function privateNetArgv(argv: string[], userNs: boolean): string[] {
+  return userNs ? unshareArgv(argv) : ['unshare', '--net', '--', ...argv]
+}
+
+/** The argv that runs `argv` in the network namespace of process `pid` (made by privateNetArgv with the same `userNs`). */
+export function enterNetArgv(pid: number, argv: string[], userNs: boolean): string[] {
+  return userNs ? nsenterArgv(pid, argv) : ['nsenter', '-t', String(pid), '--net', '--', ...argv]
 }
 
 /** The argv that runs `argv` as the first process of a new user and network namespace (this user mapped to root in it). */

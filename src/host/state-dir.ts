@@ -58,13 +58,15 @@ export interface StateRecord {
   netns?: string
   /** More namespaces of a cluster that spans simulated hosts (one per host, and the underlay). */
   netnsExtra?: string[]
-  /** Bridge mode in a user namespace of the cluster's own: the relay holds it; no namespace is named. */
+  /** Bridge mode in a user namespace of the cluster's own, or private user-mode nets in one: the relay holds it; no namespace is named. */
   rootless?: boolean
+  /** User mode: the QEMUs in a network namespace of the cluster's own, held by the relay ('private'), or on the host's loopback ('shared'). */
+  userNets?: 'private' | 'shared'
   /** Rootless: the process holding each further namespace (simulated hosts, the underlay). */
   nsHolders?: Array<ProcessRecord & { ns: string }>
   /** What the cluster made on each ssh host (hosts: { a: { ssh } }); a record goes when its host has removed it. */
   remoteHosts?: Record<string, RemoteHostRecord>
-  /** Relay into the namespace (bridge mode). */
+  /** Relay into the namespace (bridge mode, private user-mode nets). */
   relay?: ProcessRecord & { socket: string }
   /** The owner's reaper (see reaper.mjs): it removes the cluster when the owner dies. */
   reaper?: ProcessRecord

@@ -1,6 +1,6 @@
 // The files of the base image that run inside the VM: busybox init's
 // inittab, the boot script, the telnet login and the control channel.
-import { TOKEN_PROMPT } from '../plan/model.ts'
+import { CHALLENGE_PROMPT, LOGIN_ANSWER_SEC, LOGIN_PENDING_MAX } from '../plan/model.ts'
 
 /** busybox init runs the boot script once, then keeps PID 1 and reaps orphans. */
 export const INITTAB = `::sysinit:/etc/xcluster/boot
@@ -24,6 +24,7 @@ ln -s /run /var/run
 mount -t devpts -o ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+mkdir /run/xc-login
 echo "xc-phase: init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 PREFIX=1000::1
 [ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
@@ -35,6 +36,16 @@ v=$((0x\${mac##*:}))
 name=$(printf 'vm-%03d' $v)
 hostname $name
 echo $name > /etc/hostname
+# The telnet login's key: this VM's own, derived from the cluster's secret and
+# its name (as control/login.ts does on the host); the secret does not stay.
+if [ -s /etc/xcluster/secret ]; then
+  read -r s < /etc/xcluster/secret
+  if [ -n "$s" ]; then
+    k=$(printf 'xc-vm-key %s %s' "$name" "$s" | sha256sum)
+    umask 077; echo "\${k%% *}" > /etc/xcluster/key; umask 022
+  fi
+  rm -f /etc/xcluster/secret; s= k=
+fi
 ip link set lo up
 echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
 echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
@@ -124,24 +135,52 @@ touch /run/xcluster-ready
 
 
 /**
- * Login program of telnetd: an interactive root shell for humans. With the
- * cluster's secret (/etc/xcluster/secret, from the cluster's own segment) the
- * first line must be that secret: the telnet forwards listen on 127.0.0.1,
- * where every local user can connect, and only the cluster's owner can read
- * its secret (0600 in the 0700 state directory). The harness and `xc vm`
- * send it; nothing is echoed.
+ * Login program of telnetd: an interactive root shell for humans, or the
+ * harness's control channel. With a key (/etc/xcluster/key, this VM's own,
+ * made at boot from the cluster's secret) the login first prints a challenge,
+ * `xc-challenge: <name> <nonce>`, and wants back the login answer
+ * sha256("<key> <name> <nonce>") (control/login.ts), followed by " ctl" for
+ * the control channel. The key never crosses the socket, so whatever listens
+ * where the client expected this VM learns nothing it could replay to this
+ * or any other VM: the nonce is fresh, and the name binds the answer to the
+ * VM the client means. An answer must come within ${LOGIN_ANSWER_SEC} s, and at most
+ * ${LOGIN_PENDING_MAX} logins wait for one at once (idle connections cannot pile up).
+ * Builtins where they do: each program started costs milliseconds under TCG.
+ * busybox's ash, whatever /bin/sh is (with the tools it is dash, whose read
+ * has no timeout).
  */
-export const LOGIN_SCRIPT = `#!/bin/sh
-if [ -r /etc/xcluster/secret ]; then
+export const LOGIN_SCRIPT = `#!/bin/busybox ash
+if [ -r /etc/xcluster/key ]; then
   stty -echo 2>/dev/null
-  printf '${TOKEN_PROMPT}'
-  IFS= read -r token
-  read -r secret < /etc/xcluster/secret
-  # The harness's control channel sends the secret and " ctl": straight into xc-ctl, no interactive shell to start first.
-  [ "$token" = "$secret ctl" ] && exec /bin/xc-ctl
+  # A file per login waiting for its answer, named by its pid; those of logins gone (a dropped connection) do not count.
+  n=0
+  for f in /run/xc-login/*; do
+    [ -e "$f" ] || continue
+    if [ -d /proc/\${f##*/} ]; then n=$((n+1)); else rm -f "$f"; fi
+  done
+  if [ $n -ge ${LOGIN_PENDING_MAX} ]; then echo 'xc: too many logins wait for their answer'; exit 1; fi
+  w=/run/xc-login/$$
+  : > $w
+  trap 'rm -f $w; exit 1' HUP INT TERM
+  read -r nonce < /proc/sys/kernel/random/uuid
+  read -r name < /etc/hostname
+  printf '${CHALLENGE_PROMPT}%s %s\\n' "$name" "$nonce"
+  IFS= read -t ${LOGIN_ANSWER_SEC} -r answer
+  ok=$?
+  rm -f $w
+  [ $ok = 0 ] || exit 1
+  read -r key < /etc/xcluster/key
+  want=$(printf '%s %s %s' "$key" "$name" "$nonce" | sha256sum)
+  want=\${want%% *}
+  key=
+  # A person's telnet client may end the line with CR.
+  answer=\${answer%\r}
+  case "$answer" in
+    "$want ctl") exec /bin/xc-ctl ;;
+    "$want") ;;
+    *) echo; echo 'xc: wrong answer'; exit 1 ;;
+  esac
   stty echo 2>/dev/null
-  token=$(printf '%s' "$token" | tr -d '\\r')
-  if [ "$token" != "$secret" ]; then echo; echo 'xc: wrong token'; exit 1; fi
   echo
 fi
 [ -x /bin/bash ] && exec /bin/bash -l
@@ -155,9 +194,9 @@ export PS1='\\h # '
 `
 
 /**
- * The harness's control channel. The harness gives the login the secret and
- * ` ctl` (or, with no secret, types `exec /bin/xc-ctl` at the interactive
- * prompt); from then on the session is a framed, non-interactive
+ * The harness's control channel. The harness answers the login's challenge
+ * with ` ctl` after the answer (or, with no key, types `exec /bin/xc-ctl` at
+ * the interactive prompt); from then on the session is a framed, non-interactive
  * shell: no echo, no prompt, no line editing, raw bytes. It answers only once
  * the boot script has finished, so a VM is ready when its rc scripts are done.
  *

@@ -37,8 +37,12 @@ export interface NetworkBackend {
   nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]>
   /** The command that starts QEMU of `vm` (e.g. inside its host's namespace); without a VM, the host side of net 0. */
   wrap(argv: string[], vm?: VmPlan): string[]
-  /** A byte stream to `port` (23 telnet, 22 ssh) of VM `vm`. */
-  connect(vm: VmPlan, port: number): Promise<Duplex>
+  /**
+   * A byte stream to `port` (23 telnet, 22 ssh) of VM `vm`. `owner`: the pid
+   * of the VM's QEMU, where what answers could be another process (a port on
+   * the host's loopback): anything else answering is an ImpostorError.
+   */
+  connect(vm: VmPlan, port: number, owner?: number): Promise<Duplex>
   /** Remove one VM's host side (scale-in). */
   releaseVm(vm: VmPlan): Promise<void>
   /** Remove everything made; safe to call twice. */

@@ -4,21 +4,16 @@
 // a Unix socket in the state directory. As root the namespaces are named
 // (ip netns); rootless they are in a user namespace of the cluster's own,
 // held by the relay and entered by its pid (nsenter).
-import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { existsSync } from 'node:fs'
-import { ChannelError, HostCommandError, XcTimeoutError } from '../errors.ts'
+import { HostCommandError } from '../errors.ts'
 import { nsenterArgv, unshareArgv } from '../host/rootless.ts'
-import type { ProcessRecord, StateDir } from '../host/state-dir.ts'
-import { waitGone, sameProcess } from '../host/proc.ts'
+import type { StateDir } from '../host/state-dir.ts'
+import { sameProcess } from '../host/proc.ts'
 import type { Spawner } from '../host/spawner.ts'
-import { waitFor } from '../host/wait.ts'
 import { HOST_VM_NUMBER, ipv4Of, ipv6Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { CONNECT_TIMEOUT_MS, nicDevice, type NetworkBackend } from './backend.ts'
-
-const RELAY = fileURLToPath(new URL('./relay.mjs', import.meta.url))
+import { nicDevice, type NetworkBackend } from './backend.ts'
+import { RELAY, relayConnect, startClusterRelay, startRelayProcess, stopClusterRelay } from './ns-relay.ts'
 
 /** The namespace of cluster `id`. */
 export function netnsName(id: string): string {
@@ -192,24 +187,15 @@ export class BridgeBackend implements NetworkBackend {
     }
   }
 
-  /** Start a relay by `argv`, through the cluster's spawner; it is ready once its socket exists. */
-  private async startAt(argv: string[], socket: string, log: string): Promise<ProcessRecord> {
-    const { record } = await this.spawner.spawn(argv, log)
-    const up = await waitFor(() => existsSync(socket), { timeoutMs: 10_000, intervalMs: 20, abort: () => !sameProcess(record.pid, record.startTime) })
-    if (!up) throw new HostCommandError(`the namespace relay did not start (see ${log})`, { argv })
-    return record
-  }
-
   private async startRelay(argv: string[]): Promise<void> {
-    const record = await this.startAt(argv, this.relaySocket, this.state.path('relay.log'))
-    this.state.update((r) => (r.relay = { ...record, socket: this.relaySocket }))
+    await startClusterRelay(this.state, this.spawner, argv, this.relaySocket)
   }
 
   /** Rootless: a new network namespace in the cluster's user namespace, held by a relay of its own. */
   private async startHolder(ns: string): Promise<void> {
     const socket = this.state.path(`${ns}.sock`)
     const argv = nsenterArgv(this.holderOf(this.netns), ['unshare', '--net', '--', process.execPath, RELAY, socket], false)
-    const record = await this.startAt(argv, socket, this.state.path('relay.log'))
+    const record = await startRelayProcess(this.spawner, argv, socket, this.state.path('relay.log'))
     this.state.update((r) => (r.nsHolders = [...(r.nsHolders ?? []), { ...record, ns }]))
   }
 
@@ -241,43 +227,6 @@ export class BridgeBackend implements NetworkBackend {
    * by their recorded pids.
    */
   async teardown(): Promise<void> {
-    const relay = this.state.state.relay
-    if (relay && sameProcess(relay.pid, relay.startTime)) {
-      process.kill(relay.pid, 'SIGTERM')
-      await waitGone(relay.pid, 2000)
-    }
+    await stopClusterRelay(this.state)
   }
-}
-
-/** Connect through the relay at `socket` to `host`:`port` inside the namespace. */
-export function relayConnect(socket: string, host: string, port: number): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(socket)
-    let head = Buffer.alloc(0)
-    const timer = setTimeout(() => {
-      sock.destroy()
-      reject(new XcTimeoutError(`relay connect to ${host}:${port} timed out`))
-    }, CONNECT_TIMEOUT_MS + 1000)
-    const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk])
-      const nl = head.indexOf(0x0a)
-      if (nl < 0) return
-      sock.off('data', onData)
-      clearTimeout(timer)
-      const line = head.subarray(0, nl).toString()
-      if (line !== 'OK') {
-        sock.destroy()
-        return reject(new ChannelError(`relay to ${host}:${port}: ${line}`))
-      }
-      sock.pause()
-      if (head.length > nl + 1) sock.unshift(head.subarray(nl + 1))
-      resolve(sock)
-    }
-    sock.on('data', onData)
-    sock.once('error', (e) => {
-      clearTimeout(timer)
-      reject(new ChannelError(`relay ${socket} to ${host}:${port}: ${e.message}`, { cause: e }))
-    })
-    sock.once('connect', () => sock.write(`CONNECT ${host} ${port}\n`))
-  })
 }

@@ -11,11 +11,11 @@ import { XclusterError } from '../errors.ts'
 import { UserBackend } from './user-backend.ts'
 
 /** The backend for `plan`: user or bridge, wrapped by the user's net-setup hook if any; across ssh hosts, over their connections `ssh`. */
-export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup' | 'rootless' | 'sshHosts' | 'accel'>, spawner: Spawner, ssh?: SshHosts): NetworkBackend {
+export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<ClusterSpec, 'network' | 'netSetup' | 'rootless' | 'userNets' | 'sshHosts' | 'accel'>, spawner: Spawner, ssh?: SshHosts): NetworkBackend {
   if (spec.sshHosts) {
     if (!ssh) throw new XclusterError(`cluster ${plan.name} runs on ssh hosts (${Object.keys(spec.sshHosts).join(', ')}): only the process that started it drives it; xc can list it, stop it and clean it up`)
     return new SshBackend(plan, state, spec, ssh)
   }
-  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner, spec.rootless === true) : new UserBackend(plan)
+  const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner, spec.rootless === true) : new UserBackend(plan, state, spawner, spec.userNets !== 'shared')
   return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup) : base
 }

@@ -80,8 +80,8 @@ export class CustomBackend implements NetworkBackend {
   }
 
   /** The base reaches the VM: a hook that sets up net 0 in user mode keeps the harness's host ports (telnetPort, sshPort). */
-  connect(vm: VmPlan, port: number): Promise<Duplex> {
-    return this.base.connect(vm, port)
+  connect(vm: VmPlan, port: number, owner?: number): Promise<Duplex> {
+    return this.base.connect(vm, port, owner)
   }
 
   releaseVm(vm: VmPlan): Promise<void> {

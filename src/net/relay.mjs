@@ -13,7 +13,8 @@ if (!path) {
   process.exit(2)
 }
 rmSync(path, { force: true })
-const LINE = /^CONNECT (192\.168\.\d{1,3}\.\d{1,3}) (\d{1,5})\n$/
+const LINE = /^CONNECT (192\.168\.\d{1,3}\.\d{1,3}|127\.0\.0\.1) (\d{1,5})\n$/
+// 192.168.x.y: a VM in bridge mode; 127.0.0.1: a forward of QEMU in private user-mode nets (the namespace's own loopback).
 
 const server = createServer((client) => {
   let head = ''

@@ -1,13 +1,27 @@
 // User-space networking: net 0 is a QEMU user (slirp) network per VM with
-// forwards on 127.0.0.1; every other net is a QEMU socket multicast network
-// bound to loopback. Needs no rights.
+// telnet and ssh forwards on 127.0.0.1; every other net is a QEMU socket
+// multicast network bound to loopback. Needs no rights.
+//
+// Private (the default): the cluster's QEMUs run in a network namespace of
+// its own (with a user namespace around it when this process is not root),
+// held by the relay, so that the loopback they bind their forwards and
+// multicast groups to is theirs alone: no other local user can reach a
+// forward, bind a dead VM's port, or read or inject a frame on nets 1+. This
+// process reaches the forwards through the relay's Unix socket (0600, in the
+// 0700 state directory). Shared: the host's own loopback, as xcluster did;
+// every local user can join its multicast groups and connect to its forwards
+// (the telnet login's challenge still keeps them out of the VMs).
 import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { ChannelError, XcTimeoutError } from '../errors.ts'
+import { execa } from 'execa'
+import { ChannelError, HostCommandError, ImpostorError, XcTimeoutError } from '../errors.ts'
+import { canUnshareNet, enterNetArgv, privateNetArgv } from '../host/rootless.ts'
+import { loopbackPeerHeldBy } from '../host/socket-owner.ts'
+import type { Spawner } from '../host/spawner.ts'
+import type { StateDir } from '../host/state-dir.ts'
 import { HOST_VM_NUMBER, SSH_PORT, TELNET_PORT, ipv4Of, ipv6Of, mcastGroupOf, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { nicDevice } from './backend.ts'
-import { CONNECT_TIMEOUT_MS, type NetworkBackend } from './backend.ts'
-
+import { CONNECT_TIMEOUT_MS, nicDevice, type NetworkBackend } from './backend.ts'
+import { RELAY, relayConnect, startClusterRelay, stopClusterRelay } from './ns-relay.ts'
 
 /** -netdev options of a NIC in user mode. Pure. */
 export function userNicArgs(plan: ClusterPlan, vm: VmPlan, nic: NicPlan): string[] {
@@ -32,7 +46,7 @@ export function userNicArgs(plan: ClusterPlan, vm: VmPlan, nic: NicPlan): string
 }
 
 /** Open a TCP connection to 127.0.0.1:`port`, bounded. */
-export function connectLoopback(port: number): Promise<Duplex> {
+export function connectLoopback(port: number): Promise<Duplex & { localPort?: number }> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: '127.0.0.1', port })
     const timer = setTimeout(() => {
@@ -52,18 +66,68 @@ export function connectLoopback(port: number): Promise<Duplex> {
 
 export class UserBackend implements NetworkBackend {
   readonly mode = 'user' as const
-  constructor(private readonly plan: ClusterPlan) {}
-  async prepare(): Promise<void> {}
+  /** The cluster's QEMUs run in a network namespace of their own, reached through the relay. */
+  readonly private: boolean
+  private readonly relaySocket: string
+
+  constructor(
+    private readonly plan: ClusterPlan,
+    private readonly state: StateDir,
+    private readonly spawner: Spawner,
+    isolated: boolean,
+  ) {
+    // A cluster started by another process (attach) keeps the way it was started.
+    this.private = state.state.userNets ? state.state.userNets === 'private' : isolated
+    this.relaySocket = state.path('relay.sock')
+  }
+
+  /** The relay holding the namespace; it is the cluster's, checked by its start time. */
+  private relayPid(): number {
+    const relay = this.state.state.relay
+    if (!relay) throw new HostCommandError(`cluster ${this.plan.name} has no relay holding its private nets (see ${this.state.path('relay.log')})`)
+    return relay.pid
+  }
+
+  async prepare(): Promise<void> {
+    // Recorded before it is made: with a user namespace when this process may not make a network namespace alone.
+    const userNs = !canUnshareNet()
+    this.state.update((r) => {
+      r.userNets = this.private ? 'private' : 'shared'
+      if (this.private) r.rootless = userNs
+    })
+    if (!this.private) return
+    await startClusterRelay(this.state, this.spawner, privateNetArgv([process.execPath, RELAY, this.relaySocket], userNs), this.relaySocket)
+    // The namespace's loopback carries the forwards and the multicast nets.
+    const argv = this.wrap(['ip', 'link', 'set', 'lo', 'up'])
+    const r = await execa(argv[0], argv.slice(1), { reject: false })
+    if (r.exitCode !== 0) throw new HostCommandError(`${argv.join(' ')} failed: ${r.stderr.trim()}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
+  }
+
   async prepareVm(): Promise<void> {}
+
   async nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]> {
     return userNicArgs(this.plan, vm, nic)
   }
+
   wrap(argv: string[]): string[] {
-    return argv
+    return this.private ? enterNetArgv(this.relayPid(), argv, this.state.state.rootless === true) : argv
   }
-  connect(vm: VmPlan, port: number): Promise<Duplex> {
-    return connectLoopback(port === SSH_PORT ? vm.sshPort : vm.telnetPort)
+
+  async connect(vm: VmPlan, port: number, owner?: number): Promise<Duplex> {
+    const hostPort = port === SSH_PORT ? vm.sshPort : vm.telnetPort
+    if (this.private) return relayConnect(this.relaySocket, '127.0.0.1', hostPort)
+    const sock = await connectLoopback(hostPort)
+    // On the host's loopback any local user may have bound the port of a VM whose QEMU has ended: talk only to that VM's QEMU.
+    if (owner !== undefined && !(await loopbackPeerHeldBy(owner, (sock as { localPort?: number }).localPort!, hostPort))) {
+      sock.destroy()
+      throw new ImpostorError(vm.name, `127.0.0.1:${hostPort} is not answered by its QEMU (pid ${owner}): another process holds that port`)
+    }
+    return sock
   }
+
   async releaseVm(): Promise<void> {}
-  async teardown(): Promise<void> {}
+
+  async teardown(): Promise<void> {
+    if (this.private) await stopClusterRelay(this.state)
+  }
 }

@@ -29,6 +29,10 @@ export const LIMITS = {
   memMax: 16384,
   smp: [1, 64],
   maxNics: 16,
+  /** The x86 kernel's command line, bytes (COMMAND_LINE_SIZE); longer is cut off without a word. */
+  cmdline: 2048,
+  /** What the harness's own kernel parameters may take of it (about 150 bytes today). */
+  cmdlineHarness: 256,
 } as const
 
 /** The role a VM number has (1-200 node, 201-220 router, 221-240 tester). */
@@ -43,8 +47,17 @@ export function vmName(vm: number): string {
   return `vm-${String(vm).padStart(3, '0')}`
 }
 
-/** What a VM's telnet login asks for first when its cluster has a secret (the guest's login script prints it). */
-export const TOKEN_PROMPT = 'xc-token: '
+/**
+ * What a VM's telnet login prints first when its cluster has a key: this
+ * prompt, the VM's name, a space and a fresh nonce, then a newline. The client
+ * answers with the login answer (see control/login.ts); the key never crosses
+ * the socket.
+ */
+export const CHALLENGE_PROMPT = 'xc-challenge: '
+/** How long the guest waits for the answer to its challenge, s. */
+export const LOGIN_ANSWER_SEC = 10
+/** How many logins may wait for their answer at once in one VM; more are refused at once. */
+export const LOGIN_PENDING_MAX = 8
 
 /** The base image's accounts (/etc/passwd, /etc/group); a package layer adds its own after them. */
 export const BASE_PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:104:104::/nonexistent:/bin/false\n'

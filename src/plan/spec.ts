@@ -66,6 +66,8 @@ export interface ClusterSpec<S = unknown> {
   netSetup?: NetSetup
   /** Bridge mode in a user namespace of the cluster's own (undefined until validation reads the host). */
   rootless?: boolean
+  /** User mode: the QEMUs in a network namespace of the cluster's own ('private'), or on the host's loopback ('shared'); undefined until validation reads the host. */
+  userNets?: UserNets
   /** Start from (and save) a snapshot of this configuration. */
   snapshot: boolean
   accel: Accel
@@ -97,6 +99,9 @@ export function netsOf(spec: Pick<ClusterSpec, 'nets' | 'netsVm' | 'netsRouter' 
   const role = roleOf(vm)
   return role === 'node' ? spec.netsVm : role === 'router' ? spec.netsRouter : spec.netsTester
 }
+
+/** Where user mode's forwards and multicast nets live: a namespace of the cluster's own, or the host's loopback. */
+export type UserNets = 'private' | 'shared'
 
 /** One ssh host of a cluster, as validated. */
 export interface SshHostSpec {
