@@ -57,6 +57,16 @@ export class GuestCommandError extends XclusterError {
   }
 }
 
+/** The machine's directory of port-block locks cannot be trusted (another user's, a link, the wrong mode); nothing was started. */
+export class PortLockDirError extends XclusterError {
+  constructor(
+    readonly dir: string,
+    readonly reason: string,
+  ) {
+    super(`the port lock directory ${dir} cannot be used: ${reason}. Remove it as root (rm -r ${dir}; the next start makes it anew), or set XCLUSTER_PORT_LOCKS to a directory of your own`)
+  }
+}
+
 /** A bounded wait ran out; says what it waited for. */
 export class XcTimeoutError extends XclusterError {}
 

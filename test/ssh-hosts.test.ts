@@ -6,8 +6,10 @@
 // with nothing left on the other host, and what the lost host recorded is
 // removed by cleanup once its sshd answers again.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { execa, execaSync } from 'execa'
 import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster, type SshHostOptions } from '../src/index.ts'
@@ -24,13 +26,20 @@ const home = xclusterHome()
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
 const CHILD = fileURLToPath(new URL('./helpers/start-and-wait.ts', import.meta.url))
 
+/** Where a lying host would make a file on its peers (they share this machine's files), were its word pasted into their scripts. */
+const PWNED = `/tmp/xc-pwned-${process.pid}`
+/** Host d lies in every session: its SSH_CONNECTION says its address is a shell command. */
+const LIE = join(mkdtempSync(join(tmpdir(), 'xc-lie-')), 'lie.sh')
+writeFileSync(LIE, `#!/bin/sh\nSSH_CONNECTION='198.18.0.1 22 10.0.0.9;touch\${IFS}${PWNED} 22'\nexport SSH_CONNECTION\nexec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n`, { mode: 0o755 })
+
 describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
   let lab: SshLab
   beforeAll(async () => {
-    lab = await SshLab.make(['a', 'b', 'c'])
+    lab = await SshLab.make(['a', 'b', 'c', 'd'], { d: [`ForceCommand ${LIE}`] })
   }, 60_000)
   afterAll(async () => {
     await lab?.teardown()
+    rmSync(dirname(LIE), { recursive: true, force: true })
   })
 
   /** The `hosts` of a two-host cluster: vm-001 on lab host a, vm-002 on b. */
@@ -85,6 +94,49 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
     expect(problems[2]).toMatch(/^host c .*:2222\): cannot log in: .*ECONNREFUSED/)
     expect(listStates(home).length).toBe(before)
   }, 60_000)
+
+  test('a host that lies in its probe: a HostCheckError names it and what it said, and nothing of its word runs anywhere', async () => {
+    const before = listStates(home).length
+    const err = await startCluster({ name: 'ssh-lie', network: 'bridge', nvm: 2, nrouters: 0, hosts: { a: { ...lab.host('a').options, vms: [1] }, d: { ...lab.host('d').options, vms: [2] } } }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(HostCheckError)
+    const problems = (err as HostCheckError).problems
+    expect(problems, problems.join('\n')).toEqual([expect.stringMatching(new RegExp(`^host d \\(root@${lab.host('d').address}\\): its address .* is not an IP address: "10\\.0\\.0\\.9;touch\\$\\{IFS\\}${PWNED}"`))])
+    // Its peer a was never given the word (the MTU script would have run it there), and nothing was made on either.
+    expect(existsSync(PWNED)).toBe(false)
+    expect(listStates(home).length).toBe(before)
+    expect((await execa('ip', ['netns', 'list'])).stdout).not.toMatch(/^xc-[0-9a-f]{8}-[ad]\b/m)
+  }, 60_000)
+
+  test("a host's directory made first by another user of that host: refused, naming it and its owner; nothing starts", async () => {
+    const squat = mkdtempSync(join(tmpdir(), 'xc-squat-'))
+    try {
+      chownSync(squat, 65534, 65534)
+      const before = listStates(home).length
+      const err = await startCluster({ name: 'ssh-squat', network: 'bridge', nvm: 1, nrouters: 0, hosts: { a: { ...lab.host('a').options, dir: join(squat, 'xc') } } }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(HostCheckError)
+      expect((err as HostCheckError).problems).toEqual([expect.stringMatching(new RegExp(`^host a .*: its directory ${squat}/xc cannot be used: ${squat}: belongs to uid 65534, not root`))])
+      expect(readdirSync(squat)).toEqual([])
+      expect(listStates(home).length).toBe(before)
+    } finally {
+      rmSync(squat, { recursive: true, force: true })
+    }
+  }, 60_000)
+
+  test("a file planted in a host's cache under the kernel's name is not booted: its hash is checked, and it is copied again", async () => {
+    const kernel = join(home, 'image', 'vmlinux')
+    const sha = createHash('sha256').update(readFileSync(kernel)).digest('hex')
+    const cache = join(lab.host('c').dir, 'cache')
+    mkdirSync(cache, { recursive: true, mode: 0o700 })
+    const planted = join(cache, `${sha.slice(0, 20)}-vmlinux`)
+    writeFileSync(planted, 'not a kernel\n', { mode: 0o600 })
+    const cluster = await startCluster({ name: 'ssh-planted', network: 'bridge', nvm: 1, nrouters: 0, hosts: { c: lab.host('c').options } })
+    try {
+      expect(await cluster.vm(1).run('hostname')).toBe('vm-001\n')
+      expect(createHash('sha256').update(readFileSync(planted)).digest('hex')).toBe(sha)
+    } finally {
+      await cluster.stop()
+    }
+  }, 120_000)
 
   describe('a cluster on three ssh hosts', () => {
     let cluster: RunningCluster
@@ -150,6 +202,33 @@ describe.skipIf(!can)(skippedBecause('hosts over ssh', !can, WHY), () => {
       expect((await rx()) - before).toBeGreaterThan(5 * 1000)
       const links = (await execa('ip', ['-n', `xc-${id}-b`, '-d', 'link', 'show', `xc${id}v1`])).stdout
       expect(links).toMatch(/vxlan id \d+ .*local 198\.18\.\d+\.2 .*dstport 4789/)
+    })
+
+    test('only the cluster\'s peers may send it VXLAN, and learning is off', async () => {
+      const vni = (JSON.parse((await execa('ip', ['-n', `xc-${id}-a`, '-d', '-j', 'link', 'show', `xc${id}v1`])).stdout) as Array<{ linkinfo: { info_data: { id: number; learning: boolean } } }>)[0].linkinfo.info_data
+      expect(vni.learning).toBe(false)
+      // A VXLAN frame on net 1 with an ARP request from 192.168.1.99 (MAC 02:00:00:00:00:99) for vm-001's address.
+      const send = (ns?: string): Promise<unknown> => execa(ns ? 'ip' : 'python3', [...(ns ? ['netns', 'exec', ns, 'python3'] : []), '-c', `
+import socket, struct
+vxlan = struct.pack('!B3xI', 8, ${vni.id} << 8)
+mac = bytes.fromhex('020000000099')
+arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, mac, socket.inet_aton('192.168.1.99'), bytes(6), socket.inet_aton('192.168.1.1'))
+frame = b'\\xff' * 6 + mac + b'\\x08\\x06' + arp
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3): s.sendto(vxlan + frame, ('${lab.host('a').address}', 4789))
+`])
+      const dropped = async (): Promise<number> => Number(/counter packets (\d+)/.exec((await execa('ip', ['netns', 'exec', lab.host('a').ns, 'nft', 'list', 'table', 'inet', `xc_${id}`])).stdout)?.[1] ?? -1)
+      const neigh = async (): Promise<string> => cluster.vm(1).run('ip neigh show 192.168.1.99')
+      // From this machine's address on the lab network, not a peer: dropped and counted; vm-001 never sees it.
+      const before = await dropped()
+      await send()
+      await new Promise((r) => setTimeout(r, 500))
+      expect(await dropped()).toBe(before + 3)
+      expect(await neigh()).toBe('')
+      // The same frame from host b, a peer: delivered (the control), and vm-001 learns the neighbour.
+      await send(lab.host('b').ns)
+      expect(await waitFor(async () => (await neigh()).includes('02:00:00:00:00:99'), { timeoutMs: 5000, intervalMs: 200 })).toBe(true)
+      await cluster.vm(1).run('ip neigh del 192.168.1.99 dev eth1')
     })
 
     test('the host side (192.168.0.250 on host a) reaches vm-002 on host b', async () => {

@@ -2,7 +2,7 @@
 // name ("tools-extra") stands for the first directory or .tar of that name
 // found in the path's directories.
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { resolve } from 'node:path'
 
 /** The search path: the option, else XCLUSTER_OVLPATH (colon-separated), else none. */
 export function overlaySearchPath(option?: string[]): string[] {
@@ -10,11 +10,17 @@ export function overlaySearchPath(option?: string[]): string[] {
   return (process.env.XCLUSTER_OVLPATH ?? '').split(':').filter(Boolean)
 }
 
-/** `entry` as a path: itself when it exists or is a path, else the first match of the name in `dirs`. */
+/**
+ * `entry` as a path: a path (with a `/`, `./name` for the current directory)
+ * is itself; a name is the first match in `dirs` (a directory, or the name
+ * with .tar), and nothing else: not whatever of that name is in the current
+ * directory, which another user may have put there. Unresolved, it is given
+ * back as it was (preflight says why).
+ */
 export function resolveOverlay(entry: string, dirs: string[]): string {
-  if (existsSync(entry) || entry.includes('/')) return entry
+  if (entry.includes('/')) return entry
   for (const d of dirs) {
-    for (const candidate of [join(d, entry), join(d, `${entry}.tar`)]) if (existsSync(candidate)) return candidate
+    for (const candidate of [resolve(d, entry), resolve(d, `${entry}.tar`)]) if (existsSync(candidate)) return candidate
   }
   return entry
 }

@@ -1,8 +1,10 @@
 // The checks of a spec that need the host: programs, image, paths, rights.
 // Their problems join the pure validation's in one ClusterConfigError; a
 // missing right makes it a PermissionError.
-import { accessSync, constants, existsSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs'
+import { join } from 'node:path'
 import { imagePaths } from '../host/home.ts'
+import { programTrustProblem } from '../host/path-trust.ts'
 import { rootlessProblems } from '../host/rootless.ts'
 import { hasNetAdmin, which } from '../host/which.ts'
 import { overlayKind } from '../image/overlay-segment.ts'
@@ -23,6 +25,24 @@ export interface HostProblems {
   problems: string[]
 }
 
+/** True when `file` starts with a tar header: POSIX ustar (or GNU) magic, or an old tar header whose checksum holds. */
+export function looksLikeTar(file: string): boolean {
+  const head = Buffer.alloc(512)
+  const fd = openSync(file, 'r')
+  let n: number
+  try {
+    n = readSync(fd, head, 0, 512, 0)
+  } finally {
+    closeSync(fd)
+  }
+  if (n < 512) return false
+  if (head.subarray(257, 262).toString('latin1') === 'ustar') return true
+  const stored = parseInt(head.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim(), 8)
+  let sum = 0
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : head[i]
+  return Number.isInteger(stored) && stored === sum && head[0] !== 0
+}
+
 /** Every overlay list of `spec`, with the option it came from. */
 export function overlayLists(spec: Pick<ClusterSpec, 'overlays' | 'overlaysRole' | 'overlaysVm'>): Array<[string, string[]]> {
   const lists: Array<[string, string[]]> = [['overlays', spec.overlays]]
@@ -35,6 +55,7 @@ export function overlayLists(spec: Pick<ClusterSpec, 'overlays' | 'overlaysRole'
 export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProblems {
   const problems: string[] = []
   const rights: string[] = []
+  const asRoot = process.getuid?.() === 0
   // On ssh hosts QEMU, the namespaces and their rights are the hosts' (checked there, see ssh-hosts.ts); here only the image is needed.
   const here = !spec.sshHosts
   if (here && !which(QEMU)) {
@@ -52,13 +73,22 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
   }
   for (const [key, list] of overlayLists(spec)) {
     for (const p of list) {
-      if (!existsSync(p)) {
+      // A name still without a / was not found in the search path (one that was is an absolute path now).
+      if (!p.includes('/') || !existsSync(p)) {
         problems.push(
           p.includes('/')
             ? `Overlay ${p} (in \`${key}\`) does not exist`
-            : `Overlay ${p} (in \`${key}\`) does not exist here nor in the overlay search path (${ovlPath.length ? ovlPath.join(':') : 'empty: set XCLUSTER_OVLPATH or ovlPath'})`,
+            : `Overlay ${p} (in \`${key}\`) is not in the overlay search path (${ovlPath.length ? ovlPath.join(':') : 'empty: set XCLUSTER_OVLPATH or ovlPath'})${existsSync(p) ? `; ./${p} is here: a name is looked up only in the search path, write ./${p} for the one in the current directory` : ''}`,
         )
-      } else if (!overlayKind(p)) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
+      } else {
+        const kind = overlayKind(p)
+        if (!kind) problems.push(`Overlay ${p} (in \`${key}\`) is neither a directory nor a .tar file`)
+        else if (kind === 'tar-file' && !looksLikeTar(p)) problems.push(`Overlay ${p} (in \`${key}\`) is not a tar archive (no tar header at its start; a compressed one is not taken: unpack it, or give its directory)`)
+        else if (kind === 'tar-script' && asRoot) {
+          const why = programTrustProblem(join(p, 'tar'), p)
+          if (why) problems.push(`Overlay ${p} (in \`${key}\`): its tar script would run as root, but another user could have changed it: ${why}`)
+        }
+      }
     }
   }
   if (spec.network === 'bridge' && here) {
@@ -73,6 +103,8 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
       } catch {
         problems.push(`Net-setup script ${spec.netSetup} is not executable (chmod +x it)`)
       }
+      const why = asRoot ? programTrustProblem(spec.netSetup) : undefined
+      if (why) problems.push(`Net-setup script ${spec.netSetup} would run as root, but another user could have changed it: ${why}`)
     }
   }
   return { rights, problems }

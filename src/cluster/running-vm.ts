@@ -8,6 +8,7 @@ import { ChannelError, ChannelRetiredError, GuestCommandError, MonitorError, XcT
 import { shellQuote } from '../plan/quote.ts'
 import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
 import { SshSession } from '../control/ssh.ts'
+import { hostPublicKey } from '../control/ssh-keys.ts'
 import { readSecret, type VmRecord } from '../host/state-dir.ts'
 import { waitFor } from '../host/wait.ts'
 import type { NetworkBackend } from '../net/backend.ts'
@@ -214,7 +215,8 @@ export class RunningVm {
     }
     const key = join(dirname(this.record.console), 'id_ed25519')
     if (!existsSync(key)) throw new ChannelError(`${this.name}: no ssh key: ssh needs a cluster started with tools: true`)
-    this.sshSession = this.openStream(SSH_PORT).then((sock) => SshSession.open(sock, this.name, readFileSync(key)))
+    const hostKey = await hostPublicKey(join(dirname(this.record.console), 'dropbear_ed25519_host_key'))
+    this.sshSession = this.openStream(SSH_PORT).then((sock) => SshSession.open(sock, this.name, readFileSync(key), hostKey))
     this.sshSession.catch(() => (this.sshSession = undefined))
     return this.sshSession
   }

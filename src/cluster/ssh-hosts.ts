@@ -3,8 +3,10 @@
 // firmware QEMU needs, KVM when asked for, cores and memory, and room for
 // full-size frames on the way to every other host), then the VMs placed.
 // Every problem of every host is one HostCheckError, and nothing is left open.
+import { isIP } from 'node:net'
 import { HostCheckError } from '../errors.ts'
 import { argvNames } from '../host/remote-cleanup.ts'
+import { safeDirScript } from '../host/remote-dir.ts'
 import { SshHost, targetLabel } from '../host/ssh-host.ts'
 import { UNDERLAY_MTU } from '../net/bridge-backend.ts'
 import type { HostFacts, SshHosts } from '../net/ssh-backend.ts'
@@ -15,7 +17,7 @@ import { shellQuote } from '../plan/quote.ts'
 
 /** What each host is asked: one line per fact. */
 const PROBE = `echo "uid $(id -u)"
-for p in qemu-system-x86_64 ip bridge socat; do command -v "$p" >/dev/null 2>&1 || echo "missing $p"; done
+for p in qemu-system-x86_64 ip bridge socat nft; do command -v "$p" >/dev/null 2>&1 || echo "missing $p"; done
 [ -r /usr/share/qemu/qboot.rom ] || echo "missing /usr/share/qemu/qboot.rom"
 [ -c /dev/net/tun ] || echo "missing /dev/net/tun"
 echo "cores $(nproc)"
@@ -28,7 +30,7 @@ exit 0
 
 /** The Debian package of each thing a host may lack. */
 const PACKAGE_OF: Record<string, string> = {
-  'qemu-system-x86_64': 'qemu-system-x86', ip: 'iproute2', bridge: 'iproute2', socat: 'socat', '/usr/share/qemu/qboot.rom': 'qemu-system-data',
+  'qemu-system-x86_64': 'qemu-system-x86', ip: 'iproute2', bridge: 'iproute2', socat: 'socat', nft: 'nftables', '/usr/share/qemu/qboot.rom': 'qemu-system-data',
 }
 
 /** The facts in a probe's output, and the problems they show. Pure. */
@@ -41,10 +43,15 @@ export function readProbe(out: string, accel: ClusterSpec['accel'], underlay?: s
   if (missing.length) problems.push(`it lacks ${missing.join(', ')}${pkgs.length ? `: apt-get install ${pkgs.join(' ')}` : ''}`)
   const kvm = val('kvm') === '1'
   if (accel === 'kvm' && !kvm) problems.push('accel: kvm, but /dev/kvm cannot be opened there')
+  // What a host says is checked before any of it is used (or pasted into a script for the others).
   const cores = Number(val('cores'))
   const memMiB = Number(val('mem'))
-  const addr = underlay ?? val('addr')
-  if (!addr) problems.push('its address on the way from here is unknown (SSH_CONNECTION is not set there): give the host an `underlay` address')
+  const said = val('addr')
+  const addr = underlay ?? (said && isIP(said) ? said : undefined)
+  if (!underlay && said && !isIP(said)) problems.push(`its address on the way from here, as it reports it (SSH_CONNECTION), is not an IP address: ${JSON.stringify(said.slice(0, 80))}; nothing it said is used: give the host an \`underlay\` address, or look at what that host runs`)
+  else if (!addr) problems.push('its address on the way from here is unknown (SSH_CONNECTION is not set there): give the host an `underlay` address')
+  if (val('cores') !== undefined && !/^\d{1,5}$/.test(val('cores')!)) problems.push(`its core count is not a number: ${JSON.stringify(val('cores')!.slice(0, 80))}`)
+  if (val('mem') !== undefined && !/^\d{1,9}$/.test(val('mem')!)) problems.push(`its available memory is not a number: ${JSON.stringify(val('mem')!.slice(0, 80))}`)
   if (problems.length || !(cores > 0) || !(memMiB > 0) || !addr) {
     if (!problems.length) problems.push(`could not read its cores and memory (nproc, /proc/meminfo): ${JSON.stringify(out.slice(0, 200))}`)
     return { problems }
@@ -52,9 +59,14 @@ export function readProbe(out: string, accel: ClusterSpec['accel'], underlay?: s
   return { facts: { cores, memMiB, underlay: addr, kvm }, problems }
 }
 
-/** The sh script that tells, per peer address, the MTU of the device the host reaches it on. */
-function mtuScript(peers: string[]): string {
-  return peers.map((p) => `dev=$(ip -o route get ${p} 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); echo "${p} \${dev:--} $(ip -o link show "$dev" 2>/dev/null | sed -n 's/.* mtu \\([0-9]*\\).*/\\1/p')"`).join('\n') + '\n'
+/** The sh script that tells, per peer address (each checked with isIP, and quoted), the MTU of the device the host reaches it on. */
+export function mtuScript(peers: string[]): string {
+  return peers.map((p) => `a=${shellQuote(p)}; dev=$(ip -o route get "$a" 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); echo "$a \${dev:--} $(ip -o link show "$dev" 2>/dev/null | sed -n 's/.* mtu \\([0-9]*\\).*/\\1/p')"`).join('\n') + '\n'
+}
+
+/** A device name as a host reports it, fit to print (and to put into the command the user is told to run). */
+function deviceName(dev: string): string {
+  return /^[A-Za-z0-9_.@:-]{1,32}$/.test(dev) ? dev : JSON.stringify(dev.slice(0, 32))
 }
 
 /** Connect to and check every ssh host of `spec`, then place its VMs (spec.hosts becomes where each VM runs). */
@@ -73,6 +85,13 @@ export async function connectSshHosts(spec: ClusterSpec): Promise<SshHosts> {
       for (const p of r.problems) problems.push(`${tag(n)}: ${p}`)
       if (r.facts) facts.set(n, r.facts)
     }))
+    // The harness's directory there: root's all the way down, writable by no one else (see remote-dir.ts).
+    if (!problems.length) {
+      await Promise.all(names.map(async (n) => {
+        const r = await hosts.get(n)!.run('sh -s', { input: safeDirScript(specs[n].dir, ['cache', 'run']) + '\n', timeoutMs: 20_000 })
+        if (r.code !== 0) problems.push(`${tag(n)}: its directory ${specs[n].dir} cannot be used: ${(r.stdout.split('\n').find((l) => l.startsWith('unsafe ')) ?? r.stderr.trim()).replace(/^unsafe /, '')} (another user of that host could plant or swap what the harness runs as root there; make it root's and writable by no one else, or give another \`dir\`)`)
+      }))
+    }
     if (!problems.length && names.length > 1) {
       await Promise.all(names.map(async (n) => {
         const peers = names.filter((m) => m !== n).map((m) => ({ m, addr: facts.get(m)!.underlay }))
@@ -80,7 +99,7 @@ export async function connectSshHosts(spec: ClusterSpec): Promise<SshHosts> {
         for (const { m, addr } of peers) {
           const [, dev, mtu] = (out.split('\n').find((l) => l.startsWith(`${addr} `)) ?? `${addr} - 0`).split(' ')
           if (dev === '-') problems.push(`${tag(n)}: no route to host ${m}'s address ${addr} (the VXLAN underlay)`)
-          else if (Number(mtu) < UNDERLAY_MTU) problems.push(`${tag(n)}: reaches host ${m} (${addr}) on ${dev}, MTU ${mtu}: VXLAN needs ${UNDERLAY_MTU} there for the nets' full 1500-byte frames (ip link set ${dev} mtu ${UNDERLAY_MTU}, on every host)`)
+          else if (!(Number(mtu) >= UNDERLAY_MTU)) problems.push(`${tag(n)}: reaches host ${m} (${addr}) on ${deviceName(dev)}, MTU ${/^\d+$/.test(mtu ?? '') ? mtu : '?'}: VXLAN needs ${UNDERLAY_MTU} there for the nets' full 1500-byte frames (ip link set ${deviceName(dev)} mtu ${UNDERLAY_MTU}, on every host)`)
         }
       }))
     }

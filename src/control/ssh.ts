@@ -5,8 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import ssh2 from 'ssh2'
-import { ChannelError, GuestCommandError, XcTimeoutError } from '../errors.ts'
+import { ChannelError, GuestCommandError, ImpostorError, XcTimeoutError } from '../errors.ts'
 import { shellQuote as quote } from '../plan/quote.ts'
+import { fingerprint } from '../host/ssh-host.ts'
 import type { ExecResult } from './shell-channel.ts'
 
 
@@ -16,8 +17,12 @@ export class SshSession {
     readonly vm: string,
   ) {}
 
-  /** Log in as root over `sock` with the cluster's private key. */
-  static open(sock: Duplex, vm: string, privateKey: string | Buffer, timeoutMs = 20_000): Promise<SshSession> {
+  /**
+   * Log in as root over `sock` with the cluster's private key, to a server
+   * that shows `hostKey` (an ssh key blob: the VMs' host key, which the
+   * harness made); any other is refused before anything is sent.
+   */
+  static open(sock: Duplex, vm: string, privateKey: string | Buffer, hostKey: Buffer, timeoutMs = 20_000): Promise<SshSession> {
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client()
       const timer = setTimeout(() => {
@@ -32,7 +37,21 @@ export class SshSession {
         clearTimeout(timer)
         reject(new ChannelError(`${vm}: ssh failed: ${e.message}`, { cause: e }))
       })
-      client.connect({ sock: sock as never, username: 'root', privateKey, readyTimeout: timeoutMs })
+      let wrongKey = false
+      client.once('error', () => {
+        if (wrongKey) sock.destroy()
+      })
+      client.connect({
+        sock: sock as never, username: 'root', privateKey, readyTimeout: timeoutMs,
+        hostVerifier: (key: Buffer) => {
+          wrongKey = !key.equals(hostKey)
+          if (wrongKey) {
+            clearTimeout(timer)
+            reject(new ImpostorError(vm, `its ssh server shows a host key that is not the cluster's (${fingerprint(key)})`))
+          }
+          return !wrongKey
+        },
+      })
     })
   }
 

@@ -5,10 +5,10 @@
 //   base+v        telnet forward of VM v
 //   base+256+v    ssh forward of VM v
 //   base+512+k    multicast port of net k (user mode)
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { XclusterError } from '../errors.ts'
+import { PortLockDirError, XclusterError } from '../errors.ts'
 import { runDir } from './home.ts'
 import type { Allocation } from '../plan/plan.ts'
 
@@ -44,19 +44,60 @@ export function portBlocks(ephemeral: [number, number] = ephemeralPorts()): numb
   return out
 }
 
-/** The machine's lock directory of port blocks (sticky and world-writable, like /tmp: each user removes only their own locks). */
+/** The machine's lock directory of port blocks (sticky and world-writable, like /tmp: each user removes only their own locks); XCLUSTER_PORT_LOCKS moves it (tests). */
 export const PORT_LOCK_DIR = '/tmp/xcluster-ports'
 
+/** Where the port locks are. */
+export function portLockDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XCLUSTER_PORT_LOCKS || PORT_LOCK_DIR
+}
+
+/**
+ * What is wrong with the lock directory as found (fstat of it, opened
+ * without following a link), for a process of `uid`: 'own' when root should
+ * make it root's and sticky again, 'mode' when its owner (this user) should
+ * make it sticky again, or a reason no lock in it can be trusted. Undefined
+ * when it is as it must be. Pure.
+ */
+export function lockDirProblem(st: { uid: number; mode: number }, uid: number): 'own' | 'mode' | string | undefined {
+  const mode = st.mode & 0o7777
+  if (st.uid !== 0 && st.uid !== uid) return uid === 0 ? 'own' : `it belongs to uid ${st.uid}, who can remove or forge every lock in it`
+  if (mode !== 0o1777) return st.uid === uid ? 'mode' : `its mode is ${mode.toString(8)}, not 1777 (sticky, so that no user removes another's locks)`
+  return undefined
+}
+
+/**
+ * The lock directory, made or checked: a real directory (not a link: it is
+ * opened with O_NOFOLLOW), sticky and world-writable, root's or this user's.
+ * Root takes over one that another user made first (their locks stay, and
+ * are honoured or cleaned up like any other); a user cannot, and is told
+ * what to do.
+ */
 function lockDir(): string {
-  if (!existsSync(PORT_LOCK_DIR)) {
-    mkdirSync(PORT_LOCK_DIR, { recursive: true })
-    try {
-      chmodSync(PORT_LOCK_DIR, 0o1777)
-    } catch {
-      // made by another user meanwhile
-    }
+  const dir = portLockDir()
+  try {
+    mkdirSync(dir, { mode: 0o1777 })
+    chmodSync(dir, 0o1777) // the umask took the sticky and write bits
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new PortLockDirError(dir, `it cannot be made (${(e as NodeJS.ErrnoException).code})`)
   }
-  return PORT_LOCK_DIR
+  let fd: number
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new PortLockDirError(dir, code === 'ELOOP' || code === 'ENOTDIR' ? 'it is not a directory (a link, or a file), which another user may have put there' : `it cannot be opened (${code})`)
+  }
+  try {
+    const uid = process.getuid?.() ?? 0
+    const why = lockDirProblem(fstatSync(fd), uid)
+    if (why === 'own') fchownSync(fd, 0, 0)
+    if (why === 'own' || why === 'mode') fchmodSync(fd, 0o1777)
+    else if (why) throw new PortLockDirError(dir, why)
+  } finally {
+    closeSync(fd)
+  }
+  return dir
 }
 
 /** Who holds a block: a cluster id and the home of its state directory. */
@@ -74,11 +115,12 @@ export function lockOwner(text: string): BlockOwner {
 /** The owner of each block locked now, by block. */
 export function lockedBlocks(): Map<number, BlockOwner> {
   const out = new Map<number, BlockOwner>()
-  if (!existsSync(PORT_LOCK_DIR)) return out
-  for (const f of readdirSync(PORT_LOCK_DIR)) {
+  const dir = portLockDir()
+  if (!existsSync(dir)) return out
+  for (const f of readdirSync(dir)) {
     if (!/^\d+$/.test(f)) continue
     try {
-      out.set(Number(f), lockOwner(readFileSync(join(PORT_LOCK_DIR, f), 'utf8')))
+      out.set(Number(f), lockOwner(readFileSync(join(dir, f), 'utf8')))
     } catch {
       // released meanwhile
     }
@@ -175,7 +217,7 @@ export async function allocatePortBlock(home: string, clusterId: string, vms: nu
 
 /** Release a block, if `clusterId` holds it. */
 export function releasePortBlock(block: number, clusterId: string): void {
-  const lock = join(PORT_LOCK_DIR, String(block))
+  const lock = join(portLockDir(), String(block))
   try {
     if (lockOwner(readFileSync(lock, 'utf8')).id === clusterId) rmSync(lock, { force: true })
   } catch {

@@ -42,6 +42,7 @@ for p in $pids; do gone $p || { kill -KILL $p 2>/dev/null && echo "process $p"; 
 for p in $pids; do i=0; while ! gone $p && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; gone $p || echo "left process $p ($(tr '\\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-60); state $(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f1))"; done
 if [ -e "/run/netns/$ns" ]; then ip netns delete "$ns" && echo "network namespace $ns" || echo "left network namespace $ns"; fi
 for l in ${r.links.map(q).join(' ')}; do ip link show "$l" >/dev/null 2>&1 && ip link delete "$l" && echo "link $l"; done
+for t in ${(r.tables ?? []).map(q).join(' ')}; do nft list table inet "$t" >/dev/null 2>&1 && { nft delete table inet "$t" && echo "nftables table $t" || echo "left nftables table $t"; }; done
 if [ -e "$d" ]; then rm -rf -- "$d" && echo "directory $d" || echo "left directory $d"; fi
 exit 0
 `

@@ -59,12 +59,13 @@ function matchesHost(field: string, name: string): boolean {
   return hit
 }
 
-/** Why `key`, presented by `t`, is not to be trusted; undefined when a known_hosts file has it for that host and port. */
+/** Why `key`, presented by `t`, is not to be trusted; undefined when a known_hosts file has it for that host and port and none revokes it. */
 export function hostKeyProblem(t: SshTarget, key: Buffer): string | undefined {
   const files = t.knownHosts ? [t.knownHosts] : [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts']
   const name = t.port === 22 ? t.address : `[${t.address}]:${t.port}`
   const type = keyType(key)
-  let changed: string | undefined
+  // Every line for this host first: a key revoked anywhere (before or after a line that has it) is refused.
+  const lines: Array<{ at: string; marker?: string; type: string; blob: Buffer }> = []
   for (const f of files) {
     if (!existsSync(f)) continue
     for (const [i, raw] of readFileSync(f, 'utf8').split('\n').entries()) {
@@ -73,15 +74,14 @@ export function hostKeyProblem(t: SshTarget, key: Buffer): string | undefined {
       const fields = line.split(/\s+/)
       const marker = fields[0].startsWith('@') ? fields.shift() : undefined
       if (marker === '@cert-authority' || fields.length < 3 || !matchesHost(fields[0], name)) continue
-      const blob = Buffer.from(fields[2], 'base64')
-      if (marker === '@revoked') {
-        if (blob.equals(key)) return `the host key of ${targetLabel(t)} (${fingerprint(key)}) is marked @revoked in ${f}:${i + 1}`
-        continue
-      }
-      if (blob.equals(key)) return undefined
-      if (fields[1] === type) changed ??= `${f}:${i + 1}`
+      lines.push({ at: `${f}:${i + 1}`, marker, type: fields[1], blob: Buffer.from(fields[2], 'base64') })
     }
   }
+  const revoked = lines.find((l) => l.marker === '@revoked' && l.blob.equals(key))
+  if (revoked) return `the host key of ${targetLabel(t)} (${fingerprint(key)}) is marked @revoked in ${revoked.at}`
+  const plain = lines.filter((l) => l.marker === undefined)
+  if (plain.some((l) => l.blob.equals(key))) return undefined
+  const changed = plain.find((l) => l.type === type)?.at
   if (changed) {
     return `the host key of ${targetLabel(t)} (${fingerprint(key)}) is not the one in ${changed}: if the host was reinstalled, remove that line (ssh-keygen -R '${name}'${t.knownHosts ? ` -f ${t.knownHosts}` : ''}) and add the new key; otherwise someone is in between`
   }

@@ -35,6 +35,8 @@ export interface RemoteHostRecord extends SshTarget {
   netns: string
   /** VXLAN devices made in the host's own namespace before they move into the cluster's. */
   links: string[]
+  /** nftables tables (inet) in the host's own namespace: the filter on the cluster's VXLAN. */
+  tables?: string[]
   /** Set when the host was lost during the run: why. */
   lost?: string
   /** What the start read there and a later attach needs: its VXLAN address and whether QEMU uses KVM. */

@@ -58,7 +58,8 @@ function checkSshHost(c: Checker, name: string, o: Record<string, unknown>): { v
     else if (!existsSync(expandHome(o[k] as string))) c.add(`${at(k)}: no file ${o[k]}`)
   }
   const dir = o.dir ?? DEFAULT_REMOTE_DIR
-  if (typeof dir !== 'string' || !/^\/[A-Za-z0-9._/-]*$/.test(dir) || dir.split('/').includes('..')) c.add(`Expected ${at('dir')} to be an absolute path (letters, digits, . _ - /), got ${show(o.dir)}`)
+  // Not / itself, nor a path through . or ..: the cluster's files go to <dir>/run, and a cleanup removes only <dir>/run/<cluster>-<host>.
+  if (typeof dir !== 'string' || !/^(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+\/?$/.test(dir) || dir.split('/').some((c) => c === '.' || c === '..')) c.add(`Expected ${at('dir')} to be an absolute path below / (letters, digits, . _ -; no . or .. components), got ${show(o.dir)}`)
   if (o.underlay !== undefined && !(typeof o.underlay === 'string' && isIPv4(o.underlay))) c.add(`Expected ${at('underlay')} to be the host's IPv4 address that the other hosts reach, got ${show(o.underlay)}`)
   let vms: number[] = []
   if (o.vms !== undefined) {

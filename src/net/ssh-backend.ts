@@ -12,11 +12,12 @@
 // stays recorded for a later cleanup.
 import { createHash, randomBytes } from 'node:crypto'
 import { appendFileSync, createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
+import { createServer, isIP, type Server } from 'node:net'
 import { basename } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { HostCommandError, HostLostError, XclusterError, XcTimeoutError } from '../errors.ts'
 import { argvNames, removeRemote } from '../host/remote-cleanup.ts'
+import { cachedFileScript, safeDirScript } from '../host/remote-dir.ts'
 import type { ProcHandle } from '../host/spawner.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import type { RemoteHostRecord, StateDir } from '../host/state-dir.ts'
@@ -51,24 +52,80 @@ export function remoteVni(id: string, net: number): number {
   return 4096 + (parseInt(id.slice(0, 4), 16) % 65000) * 256 + net
 }
 
-/** The sh script that makes host `i`'s part of the network: its namespace, bridges and VXLAN devices. Pure. */
-export function prepareHostScript(plan: ClusterPlan, i: number, rec: RemoteHostRecord, cache: string, underlay: string, peers: string[]): string {
+/** The nftables table of cluster `id` on an ssh host (in the host's own namespace, where its VXLAN sockets are). */
+export function remoteNftTable(id: string): string {
+  return `xc_${id}`
+}
+
+/** A peer of an ssh host: its name and the address it sends VXLAN from (checked with isIP before it gets here). */
+export interface VxlanPeer {
+  name: string
+  addr: string
+}
+
+/**
+ * The nftables table that lets only the cluster's `peers` send it VXLAN:
+ * UDP 4789 with one of the cluster's VNIs (its 256, matched on the VNI's
+ * upper 16 bits) from any other address is dropped and counted. Pure.
+ */
+export function vxlanFilter(id: string, peers: string[]): string {
+  const block = `0x${(remoteVni(id, 0) >> 8).toString(16)}`
+  const v4 = peers.filter((p) => isIP(p) === 4)
+  const v6 = peers.filter((p) => isIP(p) === 6)
+  const rule = (fam: 'ip' | 'ip6', list: string[]): string =>
+    `    meta nfproto ${fam === 'ip' ? 'ipv4' : 'ipv6'} udp dport 4789 @th,96,16 ${block} ${list.length ? `${fam} saddr != { ${list.join(', ')} } ` : ''}counter drop`
+  return [
+    `table inet ${remoteNftTable(id)} {`,
+    '  chain vxlan {',
+    '    type filter hook input priority -200; policy accept;',
+    rule('ip', v4),
+    rule('ip6', v6),
+    '  }',
+    '}',
+  ].join('\n')
+}
+
+/**
+ * The sh script that makes host `i`'s part of the network: its directory
+ * (made and checked: see remote-dir.ts), namespace, bridges and VXLAN
+ * devices. Learning is off on the VXLAN devices: each VM's MACs have static
+ * entries towards its host (the plan knows them), and what is unknown
+ * floods to every peer; only the peers may send the cluster VXLAN
+ * (vxlanFilter). Every value from a host was checked before it got here,
+ * and is quoted. Pure.
+ */
+export function prepareHostScript(plan: ClusterPlan, i: number, rec: RemoteHostRecord, base: string, underlay: string, peers: VxlanPeer[]): string {
   const heredoc = (cmd: string, lines: string[]): string => (lines.length ? `${cmd} <<'XC_EOF'\n${lines.join('\n')}\nXC_EOF\n` : '')
   const vx = plan.nets.map((net) => ({ net, dev: remoteVxlanName(plan.id, net) }))
+  const cache = `${base}/cache`
   return [
     'set -e',
     'umask 077',
-    `mkdir -p ${q(rec.dir)} ${q(cache)}`,
+    safeDirScript(base, ['cache', 'run', rec.dir.slice(base.length + 1)]),
     // What an interrupted copy left in the cache (a copy is a temp file renamed at its end): gone after an hour.
     `find ${q(cache)} -maxdepth 1 -name '*.tmp' -mmin +60 -delete 2>/dev/null || true`,
     `ip netns add ${q(rec.netns)}`,
     heredoc(`ip -n ${q(rec.netns)} -batch -`, bridgeBatch(plan, i === 0)),
     ...(peers.length
-      ? vx.map(({ net, dev }) => `ip link add ${dev} type vxlan id ${remoteVni(plan.id, net)} dstport 4789 local ${underlay}\nip link set ${dev} netns ${q(rec.netns)}`)
+      ? [
+          heredoc('nft -f -', [vxlanFilter(plan.id, peers.map((p) => p.addr))]),
+          ...vx.map(({ net, dev }) => `ip link add ${dev} type vxlan id ${remoteVni(plan.id, net)} dstport 4789 local ${q(underlay)} nolearning\nip link set ${dev} netns ${q(rec.netns)}`),
+        ]
       : []),
     heredoc(`ip -n ${q(rec.netns)} -batch -`, peers.length ? vx.map(({ net, dev }) => `link set ${dev} mtu 1500 master ${bridgeName(net)} up`) : []),
-    heredoc(`bridge -n ${q(rec.netns)} -batch -`, vx.flatMap(({ dev }) => peers.map((p) => `fdb append 00:00:00:00:00:00 dev ${dev} dst ${p}`))),
+    heredoc(`bridge -n ${q(rec.netns)} -batch -`, [
+      ...vx.flatMap(({ dev }) => peers.map((p) => `fdb append 00:00:00:00:00:00 dev ${dev} dst ${p.addr}`)),
+      ...fdbLines(plan, plan.vms.filter((vm) => vm.host && vm.host !== plan.hosts?.[i]), peers),
+    ]),
   ].join('\n')
+}
+
+/** `bridge -batch` lines: each NIC's MAC of `vms` (on other hosts) towards its host's address among `peers`. Pure. */
+export function fdbLines(plan: ClusterPlan, vms: VmPlan[], peers: VxlanPeer[]): string[] {
+  return vms.flatMap((vm) => {
+    const peer = peers.find((p) => p.name === vm.host)
+    return peer ? vm.nics.map((nic) => `fdb replace ${nic.mac} dev ${remoteVxlanName(plan.id, nic.net)} dst ${peer.addr} self permanent`) : []
+  })
 }
 
 /**
@@ -143,6 +200,8 @@ export class SshBackend implements NetworkBackend {
   private removingOthers?: Promise<void>
   private readonly qmpServers = new Map<string, Server>()
   private readonly staged = new Map<string, Promise<string>>()
+  /** VMs whose MACs have static VXLAN entries on the other hosts. */
+  private readonly fdbDone = new Set<string>()
 
   constructor(
     private readonly plan: ClusterPlan,
@@ -198,6 +257,7 @@ export class SshBackend implements NetworkBackend {
       name, user: s.user, address: s.address, port: s.port,
       ...(s.key ? { key: s.key } : {}), ...(s.knownHosts ? { knownHosts: s.knownHosts } : {}),
       dir: this.runDir(name), netns: this.netnsOn(name), links: this.plan.nets.map((n) => remoteVxlanName(this.plan.id, n)),
+      ...(this.names.length > 1 ? { tables: [remoteNftTable(this.plan.id)] } : {}),
       underlay: this.ssh.facts.get(name)?.underlay, kvm: this.ssh.facts.get(name)?.kvm,
     }
   }
@@ -214,16 +274,31 @@ export class SshBackend implements NetworkBackend {
     this.state.update((r) => {
       r.remoteHosts = Object.fromEntries(this.names.map((n) => [n, this.recordOf(n)]))
     })
-    const underlay = (n: string): string => this.ssh.facts.get(n)!.underlay
     await Promise.all(this.names.map((name, i) => {
-      const peers = this.names.filter((n) => n !== name).map(underlay)
-      const script = prepareHostScript(this.plan, i, this.state.state.remoteHosts![name], `${this.spec.sshHosts![name].dir}/cache`, underlay(name), peers)
+      const script = prepareHostScript(this.plan, i, this.state.state.remoteHosts![name], this.spec.sshHosts![name].dir, this.underlay(name), this.peersOf(name))
+      for (const vm of this.plan.vms) this.fdbDone.add(vm.name)
       return this.sh(name, script, 'making its namespace, bridges and VXLAN devices')
     }))
   }
 
+  /** The address host `name` sends VXLAN from (checked with isIP when it was read). */
+  private underlay(name: string): string {
+    return this.ssh.facts.get(name)!.underlay
+  }
+
+  /** The other hosts of `name`, with their addresses. */
+  private peersOf(name: string): VxlanPeer[] {
+    return this.names.filter((n) => n !== name).map((n) => ({ name: n, addr: this.underlay(n) }))
+  }
+
   async prepareVm(vm: VmPlan): Promise<void> {
-    await this.sh(this.hostOf(vm), `ip -n ${q(this.netnsOn(this.hostOf(vm)))} -batch - <<'XC_EOF'\n${tapBatch(vm).join('\n')}\nXC_EOF\n`, `making the taps of ${vm.name}`)
+    const name = this.hostOf(vm)
+    await this.sh(name, `ip -n ${q(this.netnsOn(name))} -batch - <<'XC_EOF'\n${tapBatch(vm).join('\n')}\nXC_EOF\n`, `making the taps of ${vm.name}`)
+    // A VM the start did not know (scale-out): its MACs towards its host, on every other host (learning is off).
+    if (this.fdbDone.has(vm.name)) return
+    await Promise.all(this.names.filter((n) => n !== name).map((n) =>
+      this.sh(n, `bridge -n ${q(this.netnsOn(n))} -batch - <<'XC_EOF'\n${fdbLines(this.plan, [{ ...vm, host: name }], this.peersOf(n)).join('\n')}\nXC_EOF\n`, `adding the MACs of ${vm.name}`)))
+    this.fdbDone.add(vm.name)
   }
 
   async nicArgs(vm: VmPlan, nic: NicPlan): Promise<string[]> {
@@ -267,7 +342,8 @@ export class SshBackend implements NetworkBackend {
         const own = local.startsWith(this.state.dir + '/')
         const cache = own ? this.runDir(name) : `${this.spec.sshHosts![name].dir}/cache`
         const remote = own ? `${cache}/${basename(local)}` : `${cache}/${(await fileHash(local)).slice(0, 20)}-${basename(local)}`
-        if (!own && (await h.run(`test -f ${q(remote)}`)).code === 0) return remote
+        // Reused only when it is what was put there: root's, unchanged, its hash the local file's.
+        if (!own && (await h.run('sh -s', { input: cachedFileScript(remote, await fileHash(local)) })).code === 0) return remote
         const mb = Math.round(statSync(local).size / 1e6)
         if (mb >= 10) process.stderr.write(`xcluster: host ${name}: copying ${basename(local)} (${mb} MB) to ${cache} (once: it is kept there by its hash)\n`)
         const tmp = `${remote}.${randomBytes(4).toString('hex')}.tmp`

@@ -72,7 +72,8 @@ export class SshLab {
     readonly clientKey: string,
   ) {}
 
-  static async make(names: string[]): Promise<SshLab> {
+  /** `extra`: more sshd_config lines per host name (a host that lies, say). */
+  static async make(names: string[], extra: Record<string, string[]> = {}): Promise<SshLab> {
     const id = randomBytes(2).toString('hex')
     const used = (await execa('ip', ['-o', '-4', 'addr'])).stdout
     let third = 0
@@ -81,7 +82,7 @@ export class SshLab {
     const tmp = mkdtempSync(join(tmpdir(), 'xc-sshlab-'))
     const lab = new SshLab(tmp, `xcl${id}`, `198.18.${third}`, join(tmp, 'client_key'))
     try {
-      await lab.setup(id, names)
+      await lab.setup(id, names, extra)
     } catch (e) {
       await lab.teardown()
       throw e
@@ -89,7 +90,7 @@ export class SshLab {
     return lab
   }
 
-  private async setup(id: string, names: string[]): Promise<void> {
+  private async setup(id: string, names: string[], extra: Record<string, string[]>): Promise<void> {
     // sshd wants its privilege-separation directory (Debian's service makes it at start).
     if (!existsSync('/run/sshd')) {
       mkdirSync('/run/sshd', { mode: 0o755 })
@@ -127,6 +128,7 @@ export class SshLab {
         'StrictModes no',
         'Subsystem sftp internal-sftp',
         'LogLevel INFO',
+        ...(extra[name] ?? []),
         '',
       ].join('\n'))
       writeFileSync(join(this.tmp, 'known_hosts'), `${h.address} ${readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`, { flag: 'a' })

@@ -52,6 +52,30 @@ describe('overlay search path', () => {
       }
     })()
     expect(err).toBeInstanceOf(ClusterConfigError)
-    expect((err as ClusterConfigError).problems).toContain(`Overlay nope (in \`overlays\`) does not exist here nor in the overlay search path (${a}:${b})`)
+    expect((err as ClusterConfigError).problems).toContain(`Overlay nope (in \`overlays\`) is not in the overlay search path (${a}:${b})`)
+  })
+
+  it('a name is looked up in the search path only, never in the current directory (./name is that)', () => {
+    const cwd = process.cwd()
+    const here = mkdtempSync(join(tmpdir(), 'ovl-cwd-'))
+    mkdirSync(join(here, 'web'))
+    mkdirSync(join(here, 'mine'))
+    process.chdir(here)
+    try {
+      // A web in the current directory does not stand for the path's.
+      expect(resolveOverlay('web', [a, b])).toBe(join(a, 'web'))
+      const err = (() => {
+        try {
+          validateOptions({ overlays: ['mine'], ovlPath: [a] })
+        } catch (e) {
+          return e
+        }
+      })() as ClusterConfigError
+      expect(err.problems).toContain(`Overlay mine (in \`overlays\`) is not in the overlay search path (${a}); ./mine is here: a name is looked up only in the search path, write ./mine for the one in the current directory`)
+      expect(resolveOverlay('./mine', [a])).toBe('./mine')
+    } finally {
+      process.chdir(cwd)
+      rmSync(here, { recursive: true, force: true })
+    }
   })
 })

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
 import { checkOptions } from '../../src/cluster/options.ts'
-import { readProbe } from '../../src/cluster/ssh-hosts.ts'
+import { mtuScript, readProbe } from '../../src/cluster/ssh-hosts.ts'
 import { isClusterRunDir, remoteCleanupScript } from '../../src/host/remote-cleanup.ts'
 import { fingerprint, hostKeyProblem } from '../../src/host/ssh-host.ts'
 import { parseSshTarget } from '../../src/net/options.ts'
-import { launchScript, prepareHostScript, remoteVni } from '../../src/net/ssh-backend.ts'
+import { launchScript, prepareHostScript, remoteVni, vxlanFilter } from '../../src/net/ssh-backend.ts'
 import { placeVms, QEMU_OVERHEAD_MIB } from '../../src/plan/placement.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'xc-unit-ssh-'))
@@ -88,6 +88,20 @@ describe('the host probe', () => {
       expect.stringMatching(/address on the way from here is unknown/),
     ])
   })
+
+  test('what a host says is checked before it is used: an address that is not one, numbers that are not numbers', () => {
+    const lie = readProbe('uid 0\ncores 8\nmem 12000\naddr 10.0.0.9;touch${IFS}/tmp/x\n', 'auto')
+    expect(lie.facts).toBeUndefined()
+    expect(lie.problems).toEqual([expect.stringMatching(/is not an IP address: "10\.0\.0\.9;touch\$\{IFS\}\/tmp\/x"/)])
+    expect(readProbe('uid 0\ncores 8;x\nmem 12000\naddr 10.0.0.2\n', 'auto').problems).toEqual([expect.stringMatching(/core count is not a number/)])
+    // Given an underlay, the host's own word is not needed.
+    expect(readProbe('uid 0\ncores 8\nmem 12000\naddr nonsense\n', 'auto', '10.9.9.9').facts?.underlay).toBe('10.9.9.9')
+    expect(readProbe('uid 0\ncores 8\nmem 12000\naddr fd00::2\n', 'auto').facts?.underlay).toBe('fd00::2')
+  })
+
+  test('peer addresses go into the MTU script quoted', () => {
+    expect(mtuScript(['10.0.0.2', "a'b"])).toContain(`a='a'\\''b'; dev=$(ip -o route get "$a"`)
+  })
 })
 
 describe('known_hosts', () => {
@@ -130,6 +144,9 @@ describe('known_hosts', () => {
     expect(hostKeyProblem({ ...target, knownHosts: f }, key)).toMatch(/is not in/)
     writeFileSync(f, `@revoked 10.0.0.2 ssh-ed25519 ${key.toString('base64')}\n10.0.0.2 ssh-ed25519 ${key.toString('base64')}\n`)
     expect(hostKeyProblem({ ...target, knownHosts: f }, key)).toMatch(/marked @revoked/)
+    // Revoked after a plain line that has it: still refused.
+    writeFileSync(f, `10.0.0.2 ssh-ed25519 ${key.toString('base64')}\n@revoked 10.0.0.2 ssh-ed25519 ${key.toString('base64')}\n`)
+    expect(hostKeyProblem({ ...target, knownHosts: f }, key)).toMatch(/marked @revoked in .*:2/)
   })
 })
 
@@ -150,17 +167,41 @@ describe('scripts run on a host', () => {
   })
 
   test('a host\'s part of the network: namespace, bridges (the host side on the first host only), VXLAN made in the host\'s namespace and moved, flooding to each peer', () => {
-    const plan = { id: '0123abcd', name: 'x', nets: [0, 1], vms: [], hosts: ['a', 'b', 'c'] } as unknown as Parameters<typeof prepareHostScript>[0]
-    const first = prepareHostScript(plan, 0, { ...rec, name: 'a', netns: 'xc-0123abcd-a' }, '/c', '10.0.0.1', ['10.0.0.2', '10.0.0.3'])
+    const nic = (net: number, vm: number): object => ({ net, mac: `00:00:00:01:0${net}:0${vm}` })
+    const plan = {
+      id: '0123abcd', name: 'x', nets: [0, 1], hosts: ['a', 'b', 'c'],
+      vms: [{ name: 'vm-001', host: 'a', nics: [nic(0, 1), nic(1, 1)] }, { name: 'vm-002', host: 'b', nics: [nic(0, 2), nic(1, 2)] }],
+    } as unknown as Parameters<typeof prepareHostScript>[0]
+    const base = '/var/lib/xcluster'
+    const runA = { ...rec, name: 'a', netns: 'xc-0123abcd-a', dir: `${base}/run/0123abcd-a` }
+    const peers = [{ name: 'b', addr: '10.0.0.2' }, { name: 'c', addr: '10.0.0.3' }]
+    const first = prepareHostScript(plan, 0, runA, base, '10.0.0.1', peers)
+    // The directory is made and checked component by component, the cluster's own under run/.
+    expect(first).toContain("xc_dir '/var' 0\nxc_dir '/var/lib' 0\nxc_dir '/var/lib/xcluster' 1\nxc_dir '/var/lib/xcluster/cache' 1\nxc_dir '/var/lib/xcluster/run' 1\nxc_dir '/var/lib/xcluster/run/0123abcd-a' 1")
     expect(first).toContain("ip netns add 'xc-0123abcd-a'")
     expect(first).toContain('addr add 192.168.0.250/24 dev xcbr0')
-    expect(first).toContain(`ip link add xc0123abcdv1 type vxlan id ${remoteVni('0123abcd', 1)} dstport 4789 local 10.0.0.1\nip link set xc0123abcdv1 netns 'xc-0123abcd-a'`)
+    expect(first).toContain(`ip link add xc0123abcdv1 type vxlan id ${remoteVni('0123abcd', 1)} dstport 4789 local '10.0.0.1' nolearning\nip link set xc0123abcdv1 netns 'xc-0123abcd-a'`)
     expect(first).toContain('fdb append 00:00:00:00:00:00 dev xc0123abcdv0 dst 10.0.0.2\nfdb append 00:00:00:00:00:00 dev xc0123abcdv0 dst 10.0.0.3')
-    expect(first).toContain("find '/c' -maxdepth 1 -name '*.tmp' -mmin +60 -delete")
-    const second = prepareHostScript(plan, 1, { ...rec, name: 'b' }, '/c', '10.0.0.2', ['10.0.0.1', '10.0.0.3'])
+    // Learning is off: vm-002's MACs point to host b; vm-001 is a's own.
+    expect(first).toContain('fdb replace 00:00:00:01:01:02 dev xc0123abcdv1 dst 10.0.0.2 self permanent')
+    expect(first).not.toContain('00:00:00:01:01:01')
+    // Only the peers may send the cluster's VNIs.
+    expect(first).toContain(`udp dport 4789 @th,96,16 0x${(remoteVni('0123abcd', 0) >> 8).toString(16)} ip saddr != { 10.0.0.2, 10.0.0.3 } counter drop`)
+    expect(first).toContain("find '/var/lib/xcluster/cache' -maxdepth 1 -name '*.tmp' -mmin +60 -delete")
+    const second = prepareHostScript(plan, 1, { ...rec, name: 'b' }, base, '10.0.0.2', [{ name: 'a', addr: '10.0.0.1' }, { name: 'c', addr: '10.0.0.3' }])
     expect(second).not.toContain('192.168.0.250')
-    // One host alone: no VXLAN at all.
-    expect(prepareHostScript(plan, 0, rec, '/c', '10.0.0.1', [])).not.toContain('vxlan')
+    expect(second).toContain('fdb replace 00:00:00:01:00:01 dev xc0123abcdv0 dst 10.0.0.1 self permanent')
+    // One host alone: no VXLAN, no filter.
+    const alone = prepareHostScript(plan, 0, rec, base, '10.0.0.1', [])
+    expect(alone).not.toContain('vxlan')
+    expect(alone).not.toContain('nft')
+  })
+
+  test('the VXLAN filter: IPv4 and IPv6 peers each in their family; a family with no peer drops all', () => {
+    const f = vxlanFilter('0123abcd', ['10.0.0.2', 'fd00::3'])
+    expect(f).toContain('meta nfproto ipv4 udp dport 4789 @th,96,16 0x133 ip saddr != { 10.0.0.2 } counter drop')
+    expect(f).toContain('meta nfproto ipv6 udp dport 4789 @th,96,16 0x133 ip6 saddr != { fd00::3 } counter drop')
+    expect(vxlanFilter('0123abcd', ['10.0.0.2'])).toContain('meta nfproto ipv6 udp dport 4789 @th,96,16 0x133 counter drop')
   })
 
   test('VNIs: 256 per cluster, within 24 bits', () => {
