@@ -28,11 +28,15 @@ const cases: Array<[string, Record<string, unknown>]> = [
   ['net-setup that is not a function or path', { network: { netSetup: 42 } }],
   ['bad accel', { accel: 'KVM' }],
   ['rootless that is not a boolean', { rootless: 'yes' }],
+  ['user-mode nets that are neither private nor shared', { userNets: 'open' }],
+  ['extra kernel command line with a newline', { append: 'quiet\ninit=/bin/sh' }],
+  ['extra kernel command line longer than the kernel takes', { append: 'x'.repeat(1800) }],
   ['a snapshot with a net-setup hook', { snapshot: true, network: { base: 'user', netSetup: '/usr/local/bin/net-setup.sh' } }],
   ['an IPv6 prefix that gives no valid address', { prefix: '1::2::3' }],
   ['a cluster name for file and interface names', { name: 'a name with spaces and more than 32 characters' }],
   ['a package name Debian cannot have', { packages: ['FRR', 'frr'] }],
   ['an ssh host that is not user@address', { network: 'bridge', hosts: { a: { ssh: '10.0.0.2' } } }],
+  ['an ssh host directory of /', { network: 'bridge', hosts: { a: { ssh: 'root@10.0.0.2', dir: '/' } } }],
   ['ssh hosts mixed with simulated ones', { network: 'bridge', hosts: { a: [1], b: { ssh: 'root@10.0.0.3' } } }],
   ['unknown topology', { topology: 'mesh' }],
   ['impairment with a bad value', { tools: true, impairments: { 1: { 1: { lossPercent: 150 } } } }],
@@ -43,8 +47,10 @@ const io: Array<[string, Record<string, unknown>]> = [
   ['an overlay path that does not exist', { overlays: ['/nonexistent/ovl'] }],
   ['a kernel path that does not exist', { kernel: '/nonexistent/vmlinuz', modules: '/nonexistent/modules' }],
   ['a net-setup script that does not exist', { network: { netSetup: '/nonexistent/net-setup.sh' } }],
+  ['a .tar overlay that is not a tar', { overlays: ['fixtures/bad/not-a-tar.tar'] }],
 ]
-const show = (o: unknown): string => JSON.stringify(o, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? 'NaN' : v))
+// Long strings are shown by their length.
+const show = (o: unknown): string => JSON.stringify(o, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? 'NaN' : typeof v === 'string' && v.length > 100 ? `<${v.length} bytes>` : v))
 const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 console.log('| input | options | error |\n| --- | --- | --- |')
 for (const [what, o] of cases) {

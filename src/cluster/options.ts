@@ -175,8 +175,8 @@ export const KNOWN_OPTIONS: readonly string[] = [
  */
 function checkAppend(c: Checker, append: string, appendVm: Record<number, string>): void {
   const bad = /[\x00-\x1f\x7f]/
-  if (bad.test(append)) c.add(`\`append\` must be one line of printable text (the kernel command line), got ${show(append)}`)
-  for (const [vm, a] of Object.entries(appendVm)) if (bad.test(a)) c.add(`\`appendVm[${vm}]\` must be one line of printable text (the kernel command line), got ${show(a)}`)
+  if (bad.test(append)) c.add(`\`append\` must be one line of printable text (the kernel command line), got ${JSON.stringify(append)}`)
+  for (const [vm, a] of Object.entries(appendVm)) if (bad.test(a)) c.add(`\`appendVm[${vm}]\` must be one line of printable text (the kernel command line), got ${JSON.stringify(a)}`)
   const max = LIMITS.cmdline - LIMITS.cmdlineHarness
   const lines: Array<[string, string]> = [['`append`', append], ...Object.entries(appendVm).map(([vm, a]): [string, string] => [`\`append\` with \`appendVm[${vm}]\``, [append, a].filter(Boolean).join(' ')])]
   for (const [what, line] of lines) {

@@ -3,7 +3,7 @@
 // scripts with its own rights, as root where it runs as root. Read from the
 // file system; the rule itself is pure (trustProblem).
 import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 
 /** `/a/b/c` and its ancestors, from `/` down. */
 function chain(path: string): string[] {
@@ -35,7 +35,9 @@ export function trustProblem(path: string, st: Pick<Stats, 'uid' | 'mode'> & { i
  * component of its path as given (links included) and of the path it
  * resolves to is checked with trustProblem. Undefined when none could.
  */
-export function programTrustProblem(program: string, dir?: string, uid = process.getuid?.() ?? 0): string | undefined {
+export function programTrustProblem(given: string, givenDir?: string, uid = process.getuid?.() ?? 0): string | undefined {
+  const program = resolve(given)
+  const dir = givenDir === undefined ? undefined : resolve(givenDir)
   let real: string
   try {
     real = realpathSync(program)
