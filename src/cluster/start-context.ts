@@ -90,20 +90,21 @@ export class StartContext {
   }
 
   /**
+   * Why onStop is refused in this start, if it is: set by `xc`, whose process
+   * exits once the cluster is up, so that `xc stop` (another process) could
+   * never call a function of this one.
+   */
+  onStopRefused?: string
+
+  /**
    * Undo something of your own at stop (runs before the harness's own
-   * teardown, last registered first). Not in a detached start (`xc start`,
-   * `xc mystart`): the process that stops that cluster is another one, which
-   * cannot run a function of this one; start programs with spawn() and make
-   * host resources inside the cluster's namespace or state directory, which
-   * go with it.
+   * teardown, last registered first), in the process that stops the cluster
+   * when that is this one. Not in a start by `xc` (see onStopRefused): start
+   * programs with spawn() and make host resources inside the cluster's
+   * namespace or state directory, which go with it.
    */
   onStop(label: string, fn: () => Promise<void> | void): void {
-    if (this.ctx.state.state.detached) {
-      throw new XclusterError(
-        `onStop(${JSON.stringify(label)}): cluster ${this.ctx.plan.name} is started detached (xc start or a start function of XCLUSTER_HOOK), so \`xc stop\` runs in another process and cannot call this function; ` +
-          'start long-lived programs with ctx.spawn() (stop ends them) and make host resources inside the cluster\'s namespace or state directory (removed with it)',
-      )
-    }
+    if (this.onStopRefused) throw new XclusterError(`onStop(${JSON.stringify(label)}): ${this.onStopRefused}`)
     this.stopHooks.push({ label, fn })
   }
 
