@@ -4,6 +4,7 @@
 // through the cluster's spawner (so they die with a test process, or live
 // with a detached cluster's keeper), and ended by stop and cleanup by their
 // recorded pid, like QEMU and the relay.
+import { readFileSync } from 'node:fs'
 import { HostCommandError } from '../errors.ts'
 import { sameProcess } from './proc.ts'
 import type { Spawner } from './spawner.ts'
@@ -33,7 +34,16 @@ export async function startDaemon(state: StateDir, spawner: Spawner, name: strin
   const { record } = await spawner.spawn(argv, log)
   state.update((r) => Object.assign(r.daemons![index], record))
   if (!sameProcess(record.pid, record.startTime)) {
-    throw new HostCommandError(`daemon ${name} (${argv.join(' ')}) ended at once (see ${log})`, { argv })
+    throw new HostCommandError(`daemon ${name} (${argv.join(' ')}) ended at once: ${logTail(log) || 'no output'}`, { argv })
   }
   return state.state.daemons![index]
+}
+
+/** The last lines of a daemon's log, on one line ('' when it has none). */
+function logTail(log: string): string {
+  try {
+    return readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ')
+  } catch {
+    return ''
+  }
 }
