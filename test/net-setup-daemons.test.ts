@@ -4,7 +4,8 @@
 // with a test process killed by SIGKILL (at the moment the first is recorded,
 // or once the cluster is up), cleanup ends them by their recorded pids when
 // the reaper was killed too, and a detached cluster (xc start) keeps them
-// until xc stop. And a script's spawn request is checked.
+// until xc stop. A script's spawn request is checked; and ctx.spawn of a
+// custom start and of a net-setup function records and ends its daemons too.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -102,5 +103,38 @@ describe.skipIf(!!skipWhy)(skipWhy ? `net-setup daemons (skipped: ${skipWhy})` :
     expect((err as Error).message).toContain("xc-spawn bad/name: Expected a daemon name of letters, digits, '_', '.' and '-'")
     expect(ids().size).toBe(1)
     expect(await leftovers(home, ids())).toEqual([])
+  })
+})
+
+describe('daemons of a custom start and of a net-setup function', () => {
+  test('ctx.spawn in a start function and in a net-setup function: recorded, running, ended by stop (their argv need not name the state directory)', async () => {
+    const pids: number[] = []
+    const cluster = await startCluster({
+      home, name: 'spawns', nvm: 1, nrouters: 0,
+      network: {
+        base: 'user',
+        netSetup: async (vm, net, ctx) => {
+          if (net === 1) pids.push(await ctx.spawn('hook-sleeper', ['sleep', '600']))
+          return undefined
+        },
+      },
+      start: async (ctx) => {
+        pids.push(await ctx.spawn('start-sleeper', ['sleep', '601']))
+        await ctx.boot()
+      },
+    })
+    const recorded = cluster.state.state.daemons ?? []
+    try {
+      expect(recorded.map((d) => [d.name, d.argv.at(-1), d.log])).toEqual([
+        ['start-sleeper', '601', join(cluster.stateDir, 'start-sleeper.log')],
+        ['hook-sleeper', '600', join(cluster.stateDir, 'hook-sleeper.log')],
+      ])
+      expect(recorded.map((d) => d.pid)).toEqual(pids)
+      expect(recorded.every((d) => sameProcess(d.pid!, d.startTime))).toBe(true)
+    } finally {
+      await cluster.stop()
+    }
+    expect(recorded.some((d) => sameProcess(d.pid!, d.startTime))).toBe(false)
+    expect(await leftovers(home, [cluster.id])).toEqual([])
   })
 })
