@@ -19,10 +19,10 @@ set -euo pipefail
 # qemu-system-x86: the VMs (and qboot.rom); busybox-static: the guest's userland
 # and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
 # lz4: unpacks the cloud kernel's vmlinux for PVH boot;
-# tcpdump .. bash: the programs of the tools disk (tools: true); dpkg/apt: the kernel
+# tcpdump .. jq: the programs of the tools disk (tools: true); dpkg/apt: the kernel
 # and the package layers; fakeroot: a package layer built as a user; acl: xc nsadd.
 PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs lz4
-  tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash
+  tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash jq
   fakeroot acl
   "$@")
 

@@ -161,3 +161,20 @@ export class HostUnreachableError extends XclusterError {
     super(message)
   }
 }
+
+/**
+ * `XCLUSTER_HOOK` (xcluster's hook of start functions) cannot give the
+ * function asked for: the module is missing or does not load, or it exports
+ * no function of that name (`exports` lists the functions it does export).
+ */
+export class HookError extends XclusterError {
+  constructor(
+    readonly hook: string,
+    readonly fn: string,
+    readonly exports: string[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}

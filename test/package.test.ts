@@ -91,6 +91,22 @@ describe('xcluster installed from its tarball into a new project', () => {
     expect(stop.exitCode, stop.stderr).toBe(0)
   })
 
+  test('XCLUSTER_HOOK: a TypeScript hook without tsx in the project says what to do; a .mjs hook lists its functions when asked for another', async () => {
+    // Node 20 has no TypeScript of its own (Node 22.6+ strips types: process.features.typescript), and tsx is no dependency of xcluster.
+    const strips = (process.features as { typescript?: string }).typescript !== undefined
+    writeFileSync(join(project, 'hook.ts'), "import type { StartContext } from 'xcluster'\nexport async function mystart(ctx: StartContext): Promise<void> { await ctx.boot() }\n")
+    const ts = await execa('npx', ['xc', strips ? 'nostart' : 'mystart'], { cwd: project, reject: false, env: { XCLUSTER_HOME: home, XCLUSTER_HOOK: 'hook.ts' } })
+    expect(ts.exitCode).toBe(1)
+    if (strips) expect(ts.stderr).toContain('its functions: mystart.')
+    else {
+      expect(ts.stderr).toContain(`xc mystart: XCLUSTER_HOOK=hook.ts is TypeScript, which Node ${process.versions.node} cannot import without a loader, and no tsx was found`)
+      expect(ts.stderr).toContain('npm install -D tsx')
+    }
+    writeFileSync(join(project, 'hook.mjs'), 'export async function mystart(ctx) { await ctx.boot() }\n')
+    const other = await execa('npx', ['xc', 'yourstart'], { cwd: project, reject: false, env: { XCLUSTER_HOME: home, XCLUSTER_HOOK: 'hook.mjs' } })
+    expect([other.exitCode, other.stderr]).toEqual([1, expect.stringContaining('exports no function `yourstart` or `cmd_yourstart`; its functions: mystart.')])
+  })
+
   test('nothing is left: no state, no process, no port block of the clusters it made', async () => {
     const seen = ids()
     expect(seen.size).toBe(4)

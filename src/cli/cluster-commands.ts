@@ -6,6 +6,7 @@ import { execa } from 'execa'
 import { attachCluster, findCluster } from '../cluster/attach.ts'
 import { checkOptions } from '../cluster/options.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
+import type { CustomStart } from '../cluster/start-context.ts'
 import { remoteVmsAlive } from '../cluster/ssh-hosts.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
@@ -63,28 +64,43 @@ const env: Command = {
   },
 }
 
+/**
+ * xc start, and `xc <fn>` for a start function of XCLUSTER_HOOK
+ * (hook-commands.ts): the cluster stays up after this command returns, its
+ * processes parented by its keeper. A custom start runs here, in this process.
+ */
+export async function startDetached(args: string[], custom?: { start: CustomStart; label: string }): Promise<number> {
+  const { flags, positionals } = parseClusterArgs(args)
+  const { options } = resolveSettings(flags, process.env)
+  const name = options.name ?? 'default'
+  const home = xclusterHome()
+  const running = findCluster(home, name)
+  if (running) {
+    throw new XclusterError(`cluster ${name} is already running (id ${running.id}); stop it with \`xc stop --name=${name}\` or pick another --name`)
+  }
+  if (positionals.length) options.overlays = positionals
+  if (custom) {
+    options.start = (ctx) => {
+      ctx.onStopRefused =
+        `cluster ${name} is started by xc, which exits once it is up, so \`xc stop\` runs in another process and cannot call this function; ` +
+        "start long-lived programs with ctx.spawn() (stop ends them) and make host resources inside the cluster's namespace or state directory (removed with it)"
+      return custom.start(ctx)
+    }
+  }
+  const progress = progressPrinter(process.stderr)
+  options.onProgress = progress.event
+  const cluster = await startCluster(options, { detached: true }).finally(() => progress.done())
+  for (const vm of cluster.vms) vm.closeChannel()
+  process.stdout.write(`cluster ${cluster.name} (${cluster.id}) is up${custom ? ` (started by ${custom.label})` : ''}: ${cluster.vms.map((v) => v.name).join(' ')}\n`)
+  return 0
+}
+
 const start: Command = {
   name: 'start',
   summary: 'Start a cluster that keeps running after this command returns.',
   usage: 'start [cluster options] [overlay...]',
   options: CLUSTER_OPTIONS,
-  async run(args) {
-    const { flags, positionals } = parseClusterArgs(args)
-    const { options } = resolveSettings(flags, process.env)
-    const name = options.name ?? 'default'
-    const home = xclusterHome()
-    const running = findCluster(home, name)
-    if (running) {
-      throw new XclusterError(`cluster ${name} is already running (id ${running.id}); stop it with \`xc stop --name=${name}\` or pick another --name`)
-    }
-    if (positionals.length) options.overlays = positionals
-    const progress = progressPrinter(process.stderr)
-    options.onProgress = progress.event
-    const cluster = await startCluster(options, { detached: true }).finally(() => progress.done())
-    for (const vm of cluster.vms) vm.closeChannel()
-    process.stdout.write(`cluster ${cluster.name} (${cluster.id}) is up: ${cluster.vms.map((v) => v.name).join(' ')}\n`)
-    return 0
-  },
+  run: (args) => startDetached(args),
 }
 
 const status: Command = {

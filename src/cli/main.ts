@@ -1,5 +1,6 @@
 // The xc command line: one function per command, each with --help.
 import { commands, usageOf, type Command } from './commands.ts'
+import { hookCommand } from './hook-commands.ts'
 import { rejectName } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
 import { XclusterError } from '../errors.ts'
@@ -11,7 +12,9 @@ ${Object.values(commands)
   .map((c: Command) => `  ${c.name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
-Run \`xc <command> --help\` for a command's options.`
+Run \`xc <command> --help\` for a command's options.
+With XCLUSTER_HOOK=module (.mjs, .js, or .ts with tsx), \`xc <fn> [start options]\` starts a
+cluster by the module's start function fn (or cmd_fn), kept running as by xc start.`
 
 /** Run xc with `argv`; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -20,7 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(GENERAL + '\n')
     return name ? 0 : 2
   }
-  const cmd = commands[name]
+  // Not an xc command: a start function of XCLUSTER_HOOK (xcluster's `xc mystart`), when one is set.
+  const cmd = commands[name] ?? hookCommand(name)
   if (!cmd) {
     process.stderr.write(`xc: unknown command \`${name}\`\n\n${GENERAL}\n`)
     return 2

@@ -3,6 +3,7 @@
 // harness: change the plan, prepare the host side, do something of their own
 // there, boot the VMs, and register what to undo at stop.
 import { NotStartedError, VmBootError, XclusterError } from '../errors.ts'
+import { startDaemon } from '../host/daemons.ts'
 import { hostExec } from '../net/backend.ts'
 import { ipv4Of, ipv6Of, macOf, type ClusterPlan } from '../plan/plan.ts'
 import { vmName, type ProgressEvent } from '../plan/spec.ts'
@@ -75,8 +76,35 @@ export class StartContext {
     return hostExec(this.ctx.backend, argv, 60_000)
   }
 
-  /** Undo something of your own at stop (runs before the harness's own teardown, last registered first). */
+  /**
+   * Start a long-lived program of the cluster's own (a switch's daemons, say)
+   * on the host side of the networks (inside the namespace in bridge mode),
+   * recorded in the state directory before it starts and ended by stop and
+   * cleanup, also after a kill; output to `<stateDir>/<name>.log`. It must
+   * stay in the foreground. Resolves to its pid once it runs.
+   */
+  async spawn(name: string, argv: string[]): Promise<number> {
+    if (this.ctx.backend.remote) throw new XclusterError(`spawn ${name}: cluster ${this.ctx.plan.name} runs on ssh hosts, where the harness starts only QEMU`)
+    await this.prepareNetwork()
+    return (await startDaemon(this.ctx.state, this.ctx.spawner, name, this.ctx.backend.wrap(argv))).pid!
+  }
+
+  /**
+   * Why onStop is refused in this start, if it is: set by `xc`, whose process
+   * exits once the cluster is up, so that `xc stop` (another process) could
+   * never call a function of this one.
+   */
+  onStopRefused?: string
+
+  /**
+   * Undo something of your own at stop (runs before the harness's own
+   * teardown, last registered first), in the process that stops the cluster
+   * when that is this one. Not in a start by `xc` (see onStopRefused): start
+   * programs with spawn() and make host resources inside the cluster's
+   * namespace or state directory, which go with it.
+   */
   onStop(label: string, fn: () => Promise<void> | void): void {
+    if (this.onStopRefused) throw new XclusterError(`onStop(${JSON.stringify(label)}): ${this.onStopRefused}`)
     this.stopHooks.push({ label, fn })
   }
 

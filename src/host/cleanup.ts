@@ -26,8 +26,16 @@ async function awaitPidfiles(s: StateRecord, timeoutMs = 3000): Promise<void> {
   await waitFor(() => Object.values(s.vms).every((v) => v.host || v.process || existsSync(v.pidfile)), { timeoutMs })
 }
 
-function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: string }> {
-  const out: Array<{ pid: number; startTime?: number; what: string }> = []
+interface Victim {
+  pid: number
+  startTime?: number
+  what: string
+  /** Its start time was recorded when it was spawned: that alone tells it from a stranger with its pid (its argv need not name the directory). */
+  exact?: boolean
+}
+
+function pidsOf(s: StateRecord): Victim[] {
+  const out: Victim[] = []
   // A VM on an ssh host has its pid and pid file there: removeRemote ends it.
   for (const vm of Object.values(s.vms).filter((v) => !v.host)) {
     if (vm.process) out.push({ ...vm.process, what: `QEMU of ${vm.name}` })
@@ -39,11 +47,13 @@ function pidsOf(s: StateRecord): Array<{ pid: number; startTime?: number; what: 
   }
   if (s.relay) out.push({ ...s.relay, what: 'namespace relay' })
   for (const h of s.nsHolders ?? []) out.push({ ...h, what: `holder of namespace ${h.ns}` })
+  // A daemon without a pid was killed with its parent (see daemons.ts).
+  for (const d of s.daemons ?? []) if (d.pid) out.push({ pid: d.pid, startTime: d.startTime, what: `daemon ${d.name}`, exact: d.startTime !== undefined })
   return out
 }
 
-async function killAll(list: Array<{ pid: number; startTime?: number; what: string }>, dir: string, removed: string[]): Promise<void> {
-  const kills = list.filter((p) => sameProcess(p.pid, p.startTime) && belongsTo(p.pid, dir))
+async function killAll(list: Victim[], dir: string, removed: string[]): Promise<void> {
+  const kills = list.filter((p) => sameProcess(p.pid, p.startTime) && (p.exact || belongsTo(p.pid, dir)))
   for (const p of kills) {
     try {
       process.kill(p.pid, 'SIGKILL')

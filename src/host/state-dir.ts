@@ -44,6 +44,13 @@ export interface RemoteHostRecord extends SshTarget {
   kvm?: boolean
 }
 
+/** A long-lived host program of the cluster's own (see daemons.ts): recorded before it starts, its pid once it runs. */
+export interface DaemonRecord extends Partial<ProcessRecord> {
+  name: string
+  argv: string[]
+  log: string
+}
+
 export interface StateRecord {
   version: 1
   id: string
@@ -70,6 +77,8 @@ export interface StateRecord {
   remoteHosts?: Record<string, RemoteHostRecord>
   /** Relay into the namespace (bridge mode, private user-mode nets). */
   relay?: ProcessRecord & { socket: string }
+  /** Daemons of the cluster's own: a switch started by a net-setup hook or a custom start (see daemons.ts). */
+  daemons?: DaemonRecord[]
   /** The owner's reaper (see reaper.mjs): it removes the cluster when the owner dies. */
   reaper?: ProcessRecord
   /** Parent of a detached cluster's processes (see keeper.mjs). */

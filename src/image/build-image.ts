@@ -13,6 +13,7 @@ import { BASE_GROUP as GROUP, BASE_PASSWD as PASSWD } from '../plan/model.ts'
 import { codeHash } from '../host/code-hash.ts'
 import { BOOT_SCRIPT, CTL_SCRIPT, INITTAB, LOGIN_SCRIPT, PROFILE } from './guest-files.ts'
 import { reseedElf } from './reseed-elf.ts'
+import { osRelease } from './os-release.ts'
 import { imagePaths, xclusterHome } from '../host/home.ts'
 import { extractPvhKernel } from './kernel-elf.ts'
 import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep, stripModuleSignature, trimmedModulesDep } from './modules.ts'
@@ -140,6 +141,9 @@ export async function baseEntries(modulesDir: string, kernelVersion: string, mod
   add({ type: 'file', path: 'etc/profile', data: PROFILE })
   add({ type: 'file', path: 'etc/passwd', data: PASSWD })
   add({ type: 'file', path: 'etc/group', data: GROUP })
+  // What the system is (xcluster's own test library reads it first); also where Debian keeps it.
+  add({ type: 'file', path: 'etc/os-release', data: osRelease() })
+  add({ type: 'file', path: 'usr/lib/os-release', data: osRelease() })
   add({ type: 'file', path: 'etc/xcluster/modules', data: BOOT_MODULES.join(' ') + '\n' })
   const modRoot = `lib/modules/${kernelVersion}`
   for (const p of modulePaths) {
@@ -194,7 +198,7 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
 
   const codeHash = imageCodeHash()
   const toolKeys = TOOL_PROGRAMS.map((p) => which(p)).map((p) => (p ? fileKey(realpathSync(p)) : 'missing'))
-  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), codeHash, ...toolKeys].join('|')
+  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), codeHash, osRelease(), ...toolKeys].join('|')
   if (existsSync(paths.manifest) && existsSync(paths.initrd) && existsSync(paths.kernel) && existsSync(paths.tools)) {
     const old = JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
     if (old.key === key && existsSync(old.kernel)) {

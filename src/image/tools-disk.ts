@@ -1,5 +1,5 @@
 // The tools disk: real network tools from the host (iproute2, tcpdump,
-// iperf3, nft/iptables, ethtool, socat, iputils ping, dropbear, dash, bash)
+// iperf3, nft/iptables, ethtool, socat, iputils ping, jq, dropbear, dash, bash)
 // with their libraries, and the kernel modules they need, on one read-only
 // ext4 image that every VM of a `tools: true` cluster mounts at /xt. Shared
 // through the host's page cache: it costs the guests no RAM and no unpacking
@@ -17,6 +17,8 @@ import { parseModulesDep, trimmedModulesDep } from './modules.ts'
 export const TOOL_PROGRAMS = [
   'ip', 'tc', 'bridge', 'ss', 'tcpdump', 'iperf3', 'nft', 'iptables', 'ip6tables', 'iptables-save', 'ip6tables-save',
   'ethtool', 'socat', 'ping', 'dropbear', 'dropbearkey', 'dash', 'bash',
+  // xcluster's base image has jq, and its ovls' test scripts use it (ip -j ... | jq: 31 uses in their *_test scripts).
+  'jq',
 ]
 /** Files the tools dlopen (iptables' match and target plugins). */
 export const TOOL_EXTRA = ['/usr/lib/x86_64-linux-gnu/xtables']

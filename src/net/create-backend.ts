@@ -17,5 +17,5 @@ export function createBackend(plan: ClusterPlan, state: StateDir, spec: Pick<Clu
     return new SshBackend(plan, state, spec, ssh)
   }
   const base: NetworkBackend = spec.network === 'bridge' ? new BridgeBackend(plan, state, spawner, spec.rootless === true) : new UserBackend(plan, state, spawner, spec.userNets !== 'shared')
-  return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup) : base
+  return spec.netSetup ? new CustomBackend(base, plan, state, spec.netSetup, spawner) : base
 }

@@ -10,11 +10,21 @@ export interface NetSetupContext {
   nicId: string
   clusterId: string
   stateDir: string
+  /** The cluster's named network namespace (bridge mode as root); rootless and in user mode none. The hook runs inside it. */
+  netns?: string
   /** Host ports the harness expects for this VM: telnet on telnetPort (= telnetBase + vm). */
   telnetPort: number
   sshPort: number
   telnetBase: number
   sshBase: number
+  /**
+   * Start a long-lived program of the cluster's own (a switch's daemons) on
+   * the host side of the networks, recorded in the state directory before it
+   * starts and ended by stop and cleanup; its output goes to
+   * `<stateDir>/<name>.log`. It must stay in the foreground. Resolves to its
+   * pid once it runs. A script gets the same as `$XCLUSTER_SPAWN name program args...`.
+   */
+  spawn(name: string, argv: string[]): Promise<number>
 }
 
 /** Returns the QEMU options for the NIC, or nothing to leave it to the base backend. */
