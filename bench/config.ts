@@ -14,6 +14,8 @@ export const onlyScale = argv.includes('--only-scale')
 export const onlySnapshots = argv.includes('--only-snapshots')
 /** Only the rootless / root bridge-mode comparison. */
 export const onlyRootless = argv.includes('--only-rootless')
+/** Only private user-mode nets against shared ones (with --scale also SCALE_VMS VMs each). */
+export const onlyUserNets = argv.includes('--only-user-nets')
 /** Only ssh hosts against simulated hosts. */
 export const onlySsh = argv.includes('--only-ssh')
 export const scale = onlyScale || !(quick || argv.includes('--no-scale'))

@@ -7,6 +7,7 @@ import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyScale, quick, RESULTS, scale } fr
 import type { HarnessRun } from './harness.ts'
 import type { PackagesResult } from './packages.ts'
 import type { RootlessResult } from './rootless.ts'
+import type { UserNetsResult } from './user-nets.ts'
 import type { SshHostsResult } from './ssh-hosts.ts'
 import type { SnapshotSize } from './snapshot.ts'
 import type { PhaseResult } from './phases.ts'
@@ -39,13 +40,14 @@ export interface Measured {
   xcResults: XcStartResult[]
   packages?: PackagesResult
   rootless?: RootlessResult
+  userNets?: UserNetsResult
   snapshots?: SnapshotSize[]
   sshHosts?: SshHostsResult
 }
 
 /** Print the table, write results.json and list the parts that failed. */
 export function report(m: Measured): void {
-  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots, sshHosts } = m
+  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, userNets, snapshots, sshHosts } = m
   const stockMs = median(stockRuns)
   const one = series.find((s) => s.n === 1)
   const s8 = series.find((s) => s.n === 8)
@@ -112,6 +114,15 @@ export function report(m: Measured): void {
       [`bridge mode rootless / root: iperf3 over net 1`, times(r.throughputRatio), `root ${r.mbps.root.join(', ')} Mbit/s; rootless ${r.mbps.rootless.join(', ')} Mbit/s`],
     )
   }
+  if (userNets) {
+    const r = userNets
+    rows.push(
+      [`user mode private / shared nets: ${r.vms} VMs ready`, times(r.readyRatio), `private ${list(r.readyMs.private)}; shared ${list(r.readyMs.shared)}`],
+      [`user mode private / shared nets: exec('true') median`, times(r.execRatio), `private ${r.exec.private.map((e) => msec(e.medianMs)).join(', ')}; shared ${r.exec.shared.map((e) => msec(e.medianMs)).join(', ')}`],
+      [`user mode private / shared nets: iperf3 over net 1`, times(r.throughputRatio), `private ${r.mbps.private.join(', ')} Mbit/s; shared ${r.mbps.shared.join(', ')} Mbit/s`],
+      ...(r.scale ? [[`user mode private / shared nets: ${r.scale.vms} VMs ready`, times(r.scaleRatio), `private ${list(r.scale.readyMs.private)}; shared ${list(r.scale.readyMs.shared)}`]] : []),
+    )
+  }
   if (sshHosts) {
     const r = sshHosts
     rows.push(
@@ -161,6 +172,7 @@ export function report(m: Measured): void {
     xcStart: xcResults,
     packages: packages ?? null,
     rootless: rootless ?? null,
+    userNets: userNets ?? null,
     snapshots: snapshots ?? null,
     sshHosts: sshHosts ?? null,
     errors,

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-ssh | --only-snapshots [--scale]]
+// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-user-nets [--scale] | --only-ssh | --only-snapshots [--scale]]
 //
 // What the harness costs, what a boot costs, and how far one machine goes, in one run:
 //   1. stock baseline: one bare QEMU booting Debian's cloud kernel as packaged
@@ -17,7 +17,8 @@
 //      download, build), a cached reuse, and a 1-VM boot with it against
 //      the same VM without it;
 //   8. bridge mode rootless against root: 8 VMs ready, exec latency,
-//      iperf3 throughput, runs alternating;
+//      iperf3 throughput, runs alternating; private user-mode nets against
+//      shared ones the same way (and SCALE_VMS VMs each with the scale part);
 //   9. snapshots: 1, 8 and 32 VMs (100 with the scale part) cold against a
 //      start from the snapshot and against restore(), memory per VM;
 //  10. ssh hosts against simulated hosts: 8 VMs on 2 hosts ready, exec
@@ -37,12 +38,13 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { loadImage, planCluster, startCluster, validateOptions } from '../src/index.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
-import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, onlySsh, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
+import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, onlySsh, onlyUserNets, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
 import { harnessRun, iperf3Mbps, type HarnessRun } from './harness.ts'
 import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
 import { rootlessRun, type RootlessResult } from './rootless.ts'
+import { userNetsRun, type UserNetsResult } from './user-nets.ts'
 import { snapshotRun, type SnapshotSize } from './snapshot.ts'
 import { sshHostsRun, type SshHostsResult } from './ssh-hosts.ts'
 import { hasNetAdmin } from '../src/host/which.ts'
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
   const xcResults: XcStartResult[] = []
   let packages: PackagesResult | undefined
   let rootless: RootlessResult | undefined
+  let userNets: UserNetsResult | undefined
   let snapshots: SnapshotSize[] | undefined
   let sshHosts: SshHostsResult | undefined
   // The simulated ssh hosts are namespaces with an address and an sshd each: root only.
@@ -93,6 +96,9 @@ async function main(): Promise<void> {
     } else if (onlyRootless) {
       log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
       rootless = await part('rootless', rootlessRun)
+    } else if (onlyUserNets) {
+      log(`user mode, private nets against shared: 8 VMs ready, exec latency, iperf3${process.argv.includes('--scale') ? `, ${SCALE_VMS} VMs` : ''} ...`)
+      userNets = await part('user nets', () => userNetsRun(process.argv.includes('--scale') ? SCALE_VMS : undefined))
     } else if (!onlyScale) {
       log('boot phases: one VM alone (user mode); also warms caches ...')
       phases = await part('boot phases', async () => {
@@ -152,6 +158,9 @@ async function main(): Promise<void> {
       log('bridge mode, rootless against root: 8 VMs ready, exec latency, iperf3 ...')
       rootless = await part('rootless', rootlessRun)
 
+      log(`user mode, private nets against shared: 8 VMs ready, exec latency, iperf3${scale ? `, ${SCALE_VMS} VMs` : ''} ...`)
+      userNets = await part('user nets', () => userNetsRun(scale ? SCALE_VMS : undefined))
+
       snapshots = await part('snapshots', () => snapshotRun(scale ? SCALE_VMS : undefined))
 
       await sshPart()
@@ -172,7 +181,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (scale && !onlyRootless && !onlySnapshots && !onlySsh) {
+    if (scale && !onlyRootless && !onlySnapshots && !onlySsh && !onlyUserNets) {
       for (const network of ['user', 'bridge'] as const) {
         log(`scale: ${SCALE_VMS} VMs in ${network} mode (mem ${SCALE_OPTIONS.mem}, tbSize ${SCALE_OPTIONS.tbSize}) ...`)
         const r = await part(`scale ${network}`, () => scaleRun(network))
@@ -188,7 +197,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, snapshots, sshHosts })
+  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, userNets, snapshots, sshHosts })
 }
 
 try {

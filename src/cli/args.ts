@@ -47,7 +47,7 @@ export function clusterName(text: string | undefined): string {
   if (problems.length) throw new ClusterConfigError(problems)
   return text
 }
-export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless', 'hosts']
+export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless', 'user-nets', 'hosts']
 export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: default); --name NAME works too
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -67,6 +67,7 @@ export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: d
   --packages=frr,ipvsadm Debian packages in every VM (XCLUSTER_PACKAGES); implies --tools=yes
   --snapshot=yes|no      start from a snapshot of this configuration, saved at its first start (XCLUSTER_SNAPSHOT)
   --rootless=yes|no      bridge mode in a user namespace of its own (XCLUSTER_ROOTLESS; default: without CAP_NET_ADMIN)
+  --user-nets=private|shared  user mode's nets in a namespace of the cluster's own, or on the host's loopback (XCLUSTER_USER_NETS)
   --topology=NAME        a standard xcluster topology (xnet, dual-path, ...); implies --tools=yes
   --hosts=a=root@10.0.0.2,b=root@10.0.0.3:2222
                          run across ssh hosts (XCLUSTER_HOSTS; needs --network=bridge); or --hosts=FILE.json,

@@ -103,6 +103,9 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
     const v = /^(yes|true|1|on)$/i.test(text) ? true : /^(no|false|0|off)$/i.test(text) ? false : text
     set(key, v, flags[flag] !== undefined ? 'option' : 'environment', flags[flag] !== undefined ? `--${flag}` : variable)
   }
+  // --user-nets=private|shared (XCLUSTER_USER_NETS): where user mode's nets live.
+  const userNets = flags['user-nets'] ?? env.XCLUSTER_USER_NETS
+  if (userNets !== undefined && userNets !== '') set('userNets', userNets, flags['user-nets'] !== undefined ? 'option' : 'environment', flags['user-nets'] !== undefined ? '--user-nets' : 'XCLUSTER_USER_NETS')
   // --packages=frr,keepalived (XCLUSTER_PACKAGES): Debian packages in every VM.
   const pkgs = flags.packages ?? env.XCLUSTER_PACKAGES
   if (pkgs !== undefined && pkgs !== '') {
