@@ -20,7 +20,7 @@ import { getTopology } from '../topology/index.ts'
 import { CLUSTER_OPTIONS, NAME_HELP, NAME_OPT, clusterName, parseClusterArgs, strictArgs, vmNumber, type Command } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
 import { progressPrinter } from './progress.ts'
-import { resolveSettings } from './settings.ts'
+import { dropEnvForAbsentVms, resolveSettings } from './settings.ts'
 
 const setup: Command = {
   name: 'setup',
@@ -49,6 +49,7 @@ const env: Command = {
     const { flags, positionals, bools } = parseClusterArgs(args, ['json'])
     if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
     const { settings, options } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc env: ${l}\n`))
     const { problems } = checkOptions(options)
     if (bools.has('json')) {
       process.stdout.write(JSON.stringify({ settings, home: xclusterHome(), problems }, null, 2) + '\n')
@@ -70,7 +71,8 @@ const start: Command = {
   options: CLUSTER_OPTIONS,
   async run(args) {
     const { flags, positionals } = parseClusterArgs(args)
-    const { options } = resolveSettings(flags, process.env)
+    const { options, settings } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc start: ${l}\n`))
     const name = options.name ?? 'default'
     const home = xclusterHome()
     const running = findCluster(home, name)
@@ -153,7 +155,8 @@ const scaleout: Command = {
     const { flags, positionals } = parseClusterArgs(args)
     if (!positionals.length) throw new CliUsageError('expected at least one VM number')
     const nums = positionals.map(vmNumber)
-    const { options } = resolveSettings(flags, process.env)
+    const { options, settings } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, nums, () => {})
     const cluster = await attachCluster(clusterName(flags.name))
     const progress = progressPrinter(process.stderr)
     const vms = await cluster.scaleOut(nums, { nets: options.nets, memVm: options.memVm, smpVm: options.smpVm }).finally(() => progress.done())
