@@ -18,6 +18,7 @@ export interface Command {
  * says it, and `--name` is a usage error that says it too.
  */
 export const NAMELESS: Readonly<Record<string, string>> = {
+  ls: 'it lists every cluster of the home',
   setup: 'setup is machine-wide (the host packages and the VM image it builds are shared by every cluster)',
   packages: 'package layers are shared by every cluster of the home (a cache under XCLUSTER_HOME)',
   snapshot: 'snapshots are shared by every cluster of the home (keyed by configuration)',
