@@ -1,16 +1,17 @@
 // Cluster options as the user writes them, and the one place they are
 // normalised: checkOptions composes the checks that live beside their
 // features (networking in ../net/options.ts, topologies in
-// ../topology/apply.ts, impairments in ../plan/impairment.ts) and returns
-// the spec with every problem found. Pure: the host's part of the
+// ../topology/apply.ts, impairments in ./faults.ts, overlays and packages in
+// ./list-options.ts) and returns the spec with every problem found. Pure: the host's part of the
 // validation (programs, paths, rights) is ./validate.ts.
 import { isIPv6 } from 'node:net'
 import { Checker, didYouMean, isInt, show } from '../plan/check.ts'
-import { impairmentProblems, type Impairment } from '../plan/impairment.ts'
+import type { Impairment } from '../plan/impairment.ts'
 import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
 import { applyTopology } from '../topology/apply.ts'
-import { checkPackages } from './package-options.ts'
+import { checkImpairments } from './faults.ts'
+import { checkOverlays, checkPackages } from './list-options.ts'
 import type { CustomStart } from './start-context.ts'
 
 export type { CustomNetwork }
@@ -217,47 +218,6 @@ function vmNumbers(c: Checker, counts: { nvm: number; nrouters: number; ntesters
     } else vms.add(v)
   }
   return vms
-}
-
-/** Overlays for all VMs, per role and per VM number. */
-function checkOverlays(c: Checker, opts: ClusterOptions): Pick<ClusterSpec, 'overlays' | 'overlaysRole' | 'overlaysVm'> {
-  const overlays = c.pathList('overlays', opts.overlays)
-  if (opts.ovlPath !== undefined) c.pathList('ovlPath', opts.ovlPath, 'directories')
-  const overlaysRole: Partial<Record<Role, string[]>> = {}
-  const byRole = opts.overlaysRole as unknown
-  if (byRole !== undefined) {
-    if (typeof byRole !== 'object' || byRole === null) {
-      c.add(`Expected \`overlaysRole\` to be an object keyed by role, got ${show(byRole)}`)
-    } else {
-      for (const [role, list] of Object.entries(byRole)) {
-        if (role !== 'node' && role !== 'router' && role !== 'tester') {
-          c.add(`Expected the keys of \`overlaysRole\` to be node, router or tester, got ${show(role)}`)
-          continue
-        }
-        overlaysRole[role] = c.pathList(`overlaysRole.${role}`, list)
-      }
-    }
-  }
-  const overlaysVm = c.perVm('overlaysVm', opts.overlaysVm, (k, val) => c.pathList(k, val))
-  return { overlays, overlaysRole, overlaysVm }
-}
-
-/** Impairments per VM and net; they need the tools (tc, netem). */
-function checkImpairments(c: Checker, v: unknown, tools: unknown): Record<number, Record<number, Impairment>> {
-  const impairments = c.perVm('impairments', v, (k, val) => {
-    if (typeof val !== 'object' || val === null) {
-      c.add(`Expected \`${k}\` to be an object keyed by net number, got ${show(val)}`)
-      return undefined
-    }
-    const out: Record<number, Impairment> = {}
-    for (const [net, imp] of Object.entries(val as Record<string, Impairment>)) {
-      c.add(...impairmentProblems(imp ?? {}, `\`${k}[${net}]\``))
-      out[Number(net)] = imp
-    }
-    return out
-  })
-  if (Object.keys(impairments).length && tools !== true) c.add('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
-  return impairments
 }
 
 /**

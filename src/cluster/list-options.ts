@@ -1,13 +1,42 @@
-// Debian packages as options: for all VMs, per role and per VM number. Pure;
-// the layers themselves are ./packages.ts.
+// The options that come as lists for all VMs, per role and per VM number:
+// overlays and Debian packages. Pure; the overlay search path is
+// ./overlay-path.ts, the package layers ./packages.ts.
 import { show, type Checker } from '../plan/check.ts'
 import type { ClusterSpec, Role } from '../plan/spec.ts'
 
-export interface PackageOptions {
+export interface ListOptions {
+  overlays?: string[]
+  ovlPath?: string[]
+  overlaysRole?: Partial<Record<Role, string[]>>
+  overlaysVm?: Record<number, string[]>
   packages?: string[]
   packagesRole?: Partial<Record<Role, string[]>>
   packagesVm?: Record<number, string[]>
 }
+
+/** Overlays for all VMs, per role and per VM number. */
+export function checkOverlays(c: Checker, opts: ListOptions): Pick<ClusterSpec, 'overlays' | 'overlaysRole' | 'overlaysVm'> {
+  const overlays = c.pathList('overlays', opts.overlays)
+  if (opts.ovlPath !== undefined) c.pathList('ovlPath', opts.ovlPath, 'directories')
+  const overlaysRole: Partial<Record<Role, string[]>> = {}
+  const byRole = opts.overlaysRole as unknown
+  if (byRole !== undefined) {
+    if (typeof byRole !== 'object' || byRole === null) {
+      c.add(`Expected \`overlaysRole\` to be an object keyed by role, got ${show(byRole)}`)
+    } else {
+      for (const [role, list] of Object.entries(byRole)) {
+        if (role !== 'node' && role !== 'router' && role !== 'tester') {
+          c.add(`Expected the keys of \`overlaysRole\` to be node, router or tester, got ${show(role)}`)
+          continue
+        }
+        overlaysRole[role] = c.pathList(`overlaysRole.${role}`, list)
+      }
+    }
+  }
+  const overlaysVm = c.perVm('overlaysVm', opts.overlaysVm, (k, val) => c.pathList(k, val))
+  return { overlays, overlaysRole, overlaysVm }
+}
+
 
 /** A Debian package name (policy 5.6.1): lower-case letters, digits, +, - and ., starting with a letter or digit. */
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/
@@ -27,7 +56,7 @@ function packageList(c: Checker, key: string, v: unknown): string[] {
 }
 
 /** Debian packages for all VMs, per role and per VM number. */
-export function checkPackages(c: Checker, opts: PackageOptions): Pick<ClusterSpec, 'packages' | 'packagesRole' | 'packagesVm'> {
+export function checkPackages(c: Checker, opts: ListOptions): Pick<ClusterSpec, 'packages' | 'packagesRole' | 'packagesVm'> {
   const packages = packageList(c, 'packages', opts.packages)
   const packagesRole: Partial<Record<Role, string[]>> = {}
   const byRole = opts.packagesRole as unknown
