@@ -4,9 +4,9 @@
 // and plan, and the pcaps of the captures running in it, each with a short
 // summary.
 import { createHash } from 'node:crypto'
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 
@@ -46,18 +46,35 @@ async function pcapText(file: string): Promise<string | undefined> {
  * Where the parent is not this user's own 0700 directory: a random one.
  */
 export function reportScratch(key: string): string {
-  const base = join(tmpdir(), `xcluster-report-${process.getuid?.() ?? 0}`)
-  try {
-    mkdirSync(base, { recursive: true, mode: 0o700 })
-    const st = lstatSync(base)
-    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) throw new Error('not ours')
-  } catch {
-    return mkdtempSync(join(tmpdir(), 'xc-report-'))
-  }
+  const base = scratchBase()
   const dir = join(base, createHash('sha1').update(key).digest('hex').slice(0, 16))
+  // Twice: another worker's dropScratch may remove the (empty) parent between its check and the mkdir.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      mkdirSync(base, { recursive: true, mode: 0o700 })
+      const st = lstatSync(base)
+      if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) break
+      rmSync(dir, { recursive: true, force: true })
+      mkdirSync(dir, { mode: 0o700 })
+      return dir
+    } catch {
+      // gone meanwhile: once more
+    }
+  }
+  return mkdtempSync(join(tmpdir(), 'xc-report-'))
+}
+
+const scratchBase = (): string => join(tmpdir(), `xcluster-report-${process.getuid?.() ?? 0}`)
+
+/** Remove a directory of reportScratch, and its parent when nothing else is in it (no temp file is left). */
+export function dropScratch(dir: string): void {
   rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { mode: 0o700 })
-  return dir
+  if (dirname(dir) !== scratchBase()) return
+  try {
+    rmdirSync(scratchBase())
+  } catch {
+    // another worker's scratch is in it: the last one removes it
+  }
 }
 
 /**

@@ -4,13 +4,12 @@
 // gets the tail of every VM's console log attached.
 import { test as base, expect, vi } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
 import { disown, own, stopOwned } from '../cluster/owner.ts'
 import { ClusterConfigError } from '../errors.ts'
 import { vmRuns } from '../plan/check.ts'
 import { formatRcFailures } from '../plan/rc-failure.ts'
 import type { ProgressEvent } from '../plan/spec.ts'
-import { attachClusterReport, reportScratch, type Annotate } from './failure-report.ts'
+import { attachClusterReport, dropScratch, reportScratch, type Annotate } from './failure-report.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
@@ -222,7 +221,7 @@ export const test = base
           try {
             await attachClusterReport(c, annotate as Annotate, scratch)
           } finally {
-            rmSync(scratch, { recursive: true, force: true })
+            dropScratch(scratch)
           }
           // The cluster stays up after the run: say how to reach it where the failure is printed, at the end of the run.
           if (keep !== 'never') await annotate(keptMessage(c).trimEnd(), 'xcluster keep').catch(() => {})
