@@ -28,15 +28,32 @@ export class MissingDependencyError extends XclusterError {}
 /** Options that need rights (root or CAP_NET_ADMIN) this process lacks; lists every problem too. */
 export class PermissionError extends ClusterConfigError {}
 
-/** A VM did not come up in time; carries the tail of its console log. */
+/** An rc script of a VM that failed at boot: it exited non-zero, or it was not executable (and so not run). */
+export interface RcFailure {
+  /** Its path in the VM, e.g. /etc/init.d/40bird.rc. */
+  script: string
+  /** Its exit code; undefined when it was not executable. */
+  exitCode?: number
+  notExecutable: boolean
+  /** Its last lines of output and of error (at most 10 each; the whole is in /var/log/<script>.log and .err). */
+  stdout: string[]
+  stderr: string[]
+}
+
+/**
+ * A VM did not come up (in time, or at all); carries the tail of its console
+ * log, and the rc scripts that failed when that is why (`rcFailures: 'fail'`).
+ */
 export class VmBootError extends XclusterError {
+  readonly rcFailures: RcFailure[]
   constructor(
     readonly vm: string,
     readonly reason: string,
     readonly consoleTail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; rcFailures?: RcFailure[] },
   ) {
     super(`${vm} did not boot: ${reason}\n--- console of ${vm} (last lines) ---\n${consoleTail}`, options)
+    this.rcFailures = options?.rcFailures ?? []
   }
 }
 

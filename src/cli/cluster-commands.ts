@@ -20,8 +20,9 @@ import { planCluster } from '../plan/plan.ts'
 import { getTopology } from '../topology/index.ts'
 import { CLUSTER_OPTIONS, NAME_HELP, NAME_OPT, clusterName, parseClusterArgs, strictArgs, vmNumber, type Command } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
+import { clusterRows, formatRows } from './ls-command.ts'
 import { progressPrinter } from './progress.ts'
-import { resolveSettings } from './settings.ts'
+import { dropEnvForAbsentVms, resolveSettings } from './settings.ts'
 
 const setup: Command = {
   name: 'setup',
@@ -50,6 +51,7 @@ const env: Command = {
     const { flags, positionals, bools } = parseClusterArgs(args, ['json'])
     if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
     const { settings, options } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc env: ${l}\n`))
     const { problems } = checkOptions(options)
     if (bools.has('json')) {
       process.stdout.write(JSON.stringify({ settings, home: xclusterHome(), problems }, null, 2) + '\n')
@@ -71,7 +73,8 @@ const env: Command = {
  */
 export async function startDetached(args: string[], custom?: { start: CustomStart; label: string }): Promise<number> {
   const { flags, positionals } = parseClusterArgs(args)
-  const { options } = resolveSettings(flags, process.env)
+  const { options, settings } = resolveSettings(flags, process.env)
+  dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc start: ${l}\n`))
   const name = options.name ?? 'default'
   const home = xclusterHome()
   const running = findCluster(home, name)
@@ -133,14 +136,19 @@ const status: Command = {
         })
       : []
     const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: ns ?? null, vms }
+    // The home's other clusters: listed when no --name was given and none is called default (xc ls), named otherwise.
+    const others = clusterRows(xclusterHome()).filter((r) => r.id !== state?.id)
+    const running = others.filter((r) => r.running).map((r) => r.name)
     if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n')
-    else if (!state) process.stdout.write(`cluster ${name}: none running\n`)
+    else if (!state && values.name === undefined) process.stdout.write(`no cluster named default; the clusters of this home (xc ls):\n${formatRows(others, xclusterHome())}`)
+    else if (!state) process.stdout.write(`cluster ${name}: none running${running.length ? `; running in this home: ${running.join(', ')} (xc ls)` : ''}\n`)
     else {
       process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.rootless ? ' (rootless: the relay pid holding it)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
       for (const v of vms) {
         const where = 'host' in v ? `  host ${v.host}${v.reachable ? '' : ' (not answering)'}` : ''
         process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}${where}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)
       }
+      if (running.length) process.stdout.write(`also running in this home: ${running.join(', ')} (xc ls)\n`)
     }
     return 0
   },
@@ -169,7 +177,8 @@ const scaleout: Command = {
     const { flags, positionals } = parseClusterArgs(args)
     if (!positionals.length) throw new CliUsageError('expected at least one VM number')
     const nums = positionals.map(vmNumber)
-    const { options } = resolveSettings(flags, process.env)
+    const { options, settings } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, nums, () => {})
     const cluster = await attachCluster(clusterName(flags.name))
     const progress = progressPrinter(process.stderr)
     const vms = await cluster.scaleOut(nums, { nets: options.nets, memVm: options.memVm, smpVm: options.smpVm }).finally(() => progress.done())

@@ -22,7 +22,12 @@ export function findCluster(home: string, name: string): StateDir | undefined {
 export async function attachCluster(name = 'default', homeOverride?: string): Promise<RunningCluster> {
   const home = xclusterHome(homeOverride)
   const state = findCluster(home, name)
-  if (!state) throw new XclusterError(`No cluster named ${name} is running (start one with \`xc start --name=${name}\`)`)
+  if (!state) {
+    // A misspelled name: the ones that do run, before the suggestion to start one.
+    const running = [...new Set(listStates(home).filter((s) => clusterAlive(s.state) && s.state.plan).map((s) => s.state.name))].sort()
+    const there = running.length ? `; running in this home: ${running.join(', ')} (xc ls). Or start one` : ' (start one'
+    throw new XclusterError(`No cluster named ${name} is running${there} with \`xc start --name=${name}\`${running.length ? '' : ')'}`)
+  }
   const s = state.state
   const options = { ...(s.options ?? {}), home } as ClusterOptions
   // The recorded options validate as they did at start; when they no longer

@@ -18,6 +18,7 @@ import type { ClusterPlan, VmPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU, resolveAccel } from '../qemu/accel.ts'
 import { QemuProcess } from '../qemu/launcher.ts'
+import { formatRcFailures, parseRcReport } from '../plan/rc-failure.ts'
 import { qemuArgs } from '../qemu/qemu-args.ts'
 import { defaultBootConcurrency } from './admission.ts'
 import { waitForConsoleMarker } from './console-marker.ts'
@@ -142,8 +143,11 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
       const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secrets[vmPlan.name])
       await rekey(ctx, ch)
       vm.adoptChannel(ch)
+      checkRcFailures(ctx, vm, ch)
     } else {
-      vm.adoptChannel(await waitReady(vm, ctx.bootTimeout))
+      const ch = await waitReady(vm, ctx.bootTimeout)
+      vm.adoptChannel(ch)
+      checkRcFailures(ctx, vm, ch)
     }
     return vm
   } catch (e) {
@@ -170,6 +174,23 @@ export async function restoreOrBoot(ctx: BootContext, vmPlan: VmPlan, from: Snap
     await ctx.backend.releaseVm(vmPlan)
     return bootVm(ctx, vmPlan, onLaunch)
   }
+}
+
+/**
+ * The rc scripts that failed in `vm`'s boot, as its control shell reported
+ * them at ready: kept on the VM and said on stderr, or (rcFailures: 'fail')
+ * a VmBootError that names them.
+ */
+function checkRcFailures(ctx: BootContext, vm: RunningVm, ch: ShellChannel): void {
+  const failures = parseRcReport(ch.rcReport)
+  vm.rcFailures = failures
+  if (!failures.length) return
+  const report = formatRcFailures(vm.name, failures)
+  if (ctx.spec.rcFailures === 'fail') {
+    const what = failures.length === 1 ? 'an rc script failed' : `${failures.length} rc scripts failed`
+    throw new VmBootError(vm.name, `${what} (rcFailures: 'fail'):\n${report}`, vm.consoleTail(), { rcFailures: failures })
+  }
+  for (const f of failures) process.stderr.write(`xcluster: cluster ${ctx.spec.name}: ${formatRcFailures(vm.name, [f])}\n`)
 }
 
 /** The last lines of a VM's QEMU log, on one line. */
