@@ -137,3 +137,17 @@ export class HostUnreachableError extends XclusterError {
     super(message)
   }
 }
+
+/** A lock between processes (package cache, snapshots, cluster names, port blocks) could not be taken: held by another process for longer than the bound (`timedOut`), or its file could not be opened or locked. */
+export class LockError extends XclusterError {
+  constructor(
+    readonly path: string,
+    readonly timedOut: boolean,
+    /** The process holding it when the wait ran out, as it wrote itself into the file. */
+    readonly holder: number | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
