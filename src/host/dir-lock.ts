@@ -10,8 +10,9 @@
 // was gone: six processes racing over a dead owner's lock had up to three
 // inside at once (a check, then a delete of a lock another had just taken).
 import { spawn } from 'node:child_process'
-import { closeSync, fchmodSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fchmodSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { LockError, MissingDependencyError } from '../errors.ts'
+import { which } from './which.ts'
 
 /** Exit code asked of flock(1) for "the wait ran out" (-E), so that it differs from its other errors. */
 const TIMED_OUT = 75
@@ -23,7 +24,8 @@ function openLockFile(path: string): number {
     fchmodSync(fd, 0o644) // not narrowed by the umask: other users of a shared lock directory open it to lock it
     return fd
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    // EACCES: there, and another user's in a sticky directory (fs.protected_regular refuses O_CREAT on it).
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' && (e as NodeJS.ErrnoException).code !== 'EACCES') throw e
   }
   try {
     return openSync(path, 'r+')
@@ -34,10 +36,15 @@ function openLockFile(path: string): number {
   return openSync(path, 'r')
 }
 
+/** flock(1): on PATH, else where util-linux puts it (a PATH without /usr/bin still locks). */
+function flockProgram(): string {
+  return which('flock') ?? ['/usr/bin/flock', '/bin/flock'].find((p) => existsSync(p)) ?? 'flock'
+}
+
 /** Take flock(LOCK_EX) on `fd` through flock(1), waiting up to `timeoutMs`; false when the wait ran out. */
 function flockFd(fd: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn('flock', ['--exclusive', '--conflict-exit-code', String(TIMED_OUT), '--wait', String(Math.max(timeoutMs, 1) / 1000), '3'], {
+    const child = spawn(flockProgram(), ['--exclusive', '--conflict-exit-code', String(TIMED_OUT), '--wait', String(Math.max(timeoutMs, 1) / 1000), '3'], {
       stdio: ['ignore', 'ignore', 'pipe', fd],
     })
     let stderr = ''
