@@ -151,7 +151,8 @@ const stop: Command = {
     const home = xclusterHome()
     const found = lookupCluster(home, name)
     // Dead (its keeper and VMs gone) or damaged: what it left is removed, by its records or by what names its id.
-    if (found && found.kind !== 'live') {
+    if (found?.kind === 'starting') throw new XclusterError(`cluster ${name} (${found.state.id}) is starting (pid ${found.state.state.owner.pid}): stop it once it is up, or end that start`)
+    if (found?.kind === 'dead' || found?.kind === 'damaged') {
       const [id, removed, was] =
         found.kind === 'dead'
           ? [found.state.id, await removeClusterResources(home, found.state), 'was not running any more']

@@ -21,13 +21,18 @@ export function findCluster(home: string, name: string): StateDir | undefined {
   return listStates(home).find((s) => s.state.name === name && clusterAlive(s.state) && s.state.plan)
 }
 
-/** What the name `name` stands for in `home`: a live cluster, a dead one not yet removed, one whose record is damaged, or nothing. */
-export type Lookup = { kind: 'live'; state: StateDir } | { kind: 'dead'; state: StateDir } | { kind: 'damaged'; damaged: DamagedState }
+/** What the name `name` stands for in `home`: a live cluster, one still starting, a dead one not yet removed, one whose record is damaged, or nothing. */
+export type Lookup = { kind: 'live'; state: StateDir } | { kind: 'starting'; state: StateDir } | { kind: 'dead'; state: StateDir } | { kind: 'damaged'; damaged: DamagedState }
+
+/** Live with a plan, live before its plan (a start in progress), or dead. */
+function kindOf(state: StateDir): 'live' | 'starting' | 'dead' {
+  return clusterAlive(state.state) ? (state.state.plan ? 'live' : 'starting') : 'dead'
+}
 
 /**
  * The cluster called `name`: the one that holds the name (`xc start`'s,
- * names.ts), whatever its state, else a live one of that name, else a dead
- * one of that name not yet removed.
+ * names.ts), whatever its state, else a live one of that name, else one
+ * not stopped, else any not yet removed.
  */
 export function lookupCluster(home: string, name: string): Lookup | undefined {
   const holder = nameHolder(home, name)
@@ -36,14 +41,15 @@ export function lookupCluster(home: string, name: string): Lookup | undefined {
     const r = readRecord(dir)
     if ('record' in r) {
       const state = StateDir.open(dir, r.record)
-      return clusterAlive(r.record) && r.record.plan ? { kind: 'live', state } : { kind: 'dead', state }
+      return { kind: kindOf(state), state }
     }
     if (existsSync(dir)) return { kind: 'damaged', damaged: { id: holder, dir, reason: r.damaged } }
   }
   const live = findCluster(home, name)
   if (live) return { kind: 'live', state: live }
-  const dead = listStates(home).find((s) => s.state.name === name)
-  return dead && { kind: 'dead', state: dead }
+  const named = listStates(home).filter((s) => s.state.name === name)
+  const state = named.find((s) => !s.state.stoppedAt) ?? named[0]
+  return state && { kind: kindOf(state), state }
 }
 
 /** A handle on the running cluster `name` started by another process. */

@@ -4,7 +4,7 @@
 import { ClusterNameTakenError, DiskWriteError, XclusterError } from '../errors.ts'
 import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
 import { isDiskFull, noSpaceLeft } from '../host/durable.ts'
-import { takeName } from '../host/names.ts'
+import { nameTakenBy, takeName } from '../host/names.ts'
 import { startKeeper } from '../host/keeper.ts'
 import { ensureReaper } from '../host/reaper.ts'
 import { allocatePortBlock, allocationOf } from '../host/port-block.ts'
@@ -33,18 +33,25 @@ export interface StartOptions {
 export async function startCluster(options: ClusterOptions = {}, start: StartOptions = {}): Promise<RunningCluster> {
   const spec = validateOptions(options)
   const { home } = spec
+  // A name a live cluster has fails at once, before packages are built (the atomic take is below, once there is a record).
+  if (start.detached) nameFree(home, spec.name)
+  // Packages are resolved and their layers built before anything runs: a bad name starts nothing.
+  const layers = await packageLayers(spec, spec.vms)
   await cleanupDeadClusters(home)
-  // The record first (it appears whole, or a DiskWriteError and nothing), so that a detached cluster's name is taken at once.
-  const state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
-  let ssh: Awaited<ReturnType<typeof connectSshHosts>> | undefined
+  // ssh hosts: reached, checked and the VMs placed before anything exists (a host that cannot be used starts nothing).
+  const ssh = spec.sshHosts ? await connectSshHosts(spec) : undefined
+  let state: StateDir
+  try {
+    // The record appears whole, or a DiskWriteError and nothing.
+    state = StateDir.create(home, spec.name, spec.network, start.detached ?? false)
+  } catch (e) {
+    for (const h of ssh?.hosts.values() ?? []) h.close()
+    throw e
+  }
   let ctx: BootContext | undefined
   let sc: StartContext | undefined
   try {
     if (start.detached) await claimName(home, spec.name, state.id)
-    // Packages are resolved and their layers built before anything runs: a bad name starts nothing.
-    const layers = await packageLayers(spec, spec.vms)
-    // ssh hosts: reached, checked and the VMs placed before anything runs (a host that cannot be used starts nothing).
-    ssh = spec.sshHosts ? await connectSshHosts(spec) : undefined
     // From here on this process has something on the host that a kill must not leave behind.
     if (!start.detached) {
       const reaper = ensureReaper(home)
@@ -104,15 +111,18 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
   }
 }
 
-/**
- * Take `name` for a detached cluster (names.ts), or throw
- * ClusterNameTakenError. A live cluster of a process (a test's) under that
- * name refuses it too: `xc --name` would not know which one is meant.
- */
-async function claimName(home: string, name: string, id: string): Promise<void> {
-  await takeName(home, name, id)
+/** Throw ClusterNameTakenError when a live cluster other than `id` has `name`: one that holds it (names.ts), or a live cluster of a process (a test's) of that name, which would make `xc --name` ambiguous. */
+function nameFree(home: string, name: string, id?: string): void {
+  const holder = nameTakenBy(home, name)
+  if (holder !== undefined && holder !== id) throw new ClusterNameTakenError(name, holder)
   const other = listStates(home).find((s) => s.id !== id && !s.state.detached && s.state.name === name && clusterAlive(s.state))
   if (other) throw new ClusterNameTakenError(name, other.id)
+}
+
+/** Take `name` for the detached cluster `id` (names.ts: atomically, for its life), or throw ClusterNameTakenError naming the cluster that has it. */
+async function claimName(home: string, name: string, id: string): Promise<void> {
+  await takeName(home, name, id)
+  nameFree(home, name, id)
 }
 
 /**

@@ -50,7 +50,6 @@ function tempPlaces(home: string): Array<{ dir: string; pid: RegExp }> {
   return [
     { dir: runDir(home), pid: /^\.(?:new|gone)-[0-9a-f]{8}-(\d+)$/ },
     { dir: runDir(home), pid: durable },
-    { dir: join(runDir(home), 'names'), pid: durable },
     { dir: snapshotsDir(home), pid: /^\.tmp-[0-9a-f]+-(\d+)$/ },
     { dir: join(home, 'packages', 'layers'), pid: /\.tmp-(\d+)(?:\.build-\w+)?$/ },
     { dir: join(home, 'packages', 'layers'), pid: durable },

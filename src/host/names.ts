@@ -1,7 +1,7 @@
 // Names of the clusters that outlive their process (`xc start`, a fixture's
 // kept cluster): unique in a home for the life of the cluster, because `xc
 // ... --name=x` must mean one cluster. A name is a symlink
-// run/names/<name> -> <id>, made and taken over only under a flock
+// <home>/names/<name> -> <id>, made and taken over only under a flock
 // (dir-lock.ts), so that two starts of one name cannot both pass: the second
 // fails at once with ClusterNameTakenError naming the first. The name of a
 // cluster that is gone (its owner and VMs dead, or its record damaged) is
@@ -15,8 +15,9 @@ import { runDir } from './home.ts'
 import { fsyncDir } from './durable.ts'
 import { clusterAlive, readRecord } from './state-dir.ts'
 
-function namesDir(home: string): string {
-  return join(runDir(home), 'names')
+/** Beside run/ (not in it: run/ has the clusters' directories only, and is empty when none is left). */
+export function namesDir(home: string): string {
+  return join(home, 'names')
 }
 
 /** The id of the cluster that holds `name` in `home`, if any (it may be dead: see nameTakenBy). */
@@ -41,6 +42,12 @@ export function namesOf(home: string, id: string): string[] {
 function lives(home: string, id: string): boolean {
   const r = readRecord(join(runDir(home), id))
   return 'record' in r && clusterAlive(r.record)
+}
+
+/** The id of the live cluster that holds `name`, if any (without the lock: a check before the atomic take). */
+export function nameTakenBy(home: string, name: string): string | undefined {
+  const holder = nameHolder(home, name)
+  return holder !== undefined && lives(home, holder) ? holder : undefined
 }
 
 /** Take `name` for cluster `id`, or throw ClusterNameTakenError naming the live cluster that has it. */
