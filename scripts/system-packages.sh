@@ -20,10 +20,12 @@ set -euo pipefail
 # and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
 # lz4: unpacks the cloud kernel's vmlinux for PVH boot;
 # tcpdump .. jq: the programs of the tools disk (tools: true); dpkg/apt: the kernel
-# and the package layers; fakeroot: a package layer built as a user; acl: xc nsadd.
+# and the package layers; fakeroot: a package layer built as a user; acl: xc nsadd;
+# util-linux: flock (the locks between processes) and setpriv (Essential in Debian:
+# named for a minimal container that lacks it).
 PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs lz4
   tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash jq
-  fakeroot acl
+  fakeroot acl util-linux
   "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -195,3 +195,46 @@ export class HookError extends XclusterError {
     super(message, options)
   }
 }
+
+/**
+ * A file of the harness could not be written: the disk is full (`code`
+ * ENOSPC or EDQUOT) or it refused the write. Nothing was left half-written:
+ * the file keeps its old content, or does not exist.
+ */
+export class DiskWriteError extends XclusterError {
+  readonly path: string
+  readonly code?: string
+  /** `code` when the cause does not carry one (a step that failed on a disk found full: ENOSPC). */
+  constructor(path: string, cause: unknown, code = (cause as NodeJS.ErrnoException | undefined)?.code) {
+    const full = code === 'ENOSPC' || code === 'EDQUOT'
+    const why = full ? `the disk is full (${code})` : cause instanceof Error ? cause.message : String(cause)
+    super(`could not write ${path}: ${why}; free space there${full ? '' : ' or fix the rights'}, then \`xc cleanup\` removes what failed runs left`, { cause })
+    this.path = path
+    this.code = code
+  }
+}
+
+/** A lock between processes (package cache, snapshots, cluster names, port blocks) could not be taken: held by another process for longer than the bound (`timedOut`), or its file could not be opened or locked. */
+export class LockError extends XclusterError {
+  constructor(
+    readonly path: string,
+    readonly timedOut: boolean,
+    /** The process holding it when the wait ran out, as it wrote itself into the file. */
+    readonly holder: number | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** A cluster that outlives its process (`xc start`, a kept fixture) is running under this name in this home already. */
+export class ClusterNameTakenError extends XclusterError {
+  constructor(
+    readonly clusterName: string,
+    /** The id of the cluster that has the name. */
+    readonly holder: string,
+  ) {
+    super(`cluster ${clusterName} is already running (id ${holder}); stop it with \`xc stop --name=${clusterName}\` or pick another --name`)
+  }
+}

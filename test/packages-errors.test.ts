@@ -117,13 +117,12 @@ async function configError(p: Promise<unknown>): Promise<ClusterConfigError> {
   return e as ClusterConfigError
 }
 
-/** What is under home/packages besides the apt state's lists: layers, memos, partial downloads, the lock. */
+/** What is under home/packages besides the apt state's lists and the lock file (flock's, which stays: dir-lock.ts): layers, memos, partial downloads. */
 function cacheEntries(home: string): string[] {
   const dir = join(home, 'packages')
   const out: string[] = []
   for (const f of readdirSync(join(dir, 'layers'))) out.push(`layers/${f}`)
   for (const f of readdirSync(join(dir, 'sets'))) out.push(`sets/${f}`)
-  if (existsSync(join(dir, '.lock'))) out.push('.lock')
   for (const apt of readdirSync(dir).filter((d) => d.startsWith('apt-'))) {
     for (const f of readdirSync(join(dir, apt, 'debs'))) if (f.startsWith('.')) out.push(`${apt}/debs/${f}`)
   }

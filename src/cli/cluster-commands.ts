@@ -3,18 +3,20 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { attachCluster, findCluster } from '../cluster/attach.ts'
+import { attachCluster, findCluster, lookupCluster } from '../cluster/attach.ts'
 import { checkOptions } from '../cluster/options.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
 import { remoteVmsAlive } from '../cluster/ssh-hosts.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
-import { cleanupDeadClusters } from '../host/cleanup.ts'
+import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
+import { removeDamagedCluster } from '../host/damaged.ts'
+import { namesOf } from '../host/names.ts'
 import { xclusterHome } from '../host/home.ts'
 import { allocationOf } from '../host/port-block.ts'
 import { sameProcess } from '../host/proc.ts'
-import { clusterAlive, listStates } from '../host/state-dir.ts'
+import { clusterAlive, scanStates } from '../host/state-dir.ts'
 import { buildImage } from '../image/build-image.ts'
 import { planCluster } from '../plan/plan.ts'
 import { getTopology } from '../topology/index.ts'
@@ -76,11 +78,7 @@ export async function startDetached(args: string[], custom?: { start: CustomStar
   const { options, settings } = resolveSettings(flags, process.env)
   dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc start: ${l}\n`))
   const name = options.name ?? 'default'
-  const home = xclusterHome()
-  const running = findCluster(home, name)
-  if (running) {
-    throw new XclusterError(`cluster ${name} is already running (id ${running.id}); stop it with \`xc stop --name=${name}\` or pick another --name`)
-  }
+  // A name taken already is a ClusterNameTakenError from the start itself, at once (taken atomically there, not checked here).
   if (positionals.length) options.overlays = positionals
   if (custom) {
     options.start = (ctx) => {
@@ -114,7 +112,16 @@ const status: Command = {
   async run(args) {
     const { values } = strictArgs(args, { ...NAME_OPT, json: { type: 'boolean' } }, [0, 0])
     const name = clusterName(values.name)
-    const state = listStates(xclusterHome()).find((s) => s.state.name === name && !s.state.stoppedAt)
+    const home = xclusterHome()
+    const found = lookupCluster(home, name)
+    if (found?.kind === 'damaged') {
+      // Its record cannot be read: what it is and whether it runs are unknown; it is removed as a dead cluster.
+      const { id, reason } = found.damaged
+      if (values.json) process.stdout.write(JSON.stringify({ name, running: false, damaged: reason, id, network: null, netns: null, vms: [] }, null, 2) + '\n')
+      else process.stdout.write(`cluster ${name} (${id}): damaged: ${reason}; \`xc stop --name=${name}\` or \`xc cleanup\` removes what it left\n`)
+      return 0
+    }
+    const state = found && !found.state.state.stoppedAt ? found.state : undefined
     const alive = state ? clusterAlive(state.state) : false
     // Rootless, the namespace has no name: the pid of the relay that holds it (nsenter -t PID -U -n --preserve-credentials).
     const ns = state?.state.rootless ? `rootless:${state.state.relay?.pid ?? '?'}` : state?.state.netns
@@ -141,7 +148,11 @@ const status: Command = {
     const running = others.filter((r) => r.running).map((r) => r.name)
     if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n')
     else if (!state && values.name === undefined) process.stdout.write(`no cluster named default; the clusters of this home (xc ls):\n${formatRows(others, xclusterHome())}`)
-    else if (!state) process.stdout.write(`cluster ${name}: none running${running.length ? `; running in this home: ${running.join(', ')} (xc ls)` : ''}\n`)
+    else if (!state) {
+      process.stdout.write(`cluster ${name}: none running${running.length ? `; running in this home: ${running.join(', ')} (xc ls)` : ''}\n`)
+      const unknown = scanStates(home).damaged.filter((d) => !namesOf(home, d.id).length)
+      if (unknown.length) process.stdout.write(`damaged records in ${home} (whose name is unknown): ${unknown.map((d) => d.id).join(' ')}; \`xc cleanup\` removes what they left\n`)
+    }
     else {
       process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.rootless ? ' (rootless: the relay pid holding it)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
       for (const v of vms) {
@@ -161,7 +172,21 @@ const stop: Command = {
   options: NAME_HELP,
   async run(args) {
     const { values } = strictArgs(args, NAME_OPT, [0, 0])
-    const cluster = await attachCluster(clusterName(values.name))
+    const name = clusterName(values.name)
+    const home = xclusterHome()
+    const found = lookupCluster(home, name)
+    // Dead (its keeper and VMs gone) or damaged: what it left is removed, by its records or by what names its id.
+    if (found?.kind === 'starting') throw new XclusterError(`cluster ${name} (${found.state.id}) is starting (pid ${found.state.state.owner.pid}): stop it once it is up, or end that start`)
+    if (found?.kind === 'dead' || found?.kind === 'damaged') {
+      const [id, removed, was] =
+        found.kind === 'dead'
+          ? [found.state.id, await removeClusterResources(home, found.state), 'was not running any more']
+          : [found.damaged.id, await removeDamagedCluster(home, found.damaged), `was damaged: ${found.damaged.reason}`]
+      process.stdout.write(`cluster ${name} (${id}) ${was}; removed what it left:\n`)
+      for (const line of removed) process.stdout.write(`  removed ${line}\n`)
+      return 0
+    }
+    const cluster = await attachCluster(name)
     await cluster.stop()
     process.stdout.write(`cluster ${cluster.name} (${cluster.id}) stopped\n`)
     return 0
@@ -241,7 +266,7 @@ const cleanup: Command = {
     if (!reports.length) process.stdout.write(`nothing to clean up${name === undefined ? '' : ` of cluster ${name}`}${running ? ` (it is running, id ${running.id}: stop it with \`xc stop --name=${name}\`)` : ''}\n`)
     let failed = 0
     for (const r of reports) {
-      process.stdout.write(`cluster ${r.name} (${r.id}):\n`)
+      process.stdout.write(`cluster ${r.name} (${r.id})${r.damaged ? `, damaged: ${r.damaged}; removed as a dead cluster whose shape is unknown` : ''}:\n`)
       for (const line of r.removed) process.stdout.write(`  removed ${line}\n`)
       if (r.error) {
         failed++

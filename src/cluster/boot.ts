@@ -3,10 +3,11 @@
 // restart, scale-out and attach all make it with prepareBoot.
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
 import { VmBootError, XcTimeoutError } from '../errors.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
+import { noSpaceLeft } from '../host/durable.ts'
 import { spawnerFor, type Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { waitFor } from '../host/wait.ts'
@@ -218,7 +219,8 @@ async function waitReady(vm: RunningVm, timeoutMs: number, restoredSecret?: stri
     const log = qemuLogTail(vm)
     return new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log}` : ''}`, vm.consoleTail())
   }
-  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive)
+  // A full disk keeps QEMU from writing the console, and with it the marker: then connect at once (the guest runs all the same).
+  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive || noSpaceLeft(dirname(vm.record.console)))
   // Rejects when QEMU exits, so that a channel waiting for the ready marker gives up at once.
   let ready = false
   const death = waitFor(() => !vm.alive, { timeoutMs, intervalMs: 100, abort: () => ready }).then((gone) => {

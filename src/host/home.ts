@@ -41,3 +41,8 @@ export function imagePaths(home: string): ImagePaths {
 export function runDir(home: string): string {
   return join(home, 'run')
 }
+
+/** Directory holding the snapshots, one directory per key. */
+export function snapshotsDir(home: string): string {
+  return join(home, 'snapshots')
+}

@@ -8,7 +8,8 @@
 import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { PortLockDirError, XclusterError } from '../errors.ts'
+import { DiskWriteError, PortLockDirError, XclusterError } from '../errors.ts'
+import { withDirLock } from './dir-lock.ts'
 import { runDir } from './home.ts'
 import type { Allocation } from '../plan/plan.ts'
 
@@ -169,10 +170,25 @@ export async function busyPorts(block: number, vms: number[]): Promise<number[]>
 }
 
 /**
+ * The machine's lock of port-block allocation (flock on `.lock` in the lock
+ * directory): a stale block's lock is checked and taken over, or a block
+ * released, by one process at a time. Without it, two starts that both saw
+ * a dead owner's lock could both remove it and one of them the other's new
+ * one (a check, then a delete).
+ */
+function underBlockLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withDirLock(join(lockDir(), '.lock'), fn, 60_000, 'the port-block lock')
+}
+
+/**
  * Lock a block for cluster `clusterId` of `home` whose ports for `vms` are
  * free. A lock whose owner is gone (ownerGone) is taken over.
  */
-export async function allocatePortBlock(home: string, clusterId: string, vms: number[]): Promise<number> {
+export function allocatePortBlock(home: string, clusterId: string, vms: number[]): Promise<number> {
+  return underBlockLock(() => allocate(home, clusterId, vms))
+}
+
+async function allocate(home: string, clusterId: string, vms: number[]): Promise<number> {
   const dir = lockDir()
   const blocks = portBlocks()
   if (!blocks.length) {
@@ -204,8 +220,15 @@ export async function allocatePortBlock(home: string, clusterId: string, vms: nu
     } catch {
       continue // taken by a parallel start between our look and our open
     }
-    writeSync(fd, `${clusterId} ${home}\n`)
-    closeSync(fd)
+    try {
+      writeSync(fd, `${clusterId} ${home}\n`)
+    } catch (e) {
+      // A lock without its owner would be taken for a dead one's: none at all.
+      rmSync(lock, { force: true })
+      throw new DiskWriteError(lock, e)
+    } finally {
+      closeSync(fd)
+    }
     if ((await busyPorts(block, vms)).length === 0) return block
     rmSync(lock, { force: true })
   }
@@ -215,12 +238,20 @@ export async function allocatePortBlock(home: string, clusterId: string, vms: nu
   )
 }
 
-/** Release a block, if `clusterId` holds it. */
-export function releasePortBlock(block: number, clusterId: string): void {
+/** Release a block, if `clusterId` holds it; true when it did. */
+export async function releasePortBlock(block: number, clusterId: string): Promise<boolean> {
   const lock = join(portLockDir(), String(block))
-  try {
-    if (lockOwner(readFileSync(lock, 'utf8')).id === clusterId) rmSync(lock, { force: true })
-  } catch {
-    // already gone
+  const mine = (): boolean => {
+    try {
+      return lockOwner(readFileSync(lock, 'utf8')).id === clusterId
+    } catch {
+      return false // already gone
+    }
   }
+  if (!mine()) return false
+  return underBlockLock(async () => {
+    if (!mine()) return false
+    rmSync(lock, { force: true })
+    return true
+  })
 }

@@ -15,12 +15,13 @@
 // A layer is built in a temporary file and renamed when complete; every
 // cluster and VM that asks for the same resolved set shares it.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ClusterConfigError } from '../errors.ts'
+import { ClusterConfigError, DiskWriteError } from '../errors.ts'
 import { codeHash } from '../host/code-hash.ts'
 import { withDirLock } from '../host/dir-lock.ts'
+import { noSpaceLeft, writeFileDurable } from '../host/durable.ts'
 import { BASE_GROUP as GROUP, BASE_PASSWD as PASSWD } from '../plan/model.ts'
 import { aptRoot, downloadPackages, haveLists, listsStamp, resolvePackages, updateLists, type AptRoot } from './apt.ts'
 import type { ResolvedPackage } from './apt.ts'
@@ -127,13 +128,17 @@ export async function packageLayer(home: string, names: string[], opts: LayerOpt
       try {
         manifest = await buildLayer(got.files, sorted, packages, k, tmp)
         renameSync(tmp, join(dir, 'layers', `${k}.ext4`))
+      } catch (e) {
+        // Out of space (tar or mke2fs said so, or the disk is full now): a DiskWriteError, the tool's own error as its cause.
+        const full = noSpaceLeft(join(dir, 'layers')) || /No space left on device|ENOSPC/.test((e as Error).message)
+        throw full && !(e instanceof DiskWriteError) ? new DiskWriteError(tmp, e, 'ENOSPC') : e
       } finally {
         rmSync(tmp, { force: true })
       }
-      writeFileSync(join(dir, 'layers', `${k}.json`), JSON.stringify(manifest, null, 2) + '\n')
+      writeFileDurable(join(dir, 'layers', `${k}.json`), JSON.stringify(manifest, null, 2) + '\n', 0o644)
       log(`packages: layer ${k} ready (${packages.length} packages, ${(manifest.bytes / 1048576).toFixed(0)} MiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
     }
-    writeFileSync(memo, JSON.stringify({ names: sorted, key: manifest.key }) + '\n')
+    writeFileDurable(memo, JSON.stringify({ names: sorted, key: manifest.key }) + '\n', 0o644)
     return { path: join(dir, 'layers', `${manifest.key}.ext4`), manifest, cached: false }
   }, 30 * 60_000, 'the package cache lock')
 }
