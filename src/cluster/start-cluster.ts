@@ -7,7 +7,7 @@ import { isDiskFull, noSpaceLeft } from '../host/durable.ts'
 import { nameTakenBy, takeName } from '../host/names.ts'
 import { startKeeper } from '../host/keeper.ts'
 import { ensureReaper } from '../host/reaper.ts'
-import { allocatePortBlock, allocationOf } from '../host/port-block.ts'
+import { allocatePortBlock, allocationOf, NAMESPACED_BLOCK } from '../host/port-block.ts'
 import { clusterAlive, listStates, StateDir } from '../host/state-dir.ts'
 import { Teardown } from '../host/teardown.ts'
 import { planCluster } from '../plan/plan.ts'
@@ -57,8 +57,11 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       const reaper = ensureReaper(home)
       state.update((r) => (r.reaper = reaper))
     }
-    const block = await allocatePortBlock(home, state.id, spec.vms)
-    state.update((r) => (r.portBlock = block))
+    // Only shared user-mode nets are on the host's loopback, where the clusters of every home and user must not meet: they take
+    // a block of ports and groups machine-wide. Every other cluster's are in a namespace of its own: one block for all, no lock.
+    const shared = spec.userNets === 'shared'
+    const block = shared ? await allocatePortBlock(home, state.id, spec.vms) : NAMESPACED_BLOCK
+    if (shared) state.update((r) => (r.portBlock = block))
     const plan = planCluster(spec, allocationOf(state.id, block))
     state.update((r) => {
       r.plan = plan

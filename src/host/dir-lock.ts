@@ -10,30 +10,45 @@
 // was gone: six processes racing over a dead owner's lock had up to three
 // inside at once (a check, then a delete of a lock another had just taken).
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, fchmodSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { LockError, MissingDependencyError } from '../errors.ts'
 import { which } from './which.ts'
 
 /** Exit code asked of flock(1) for "the wait ran out" (-E), so that it differs from its other errors. */
 const TIMED_OUT = 75
 
-/** Open (or make, mode 0644) the lock file `path`; read-only when it is another user's. An old lock directory works too (flock locks directories). */
+/**
+ * Open (or make, mode 0644) the lock file `path`; read-only when it is
+ * another user's. An old lock directory works too (flock locks
+ * directories). Never through a link, and never anything but a file or a
+ * directory (a FIFO would hang the open): a lock directory shared by users
+ * may hold what another user put there.
+ */
 function openLockFile(path: string): number {
+  const { O_CREAT, O_EXCL, O_RDWR, O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants
   try {
-    const fd = openSync(path, 'wx', 0o644)
+    const fd = openSync(path, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW, 0o644)
     fchmodSync(fd, 0o644) // not narrowed by the umask: other users of a shared lock directory open it to lock it
     return fd
   } catch (e) {
     // EACCES: there, and another user's in a sticky directory (fs.protected_regular refuses O_CREAT on it).
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST' && (e as NodeJS.ErrnoException).code !== 'EACCES') throw e
   }
+  let fd: number
   try {
-    return openSync(path, 'r+')
+    fd = openSync(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') throw new Error(`${path} is a symbolic link, not a lock file: remove it`)
     if (code !== 'EACCES' && code !== 'EISDIR' && code !== 'EPERM') throw e
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
   }
-  return openSync(path, 'r')
+  const st = fstatSync(fd)
+  if (!st.isFile() && !st.isDirectory()) {
+    closeSync(fd)
+    throw new Error(`${path} is neither a file nor a directory: remove it`)
+  }
+  return fd
 }
 
 /** flock(1): on PATH, else where util-linux puts it (a PATH without /usr/bin still locks). */
@@ -61,7 +76,14 @@ function flockFd(fd: number, timeoutMs: number): Promise<boolean> {
 /** The pid the holder wrote into the lock file, if any. */
 function holderOf(path: string): number | undefined {
   try {
-    const pid = Number(readFileSync(path, 'utf8').trim().split(/\s+/)[0])
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    let text: string
+    try {
+      text = fstatSync(fd).isFile() ? readFileSync(fd, 'utf8') : ''
+    } finally {
+      closeSync(fd)
+    }
+    const pid = Number(text.trim().split(/\s+/)[0])
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
   } catch {
     return undefined
@@ -95,8 +117,10 @@ export async function withDirLock<T>(path: string, fn: () => Promise<T>, timeout
   try {
     // Who holds it, for a waiter's error message only (best effort: read-only, or a full disk, leaves it out).
     try {
-      ftruncateSync(fd, 0)
-      writeSync(fd, `${process.pid}\n`, 0)
+      if (fstatSync(fd).uid === (process.getuid?.() ?? 0)) {
+        ftruncateSync(fd, 0)
+        writeSync(fd, `${process.pid}\n`, 0)
+      }
     } catch {
       // not ours to write, or no space: the lock holds all the same
     }
