@@ -183,7 +183,8 @@ describe('packageLayer: a good set', () => {
     const layers = join(home, 'packages', 'layers')
     expect(first.path).toBe(join(layers, `${first.manifest.key}.ext4`))
     expect(statSync(first.path).size).toBe(first.manifest.bytes)
-    expect(readdirSync(layers).sort()).toEqual([`${first.manifest.key}.ext4`, `${first.manifest.key}.json`])
+    // The image, its sealed manifest, the fingerprint of its last hash and its last use.
+    expect(readdirSync(layers).sort()).toEqual(['ext4', 'json', 'seen', 'used'].map((x) => `${first.manifest.key}.${x}`))
     expect(readdirSync(layers).filter((f) => f.includes('.tmp-') || f.includes('.build-'))).toEqual([])
     const manifest = JSON.parse(readFileSync(join(layers, `${first.manifest.key}.json`), 'utf8'))
     expect(manifest.names).toEqual(['hello'])
@@ -221,7 +222,7 @@ describe('packageLayer: a good set', () => {
 
   it('a failed set next to it leaves the good layer alone and adds nothing', async () => {
     const before = readdirSync(join(home, 'packages', 'layers')).sort()
-    expect(before).toHaveLength(2)
+    expect(before).toHaveLength(4)
     const e = await configError(packageLayer(home, ['hello', 'ghost']))
     expect(e.problems).toEqual([expect.stringMatching(/^package ghost 1\.0: download failed/)])
     expect(cacheEntries(home).filter((f) => !f.startsWith('sets/')).sort()).toEqual(before.map((f) => `layers/${f}`))

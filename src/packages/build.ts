@@ -30,6 +30,8 @@ export interface LayerManifest {
   bytes: number
   /** sha256 of each package's .deb, as apt's lists give it (the layer was made from these). */
   debs?: Record<string, string>
+  /** sha256 of the layer's image. */
+  sha256?: string
 }
 
 /** Documentation is dropped from layers, as in Debian's minimal images (dpkg path-exclude). */
@@ -53,7 +55,7 @@ function scanPackages(view: StageView, ctrl: string, packages: ResolvedPackage[]
     const post = readRegular(join(ctrl, p.name, 'postinst'))
     if (pre !== undefined) {
       scanMaintainerScript(pre, acc)
-      scanFileActions(pre, actions, true)
+      scanFileActions(pre, actions)
     }
     if (post !== undefined) {
       scanMaintainerScript(post, acc)

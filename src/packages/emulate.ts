@@ -103,12 +103,13 @@ export function emulate(view: StageView, acc: Accounts, actions: FileAction[], i
         if (!entry) return
         if (a.kind === 'chmod') ownMode(rel, undefined, a.mode, a.recursive)
         else ownMode(rel, ownerArg(ids, a.user, a.group, a.loginGroup), undefined, a.recursive)
-      } else if (a.kind === 'copy' || a.kind === 'touch') {
+      } else if (a.kind === 'copy' || a.kind === 'touch' || a.kind === 'write') {
         const { rel, entry } = view.at(a.kind === 'copy' ? a.dest : a.path)
         if (entry) return
         const parent = view.lookup(rel.split('/').slice(0, -1).join('/'))
         if (parent?.kind !== 'dir') return
-        if (a.kind === 'touch' || a.src === '/dev/null') lines.push(`: > ${p(rel)}`)
+        if (a.kind === 'write') lines.push(`printf '%s' ${q(a.text)} > ${p(rel)}`)
+        else if (a.kind === 'touch' || a.src === '/dev/null') lines.push(`: > ${p(rel)}`)
         else {
           const src = view.at(a.src)
           if (src.entry?.kind !== 'file') return

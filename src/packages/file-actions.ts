@@ -3,13 +3,14 @@
 // layer's tree: ucf's config files (copied from the package's template
 // when absent, as `cp -p`), update-alternatives' links, dpkg-statoverride
 // (applied to what exists, never a path made by it), chown, chgrp, chmod,
-// touch, ln -s, cp and `install SRC DEST` of literal paths.
+// touch, ln -s, cp, `install SRC DEST` and `cat > FILE <<EOF` of literal
+// paths.
 // dpkg-maintscript-helper and ucfr change nothing on a first install (they
 // move or drop conffiles of an older version and register ownership) and
 // are read as such. A path that is not literal (`"$1"`, a glob, a command's
 // output) is not acted on. Pure.
 import { literalPath, parseArgs } from './maintainer.ts'
-import { scriptCommands, TREE } from './shell-words.ts'
+import { HEREDOC, scriptCommands, SPLIT, TREE } from './shell-words.ts'
 
 export type FileAction =
   /** Owner and mode of PATH when it exists (dpkg-statoverride --update --add). */
@@ -24,6 +25,8 @@ export type FileAction =
   | { kind: 'chmod'; path: string; mode: string; recursive: boolean }
   /** An empty file at PATH when nothing is there. */
   | { kind: 'touch'; path: string }
+  /** A file of TEXT at PATH when nothing is there (`cat > PATH <<EOF`). */
+  | { kind: 'write'; path: string; text: string }
   /** A symbolic link LINK -> TARGET when nothing is at LINK (`force`: replacing a link). */
   | { kind: 'symlink'; target: string; link: string; force: boolean }
 
@@ -63,16 +66,29 @@ function alternative(args: string[]): FileAction | undefined {
   return { kind: 'alternative', link, name, path, priority: Number(prio), slaves }
 }
 
-const TOOLS = /^(\/usr\/s?bin\/|\/s?bin\/)?(dpkg-statoverride|ucf|ucfr|update-alternatives|dpkg-maintscript-helper|chown|chgrp|chmod|touch|ln|cp|install)$/
+const TOOLS = /^(\/usr\/s?bin\/|\/s?bin\/)?(dpkg-statoverride|ucf|ucfr|update-alternatives|dpkg-maintscript-helper|chown|chgrp|chmod|touch|ln|cp|install|cat)$/
 
-/** The file actions of `script`, in its order, appended to `into`. `statoverrideOnly` reads only dpkg-statoverride (a preinst). */
-export function scanFileActions(script: string, into: FileAction[] = [], statoverrideOnly = false): FileAction[] {
+/** `cat > PATH <<EOF` (or `cat <<EOF > PATH`): the file and its text, when both are known. */
+function heredocWrite(args: string[]): FileAction | undefined {
+  const doc = args.find((w) => w.startsWith(HEREDOC))
+  const i = args.findIndex((w) => /^>[^>&]*$/.test(w))
+  const path = i < 0 ? undefined : args[i] === '>' ? args[i + 1] : args[i].slice(1)
+  if (!doc || doc === HEREDOC + SPLIT || !literalPath(path)) return undefined
+  return { kind: 'write', path, text: doc.slice(1) }
+}
+
+/** The file actions of `script`, in its order, appended to `into`. */
+export function scanFileActions(script: string, into: FileAction[] = []): FileAction[] {
   for (const w of scriptCommands(script)) {
     const i = w.findIndex((x) => TOOLS.test(x))
     if (i < 0) continue
     const tool = w[i].split('/').pop()!
     const args = w.slice(i + 1)
-    if (statoverrideOnly && tool !== 'dpkg-statoverride') continue
+    if (tool === 'cat') {
+      const a = heredocWrite(args)
+      if (a) into.push(a)
+      continue
+    }
     if (tool === 'update-alternatives') {
       const a = alternative(args)
       if (a) into.push(a)

@@ -11,6 +11,8 @@
 export const SPLIT = '\u0000'
 /** Marks a word that stands for a path and everything under it (a `find DIR | while read V` loop's V). */
 export const TREE = '\u0001'
+/** Marks the word that is a command's here-document: its text (SPLIT alone when it expands what is not known). */
+export const HEREDOC = '\u0002'
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -88,19 +90,22 @@ function lex(line: string): Segment[] {
   return out
 }
 
-/** The logical lines of a script: continuations joined (also after a trailing `|`, `&&` or `||`), here-document bodies left out. */
-function logicalLines(script: string): string[] {
+/** The logical lines of a script: continuations joined (also after a trailing `|`, `&&` or `||`), each with the here-document it opens. */
+function logicalLines(script: string): Array<{ line: string; heredoc?: { body: string; quoted: boolean } }> {
   const text = script.replace(/\\\n/g, ' ').replace(/(\||&&|\|\|)[ \t]*\n/g, '$1 ')
-  const out: string[] = []
-  let heredoc: string | undefined
+  const out: Array<{ line: string; heredoc?: { body: string; quoted: boolean } }> = []
+  let open: { marker: string; body: string[]; quoted: boolean; at: number } | undefined
   for (const line of text.split('\n')) {
-    if (heredoc !== undefined) {
-      if (line.replace(/^\t+/, '') === heredoc) heredoc = undefined
+    if (open) {
+      if (line.replace(/^\t+/, '') === open.marker) {
+        out[open.at].heredoc = { body: open.body.map((l) => l + '\n').join(''), quoted: open.quoted }
+        open = undefined
+      } else open.body.push(line)
       continue
     }
-    out.push(line)
+    out.push({ line })
     const m = /<<-?\s*(['"]?)([A-Za-z0-9_]+)\1/.exec(line.replace(/'[^']*'|"[^"]*"/g, (q) => (q.includes('<<') ? '' : q)))
-    if (m) heredoc = m[2]
+    if (m) open = { marker: m[2], body: [], quoted: !!m[1], at: out.length - 1 }
   }
   return out
 }
@@ -175,7 +180,13 @@ function matchingDone(segs: Segment[], from: number, to: number): number {
  * loop once per directory given to find.
  */
 export function scriptCommands(script: string): string[][] {
-  const segs = logicalLines(script).flatMap(lex)
+  const segs = logicalLines(script).flatMap(({ line, heredoc }) => {
+    const ls = lex(line)
+    const last = [...ls].reverse().find((seg) => seg.raw.some((w) => w.startsWith('<<')))
+    // A here-document's text is known when its marker is quoted or it expands nothing.
+    if (last && heredoc) last.raw = [...last.raw, HEREDOC + (heredoc.quoted || !/[$`\\]/.test(heredoc.body) ? heredoc.body : SPLIT)]
+    return ls
+  })
   const out: string[][] = []
   run(segs, 0, segs.length, new Map(), out)
   return out
@@ -221,7 +232,7 @@ function run(segs: Segment[], from: number, to: number, vars: Vars, out: string[
       for (const w of raw.slice(1)) vars.set(w.split('=')[0], undefined)
       continue
     }
-    out.push(raw.map((w) => expandWord(w, vars)))
+    out.push(raw.map((w) => (w.startsWith(HEREDOC) ? w : expandWord(w, vars))))
   }
 }
 

@@ -15,7 +15,7 @@ import { accountFiles } from '../../src/packages/accounts.ts'
 import { emulate } from '../../src/packages/emulate.ts'
 import { scanFileActions, type FileAction } from '../../src/packages/file-actions.ts'
 import { emptyAccounts, scanMaintainerScript } from '../../src/packages/maintainer.ts'
-import { scriptCommands, TREE } from '../../src/packages/shell-words.ts'
+import { HEREDOC, scriptCommands, TREE } from '../../src/packages/shell-words.ts'
 import { StageView, UnsafePathError } from '../../src/packages/stage-view.ts'
 
 /** bird2 2.0.12's postinst, its configure part (as shipped). */
@@ -67,10 +67,12 @@ describe('scriptCommands', () => {
     ])
   })
 
-  it('skips here-documents and comments, and splits at ; && || | outside quotes', () => {
+  it('gives a here-document to its command (not as commands), and splits at ; && || | outside quotes, comments left out', () => {
     expect(scriptCommands("cat > /etc/x <<'EOF'\ntouch /not/a/command\nEOF\ntouch /a; touch '/b;c' && echo '#' # touch /c\n")).toEqual([
-      ['cat', '>', '/etc/x', '<<EOF'], ['touch', '/a'], ['touch', '/b;c'], ['echo', '#'],
+      ['cat', '>', '/etc/x', '<<EOF', `${HEREDOC}touch /not/a/command\n`], ['touch', '/a'], ['touch', '/b;c'], ['echo', '#'],
     ])
+    // kmod's /etc/modules: written when absent; a here-document that expands unknown variables is not.
+    expect(scanFileActions('cat <<END > /etc/modules\n# modules\nEND\ncat > /etc/y <<END\n$HOME\nEND\n')).toEqual([{ kind: 'write', path: '/etc/modules', text: '# modules\n' }])
   })
 
   it('knows `dirname PATH` of a known path (dh_apparmor: mkdir -p `dirname "$LOCAL_APP_PROFILE"`)', () => {
