@@ -13,13 +13,14 @@ cd "$(dirname "$0")/.."
 # simulated ssh hosts of test/ssh-hosts.test.ts, each running its own sshd in
 # a namespace. Only its program is wanted: when it is not installed yet,
 # /etc/ssh/sshd_not_to_be_run (Debian's switch, read by its ssh service) keeps
-# the system's own sshd from starting, now and at boot.
+# the system's own sshd from starting, now and at boot. mmdebstrap: the real
+# Debian install that test/packages-sweep.test.ts compares package layers with.
 if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q 'install ok installed'; then
   mkdir -p /etc/ssh
   touch /etc/ssh/sshd_not_to_be_run
   echo "setup: openssh-server is installed for the tests' simulated hosts; /etc/ssh/sshd_not_to_be_run keeps the system's ssh service off (remove it to run one)"
 fi
-bash scripts/system-packages.sh chromium openssh-server
+bash scripts/system-packages.sh chromium openssh-server mmdebstrap
 
 # npm ci only when node_modules does not match package-lock.json.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -192,7 +192,11 @@ export async function buildLayer(files: string[], names: string[], packages: Res
       if (rel) rmSync(join(stage, rel), { recursive: true, force: true })
     }
     mergeUsr(stage)
+    // /etc is there before the scripts' actions (as on any Debian system) and for the accounts.
+    const etc = new StageView(stage).resolve('/etc', true)
+    if (!new StageView(stage).lookup(etc)) ownDir(join(stage, etc))
     const view = new StageView(stage)
+    if (view.lookup(etc)?.kind !== 'dir') throw new UnsafePackageError(['the packages ship /etc as something other than a directory'])
     const written: string[] = []
     generatedFiles(view, packages, written)
     const { acc, actions } = scanPackages(view, ctrl, packages)
@@ -202,9 +206,6 @@ export async function buildLayer(files: string[], names: string[], packages: Res
     if (problems.length) throw new UnsafePackageError(problems.map((p) => `a maintainer script's ${p}`))
     // The accounts as the VM will have them, in the layer's /etc (over the base image's): no work at boot.
     // Locked passwords in /etc/shadow, for PAM's pam_unix (the base image has none).
-    const etc = view.resolve('/etc', true)
-    if (!view.lookup(etc)) ownDir(join(stage, etc))
-    if (view.lookup(etc)?.kind !== 'dir') throw new UnsafePackageError(['the packages ship /etc as something other than a directory'])
     const put = (rel: string, text: string, mode = 0o644): void => {
       const path = join(stage, rel)
       rmSync(path, { recursive: true, force: true })

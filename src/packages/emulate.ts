@@ -14,6 +14,9 @@ import { StageView, UnsafePathError } from './stage-view.ts'
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
+/** The directories every Debian system has (base-files): a script may put a file in one that no package of the layer ships. */
+const SKELETON = new Set(['etc', 'etc/default', 'var', 'var/lib', 'var/log', 'var/cache', 'var/spool', 'var/backups', 'var/tmp', 'usr', 'usr/bin', 'usr/sbin', 'usr/lib', 'usr/share', 'usr/local', 'opt', 'srv', 'root'])
+
 export interface Ids {
   uid: Map<string, number>
   gid: Map<string, number>
@@ -106,8 +109,9 @@ export function emulate(view: StageView, acc: Accounts, actions: FileAction[], i
       } else if (a.kind === 'copy' || a.kind === 'touch' || a.kind === 'write') {
         const { rel, entry } = view.at(a.kind === 'copy' ? a.dest : a.path)
         if (entry) return
-        const parent = view.lookup(rel.split('/').slice(0, -1).join('/'))
-        if (parent?.kind !== 'dir') return
+        const dir = rel.split('/').slice(0, -1).join('/')
+        if (!view.lookup(dir) && SKELETON.has(dir)) mkdirs(dir)
+        if (view.lookup(dir)?.kind !== 'dir') return
         if (a.kind === 'write') lines.push(`printf '%s' ${q(a.text)} > ${p(rel)}`)
         else if (a.kind === 'touch' || a.src === '/dev/null') lines.push(`: > ${p(rel)}`)
         else {
