@@ -13,16 +13,20 @@
 // detected and replaced. apt drops to _apt for its fetches, and says when
 // it cannot (a repository _apt cannot read).
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs'
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterConfigError, UnsafePackageError } from '../src/errors.ts'
 import { aptRoot, debFile } from '../src/packages/apt.ts'
+import { updateLists } from '../src/packages/fetch.ts'
 import { packageLayer } from '../src/packages/layer.ts'
+import { trustedKeyrings, verifyLists } from '../src/packages/lists-verify.ts'
 import { BUILD_ID, sandboxed } from '../src/packages/sandbox.ts'
 import { flatRepo, type TarEntry, type TestDeb } from './helpers/deb-writer.ts'
+import { privateHome } from './helpers/host.ts'
 
 const isRoot = process.getuid?.() === 0
 const tag = randomBytes(4).toString('hex')
@@ -185,5 +189,56 @@ describe.runIf(isRoot)('apt drops to _apt for its fetches', () => {
     } finally {
       chmodSync(base, 0o700)
     }
+  })
+})
+
+describe('refused before anything starts', () => {
+  it('xc start with a hostile package: exit 1, the UnsafePackageError with the VM, no cluster made', async () => {
+    const { home, remove } = privateHome()
+    try {
+      const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
+      const r = await execa(process.execPath, [XC, 'start', '--name=hostile', '--nvm=1', '--nrouters=0', '--packages=dotdot'], { reject: false, env: { XCLUSTER_HOME: home, XCLUSTER_APT_SOURCES: join(base, 'local.list') } })
+      expect(r.exitCode).toBe(1)
+      expect(r.stderr).toMatch(/^xc start: Packages refused as unsafe \(1 problem; nothing of them was written\):$/m)
+      expect(r.stderr).toMatch(new RegExp(`package dotdot 1\\.0: its archive was refused .*Member name contains '\\.\\.'.* \\(for vm-001\\)`))
+      expect(existsSync(join(home, 'run')) ? readdirSync(join(home, 'run')) : []).toEqual([])
+      expect(untouched()).toEqual([])
+    } finally {
+      await remove()
+    }
+  })
+})
+
+describe('package lists copied in, without network', () => {
+  it("are checked against their signed InRelease and the sources' keyrings: Debian's pass, a changed list or InRelease does not", async () => {
+    // Debian's own lists, fetched (as _apt, as root) into a home with the host's sources.
+    const home = freshHome()
+    const root = aptRoot(home, '')
+    const fetched = await updateLists(root, Buffer.alloc(32))
+    expect(fetched.problems).toEqual([])
+    const lists = join(root.dir, 'lists')
+    const keyrings = trustedKeyrings(root.sources)
+    expect(await verifyLists(lists, keyrings)).toEqual([])
+    expect(await verifyLists(lists, [])).toEqual([expect.stringMatching(/^no keyring to check the lists against/)])
+    const copy = join(base, 'lists-copy')
+    cpSync(lists, copy, { recursive: true })
+    const main = readdirSync(copy).find((f) => /_bookworm_main_binary-amd64_Packages/.test(f))!
+    const signed = readdirSync(copy).find((f) => /_bookworm_InRelease$/.test(f))!
+    const updates = readdirSync(copy).find((f) => /_bookworm-updates_InRelease$/.test(f))!
+    // A package's SHA256 in the main list changed (what a planted .deb would need): not the hash the signed InRelease gives.
+    const text = (await execa('lz4', ['-dc', join(copy, main)], { maxBuffer: 1 << 30 })).stdout.replace(/^SHA256: [0-9a-f]{4}/m, 'SHA256: 0000')
+    writeFileSync(join(copy, 'plain'), text)
+    rmSync(join(copy, main))
+    await execa('lz4', ['-q', join(copy, 'plain'), join(copy, main)])
+    rmSync(join(copy, 'plain'))
+    // An InRelease changed: its signature fails, and the lists it covered are covered by nothing.
+    writeFileSync(join(copy, updates), readFileSync(join(copy, updates), 'utf8').replace(/^Date: .*$/m, 'Date: Thu, 01 Jan 2026 00:00:00 UTC'))
+    const problems = await verifyLists(copy, keyrings)
+    expect(problems).toEqual(expect.arrayContaining([
+      `${main}: its sha256 is not the one the signed ${signed} gives`,
+      expect.stringMatching(new RegExp(`^${updates}: no valid signature of a key the sources trust \\(gpgv: .*BAD signature`)),
+      expect.stringMatching(/_bookworm-updates_main_binary-amd64_Packages(\.lz4)?: no signed InRelease covers it$/),
+    ]))
+    expect(problems).toHaveLength(3)
   })
 })
