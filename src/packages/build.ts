@@ -5,7 +5,7 @@
 // the read-only ext4 image with mke2fs. Everything that touches the
 // packages' files runs sandboxed (./sandbox.ts): as root without root's
 // powers over the host, as a user under fakeroot.
-import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MissingDependencyError, UnsafePackageError } from '../errors.ts'
 import { which } from '../host/which.ts'

@@ -58,7 +58,12 @@ async function staged<T extends { warnings: string[] }>(root: AptRoot, fn: (stag
     const r = await fn({ options: [...root.options, '-o', 'APT::Sandbox::User=root'], warnings: [] })
     return { ...r, warnings: [`fetching as root: _apt cannot read ${unreadable.join(', ')} (make it readable by all to let apt drop to _apt)`, ...r.warnings] }
   }
-  const dir = mkdtempSync(join(tmpdir(), 'xc-apt-'))
+  // What a killed fetch left (its pid in the name, gone): removed by the next one.
+  for (const f of readdirSync(tmpdir())) {
+    const pid = /^xc-apt-(\d+)-/.exec(f)?.[1]
+    if (pid && !existsSync(`/proc/${pid}`)) rmSync(join(tmpdir(), f), { recursive: true, force: true })
+  }
+  const dir = mkdtempSync(join(tmpdir(), `xc-apt-${process.pid}-`))
   try {
     chmodSync(dir, 0o711)
     return await fn({ dir, options: root.options, warnings: [] })
