@@ -40,6 +40,7 @@ const cases: Array<[string, Record<string, unknown>]> = [
   ['an IPv6 prefix that gives no valid address', { prefix: '1::2::3' }],
   ['a cluster name for file and interface names', { name: 'a name with spaces and more than 32 characters' }],
   ['a package name Debian cannot have', { packages: ['FRR', 'frr'] }],
+  ['a package name apt reads as "remove"', { packages: ['frr-'] }],
   ['an ssh host that is not user@address', { network: 'bridge', hosts: { a: { ssh: '10.0.0.2' } } }],
   ['an ssh host directory of /', { network: 'bridge', hosts: { a: { ssh: 'root@10.0.0.2', dir: '/' } } }],
   ['ssh hosts mixed with simulated ones', { network: 'bridge', hosts: { a: [1], b: { ssh: 'root@10.0.0.3' } } }],

@@ -22,6 +22,19 @@ export class ClusterConfigError extends XclusterError {
   }
 }
 
+/**
+ * Packages whose contents would reach outside their layer (a `..` path, a
+ * link that climbs above the root, a maintainer script naming such a path):
+ * refused before anything of them was written, each problem naming the
+ * package and the path.
+ */
+export class UnsafePackageError extends ClusterConfigError {
+  constructor(problems: string[]) {
+    super(problems)
+    this.message = `Packages refused as unsafe (${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing of them was written):\n` + problems.map((p) => `  - ${p}`).join('\n')
+  }
+}
+
 /** A host program or file the harness needs is missing; says how to get it. */
 export class MissingDependencyError extends XclusterError {}
 

@@ -49,8 +49,12 @@ function packageList(c: Checker, key: string, v: unknown): string[] {
   }
   const out: string[] = []
   for (const n of v) {
-    if (typeof n === 'string' && PACKAGE_NAME.test(n)) out.push(n)
-    else c.add(`Expected every entry of \`${key}\` to be a Debian package name (lower-case letters, digits, +, - and .), got ${show(n)}`)
+    if (typeof n === 'string' && PACKAGE_NAME.test(n) && !n.endsWith('-')) out.push(n)
+    else if (typeof n === 'string' && PACKAGE_NAME.test(n)) {
+      // apt-get reads a trailing - as "remove"; no Debian package name ends in one. (A trailing + is "install"
+      // only when no package has the whole name: g++ and bonnie++ do, so that one is checked against the archive.)
+      c.add(`Expected every entry of \`${key}\` to be a Debian package name, got ${show(n)}: apt reads a trailing \`-\` as "remove ${n.slice(0, -1)}" (no Debian package name ends in \`-\`)`)
+    } else c.add(`Expected every entry of \`${key}\` to be a Debian package name (lower-case letters, digits, +, - and .), got ${show(n)}`)
   }
   return out
 }
