@@ -4,6 +4,7 @@
 // ../topology/apply.ts, impairments in ./faults.ts, overlays and packages in
 // ./list-options.ts) and returns the spec with every problem found. Pure: the host's part of the
 // validation (programs, paths, rights) is ./validate.ts.
+import type { Logger } from '../log.ts'
 import { isIPv6 } from 'node:net'
 import { Checker, didYouMean, isInt, show } from '../plan/check.ts'
 import type { Impairment } from '../plan/impairment.ts'
@@ -158,6 +159,8 @@ export interface ClusterOptions {
   /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
+  /** Where the cluster's lines go (default: stderr, at XCLUSTER_LOG's level: debug shows every host command). The Vitest fixture gives one that writes into the test's output. */
+  logger?: Logger
   onProgress?: (event: ProgressEvent) => void
   /**
    * An rc script that exits non-zero, or a `/etc/init.d/*.rc` that is not
@@ -178,7 +181,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
-  'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
+  'onProgress', 'logger', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
   'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures',
 ]
 
@@ -197,6 +200,10 @@ function checkAppend(c: Checker, append: string, appendVm: Record<number, string
   for (const [what, line] of lines) {
     if (line.length > max) c.add(`${what} is ${line.length} bytes: the kernel's command line holds ${LIMITS.cmdline}, of which the harness takes up to ${LIMITS.cmdlineHarness}; at most ${max}`)
   }
+}
+
+function isLogger(l: unknown): l is Logger {
+  return typeof l === 'object' && l !== null && ['debug', 'info', 'warn', 'error', 'child'].every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
 }
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
@@ -297,6 +304,8 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const impairments = checkImpairments(c, opts.impairments, tools)
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
+  const logger = opts.logger
+  if (logger !== undefined && !isLogger(logger)) c.add(`Expected \`logger\` to be a Logger (debug, info, warn, error, child), got ${show(logger)}`)
   const vms = vmNumbers(c, counts, opts.extraVms)
   // The user's own per-VM keys (a topology's defaults may name VMs that the user's counts leave out).
   c.vmKeysIn((o ?? {}) as Record<string, unknown>, PER_VM_KEYS, vms)
@@ -328,6 +337,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,
     start, onProgress,
+    ...(isLogger(logger) ? { log: logger } : {}),
     home: typeof opts.home === 'string' && opts.home ? opts.home : '',
     kernel: typeof opts.kernel === 'string' && opts.kernel ? opts.kernel : undefined,
     modules: typeof opts.modules === 'string' && opts.modules ? opts.modules : undefined,

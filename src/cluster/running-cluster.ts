@@ -1,20 +1,20 @@
 // A started cluster: its VMs by number or name, scale-out and scale-in,
 // and stop (reverse order, idempotent, keeps going past a failure).
-import { ClusterConfigError, HostLostError, HostUnreachableError, XclusterError } from '../errors.ts'
-import { removeClusterResources } from '../host/cleanup.ts'
+import { ClusterConfigError, SnapshotError, XclusterError } from '../errors.ts'
 import { BLOCK_SIZE, busyPorts } from '../host/port-block.ts'
 import type { StateDir } from '../host/state-dir.ts'
-import { Teardown } from '../host/teardown.ts'
 import { topologySvg } from '../diagram/svg.ts'
-import { hostExec } from '../net/backend.ts'
+import type { HostResult } from '../net/backend.ts'
 import { getTopology } from '../topology/index.ts'
 import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { bootEach } from './admission.ts'
-import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
+import { bootVm, type BootContext } from './boot.ts'
+import type { ClusterSnapshot } from './snapshot/session.ts'
 import { writeInitrd } from './initrd.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import type { RunningVm } from './running-vm.ts'
 import { disown } from './owner.ts'
+import { applyImpairments, stopParts } from './stop.ts'
 import type { StopHook } from './start-context.ts'
 
 export class RunningCluster implements AsyncDisposable {
@@ -39,14 +39,14 @@ export class RunningCluster implements AsyncDisposable {
   async restart(num: number): Promise<void> {
     const vm = this.vm(num)
     await vm.stop()
+    this.ctx.runner.release(vm.plan)
     await this.ctx.backend.releaseVm(vm.plan)
     vm.adoptFrom(await bootVm(this.ctx, vm.plan))
   }
 
   /** How this cluster started: from a snapshot, cold with a snapshot saved, cold after a snapshot that did not restore; undefined without `snapshot: true`. */
-  get snapshot(): { key: string; restored: boolean; saved: boolean; fellBack?: string; saveFailed?: string; dir?: string } | undefined {
-    const s = this.ctx.snapshot
-    return s && { key: s.key, restored: !!s.from && !s.saved && !s.coldVms?.length, saved: !!s.saved, fellBack: s.fellBack, saveFailed: s.saveFailed, dir: s.from?.dir }
+  get snapshot(): ClusterSnapshot['summary'] | undefined {
+    return this.ctx.snapshot?.summary
   }
 
   /**
@@ -58,30 +58,22 @@ export class RunningCluster implements AsyncDisposable {
    * scale-out), or whose state does not load, boots cold.
    */
   async restore(): Promise<void> {
-    const from = this.ctx.snapshot?.from
-    if (!from) {
-      const failed = this.ctx.snapshot?.saveFailed
-      throw new XclusterError(failed ? `restore(): this cluster has no snapshot: saving it failed (${failed})` : 'restore() needs a cluster started with `snapshot: true`')
+    const snap = this.ctx.snapshot
+    if (!snap) throw new SnapshotError('restore', undefined, 'restore() needs a cluster started with `snapshot: true`')
+    snap.restorable()
+    const release = async (vp: VmPlan): Promise<void> => {
+      this.ctx.runner.release(vp)
+      await this.ctx.backend.releaseVm(vp)
     }
     const results = await bootEach(this.ctx.spec, this.vms, async (vm) => {
       await vm.closeChannel()
       await vm.process.stop(0)
-      await this.ctx.backend.releaseVm(vm.plan)
-      let fresh: RunningVm
-      if (from.meta.vms.includes(vm.name)) {
-        fresh = await restoreOrBoot(this.ctx, vm.plan, from, (e) =>
-          void process.stderr.write(`xcluster: cluster ${this.name}: ${vm.name} did not restore from snapshot ${from.meta.key} (${e.message.split('\n')[0]}); booting it cold\n`),
-        )
-      } else {
-        fresh = await bootVm(this.ctx, vm.plan)
-      }
-      vm.adoptFrom(fresh)
+      await release(vm.plan)
+      vm.adoptFrom(await snap.restoreVm(vm.plan, (vp, from) => bootVm(this.ctx, vp, undefined, from), release))
     })
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed) throw failed.reason
-    for (const [num, nets] of Object.entries(this.ctx.spec.impairments)) {
-      for (const [net, imp] of Object.entries(nets)) await this.vm(Number(num)).link(Number(net)).impair(imp)
-    }
+    await applyImpairments(this.ctx.spec, (n) => this.byNum.get(n))
   }
 
   /** Cut `vms` off net `net` (their links down); heal() brings them back. */
@@ -129,8 +121,8 @@ export class RunningCluster implements AsyncDisposable {
    * private user-mode nets (where their loopback is), on the host with shared
    * ones. Resolves whatever the exit code.
    */
-  async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    return hostExec(this.ctx.backend, argv, opts.timeout ?? 30_000)
+  async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<HostResult> {
+    return this.ctx.backend.exec(argv, opts.timeout ?? 30_000)
   }
 
   /**
@@ -212,6 +204,7 @@ export class RunningCluster implements AsyncDisposable {
     const vms = nums.map((n) => this.vm(n))
     await Promise.all(vms.map((vm) => vm.stop()))
     for (const vm of vms) {
+      this.ctx.runner.release(vm.plan)
       await this.ctx.backend.releaseVm(vm.plan)
       this.byNum.delete(vm.num)
     }
@@ -238,34 +231,9 @@ export class RunningCluster implements AsyncDisposable {
     // Stopped from now on, for every cleanup: if a step below fails, what it leaves is a dead cluster's, and is removed later by its records.
     // Best effort: on a full disk the record cannot change, and the teardown runs all the same (the owner's death ends the rest).
     const unwritten = this.ctx.state.tryUpdate((r) => (r.stoppedAt = new Date().toISOString()))
-    if (unwritten) process.stderr.write(`xcluster: cluster ${this.name}: stopping without writing its record (${unwritten.message.split('\n')[0]})\n`)
-    const t = new Teardown()
-    t.push('state directory, namespace and ports', async () => {
-      try {
-        await removeClusterResources(this.ctx.spec.home, this.ctx.state)
-      } catch (e) {
-        // A host lost during the run keeps its record for a later cleanup: the stop has done what it can, and the loss was told already.
-        const lost = this.ctx.backend.failure?.()
-        if (!(e instanceof HostUnreachableError && lost instanceof HostLostError && e.hosts.every((h) => h === lost.host))) throw e
-        process.stderr.write(`xcluster: ${e.message}\n`)
-      }
-    })
-    t.push('network', () => this.ctx.backend.teardown())
-    t.push('VMs', async () => {
-      const r = await Promise.allSettled(this.vms.map((vm) => vm.stop()))
-      const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined
-      if (bad) throw bad.reason
-    })
-    // The harness's steps above are idempotent; a custom start's own undo runs once, unless it failed.
-    for (const h of this.stopHooks) {
-      t.push(h.label, async () => {
-        if (this.hooksDone.has(h)) return
-        await h.fn()
-        this.hooksDone.add(h)
-      })
-    }
+    if (unwritten) this.ctx.log.warn(`stopping without writing its record (${unwritten.message.split('\n')[0]})`)
     try {
-      await t.run()
+      await stopParts({ home: this.ctx.spec.home, state: this.ctx.state, boot: this.ctx, vms: this.vms, hooks: this.stopHooks, hooksDone: this.hooksDone, log: this.ctx.log })
     } finally {
       disown(this)
     }

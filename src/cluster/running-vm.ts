@@ -50,6 +50,8 @@ export class RunningVm {
     public record: VmRecord,
     public process: QemuProcess,
     private readonly backend: NetworkBackend,
+    /** Why the cluster cannot be used any more (a lost ssh host), once it cannot. */
+    private readonly failure: () => Error | undefined = () => undefined,
   ) {}
 
   get name(): string {
@@ -85,7 +87,7 @@ export class RunningVm {
    * connection.
    */
   async openStream(port: number): Promise<Duplex> {
-    if (!this.alive || this.backend.failure?.()) throw this.deadError()
+    if (!this.alive || this.failure()) throw this.deadError()
     return this.backend.connect(this.plan, port, this.process.record.pid)
   }
 
@@ -134,7 +136,7 @@ export class RunningVm {
 
   /** Why the VM cannot be used: the cluster's failure (a lost ssh host), or its QEMU gone. */
   private deadError(cause?: unknown): XclusterError {
-    const failure = this.backend.failure?.()
+    const failure = this.failure()
     if (failure instanceof XclusterError) return failure
     return new ChannelError(
       `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'})\n--- console of ${this.name} (last lines) ---\n${this.consoleTail()}`,
@@ -150,7 +152,7 @@ export class RunningVm {
 
   /** exec with stdout and stderr as bytes, exactly as the command wrote them. */
   async execRaw(command: string, opts: ExecOptions = {}): Promise<RawExecResult> {
-    if (!this.alive || this.backend.failure?.()) throw this.deadError()
+    if (!this.alive || this.failure()) throw this.deadError()
     const timeout = opts.timeout ?? DEFAULT_EXEC_TIMEOUT
     for (let attempt = 1; ; attempt++) {
       try {
@@ -252,7 +254,7 @@ export class RunningVm {
 
   /** Send a QMP command to the VM's monitor. */
   async monitor(execute: string, args?: object): Promise<unknown> {
-    const failure = this.backend.failure?.()
+    const failure = this.failure()
     if (failure) throw failure
     if (!this.alive) throw new MonitorError(this.record.qmp, execute, `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'}): no monitor for ${execute}`)
     try {

@@ -4,13 +4,14 @@
 // there, boot the VMs, and register what to undo at stop.
 import { NotStartedError, VmBootError, XclusterError } from '../errors.ts'
 import { startDaemon } from '../host/daemons.ts'
-import { hostExec } from '../net/backend.ts'
-import { ipv4Of, ipv6Of, macOf, type ClusterPlan } from '../plan/plan.ts'
+import type { HostResult } from '../net/backend.ts'
+import { ipv4Of, ipv6Of, macOf, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { vmName, type ProgressEvent } from '../plan/spec.ts'
 import { bootEach } from './admission.ts'
-import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
+import { bootVm, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
-import { findSnapshot, snapshotKey } from './snapshot.ts'
+import { ClusterSnapshot } from './snapshot/session.ts'
+import type { Snapshot } from './snapshot/store.ts'
 import type { RunningVm } from './running-vm.ts'
 
 /** A custom start procedure; the default is `defaultStart`. */
@@ -72,8 +73,8 @@ export class StartContext {
   }
 
   /** Run a program on the host side of the networks (inside the namespace in bridge mode). */
-  async hostExec(argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    return hostExec(this.ctx.backend, argv, 60_000)
+  async hostExec(argv: string[]): Promise<HostResult> {
+    return this.ctx.backend.exec(argv, 60_000)
   }
 
   /**
@@ -84,7 +85,7 @@ export class StartContext {
    * stay in the foreground. Resolves to its pid once it runs.
    */
   async spawn(name: string, argv: string[]): Promise<number> {
-    if (this.ctx.backend.remote) throw new XclusterError(`spawn ${name}: cluster ${this.ctx.plan.name} runs on ssh hosts, where the harness starts only QEMU`)
+    if (this.ctx.spec.sshHosts) throw new XclusterError(`spawn ${name}: cluster ${this.ctx.plan.name} runs on ssh hosts, where the harness starts only QEMU`)
     await this.prepareNetwork()
     return (await startDaemon(this.ctx.state, this.ctx.spawner, name, this.ctx.backend.wrap(argv))).pid!
   }
@@ -116,9 +117,10 @@ export class StartContext {
       this.initrdWritten = true
       await writeInitrd(ctx.spec, ctx.plan, await ctx.image(), ctx.state, ctx.initrd)
     }
-    if (ctx.spec.snapshot && !ctx.snapshot) {
-      const key = await snapshotKey(ctx)
-      ctx.snapshot = { key, from: findSnapshot(ctx.spec.home, key, ctx.plan.vms.map((v) => v.name)) }
+    if (ctx.spec.snapshot && !ctx.snapshot) ctx.snapshot = await ClusterSnapshot.find(ctx)
+    const release = async (vp: VmPlan): Promise<void> => {
+      ctx.runner.release(vp)
+      await ctx.backend.releaseVm(vp)
     }
     const nums = vms ?? ctx.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
     const started: RunningVm[] = []
@@ -126,16 +128,8 @@ export class StartContext {
       const vmPlan = ctx.plan.vms.find((v) => v.num === num)
       if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
       const onLaunch = (): void => this.progress('booting', vmName(num))
-      const from = ctx.snapshot?.from
-      let vm: RunningVm
-      if (from && from.meta.vms.includes(vmPlan.name)) {
-        vm = await restoreOrBoot(ctx, vmPlan, from, (e) => {
-          fellBack(ctx, e)
-          ctx.snapshot!.coldVms = [...(ctx.snapshot!.coldVms ?? []), vmPlan.name]
-        }, onLaunch)
-      } else {
-        vm = await bootVm(ctx, vmPlan, onLaunch)
-      }
+      const boot = (vp: VmPlan, from?: Snapshot): Promise<RunningVm> => bootVm(ctx, vp, onLaunch, from)
+      const vm = ctx.snapshot ? await ctx.snapshot.boot(vmPlan, boot, release) : await boot(vmPlan)
       this.vms.push(vm)
       started.push(vm)
       this.progress('ready', vm.name)
@@ -151,13 +145,6 @@ export class StartContext {
     }
     return started
   }
-}
-
-/** A VM did not restore from the snapshot: it boots cold; the first such VM says so, once, and the snapshot is saved again after the start. */
-function fellBack(ctx: BootContext, e: Error): void {
-  if (!ctx.snapshot || ctx.snapshot.fellBack) return
-  ctx.snapshot.fellBack = e.message.split('\n')[0]
-  process.stderr.write(`xcluster: cluster ${ctx.spec.name}: snapshot ${ctx.snapshot.key} did not restore (${ctx.snapshot.fellBack}); booting cold what did not, and saving it again\n`)
 }
 
 /** What startCluster does unless told otherwise. */
