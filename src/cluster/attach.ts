@@ -79,14 +79,14 @@ export async function attachCluster(name = 'default', homeOverride?: string): Pr
   const plan = s.plan!
   // On ssh hosts: connected again from the records; each VM followed there (its liveness, console and monitor).
   const ssh = spec.sshHosts ? await reconnectSshHosts(s, (spec.log ?? stderrLogger()).child(`cluster ${s.name}`)) : undefined
-  const ctx = await prepareBoot(spec, state, plan, refused, undefined, ssh)
+  const boot = await prepareBoot(spec, state, plan, refused, undefined, ssh)
   const vms: RunningVm[] = []
   for (const vmPlan of plan.vms) {
     const rec = s.vms[vmPlan.name]
     if (!rec?.process) continue
     // A VM on an ssh host that does not answer cannot be followed: it is left out (its record stays for cleanup).
     if (rec.host && !ssh?.hosts.has(rec.host)) continue
-    vms.push(new RunningVm(vmPlan, rec, await ctx.runner.adopt(vmPlan, rec.process, rec), ctx.backend, ctx.failure))
+    vms.push(new RunningVm(vmPlan, rec, await boot.runner.adopt(vmPlan, rec.process, rec), boot.backend, boot.failure))
   }
-  return new RunningCluster(ctx, vms)
+  return new RunningCluster(boot, vms)
 }

@@ -3,7 +3,7 @@
 // restart, scale-out and attach all make it with prepareBoot.
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
 import { VmBootError, XcTimeoutError } from '../errors.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
@@ -19,7 +19,7 @@ import { createBackend } from '../net/create-backend.ts'
 import type { ClusterPlan, VmPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU, resolveAccel } from '../qemu/accel.ts'
-import { formatRcFailures, parseRcReport } from '../plan/rc-failure.ts'
+import { formatRcFailures, parseRcReport } from '../pure/rc-failure.ts'
 import { LocalRunner } from '../qemu/local-runner.ts'
 import { qemuArgs } from '../qemu/qemu-args.ts'
 import type { QemuRunner } from '../qemu/runner.ts'
@@ -106,15 +106,15 @@ export async function prepareBoot(spec: ClusterSpec, state: StateDir, plan: Clus
 }
 
 /** Launch one VM and wait until its control shell answers; the VM is stopped if it does not. With `from`, QEMU loads the VM's saved state instead of booting it. */
-export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => void, from?: Snapshot): Promise<RunningVm> {
-  const { state, backend } = ctx
-  if (ctx.refused) throw ctx.refused
+export async function bootVm(boot: BootContext, vmPlan: VmPlan, onLaunch?: () => void, from?: Snapshot): Promise<RunningVm> {
+  const { state, backend } = boot
+  if (boot.refused) throw boot.refused
   // QEMU waits on a state file that `cat` cannot read instead of failing: look first.
   for (const f of from ? [stateFile(from.dir, vmPlan.name), ramFile(from.dir, vmPlan.name)] : []) {
     if (!existsSync(f)) throw new VmBootError(vmPlan.name, `its saved state ${f} is missing`, '')
   }
-  const image = await ctx.image()
-  const layer = await ctx.layer(vmPlan.num)
+  const image = await boot.image()
+  const layer = await boot.layer(vmPlan.num)
   await backend.prepareVm(vmPlan)
   const files = {
     console: state.path(`${vmPlan.name}.console`),
@@ -124,46 +124,47 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
   const nicArgs: string[][] = []
   for (const nic of vmPlan.nics) nicArgs.push(await backend.nicArgs(vmPlan, nic))
   // Where the VM runs: its files there (copied once, by hash, to an ssh host), and QEMU started there.
-  const { runner } = ctx
+  const { runner } = boot
   const at = (p: string): Promise<string> => runner.stage(vmPlan, p)
   const qemuArgv = [
     QEMU,
     ...qemuArgs({
-      vm: vmPlan, accel: runner.accelOf(vmPlan), kernel: await at(image.kernel), initrd: from ? join(from.dir, 'initrd') : await at(ctx.initrd),
-      files: runner.files(vmPlan, files), nicArgs, clusterTag: ctx.plan.id,
-      toolsDisk: ctx.spec.tools ? await at(image.tools) : undefined, packagesDisk: layer ? await at(layer.path) : undefined, tbSize: ctx.spec.tbSize,
+      vm: vmPlan, accel: runner.accelOf(vmPlan), kernel: await at(image.kernel), initrd: from ? join(from.dir, 'initrd') : await at(boot.initrd),
+      files: runner.files(vmPlan, files), nicArgs, clusterTag: boot.plan.id,
+      toolsDisk: boot.spec.tools ? await at(image.tools) : undefined, packagesDisk: layer ? await at(layer.path) : undefined, tbSize: boot.spec.tbSize,
       // snapshot: true: RAM a save can copy out (a shared memfd); restored, the snapshot's RAM file mapped copy-on-write.
-      ram: from ? { kind: 'file', path: ramFile(from.dir, vmPlan.name) } : ctx.spec.snapshot ? { kind: 'memfd' } : undefined,
+      ram: from ? { kind: 'file', path: ramFile(from.dir, vmPlan.name) } : boot.spec.snapshot ? { kind: 'memfd' } : undefined,
     }),
     ...(from ? ['-incoming', 'defer'] : []),
   ]
   const host = runner.hostOf(vmPlan)
+  const qemuLog = state.path(`${vmPlan.name}.qemu.log`)
   state.update((r) => {
-    r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files, ...(host ? { host } : {}) }
+    r.vms[vmPlan.name] = { num: vmPlan.num, name: vmPlan.name, ...files, qemuLog, dir: state.dir, ...(host ? { host } : {}) }
   })
   // A killed QEMU (restart, restore) leaves its monitor socket: the new one's is waited for by its file.
   rmSync(files.qmp, { force: true })
-  const proc = await runner.launch(vmPlan, qemuArgv, { ...files, log: state.path(`${vmPlan.name}.qemu.log`) })
+  const proc = await runner.launch(vmPlan, qemuArgv, { ...files, log: qemuLog })
   state.update((r) => {
     r.vms[vmPlan.name].process = proc.record
     r.vms[vmPlan.name].startedAt = new Date().toISOString()
   })
   onLaunch?.()
-  const vm = new RunningVm(vmPlan, state.state.vms[vmPlan.name], proc, backend, ctx.failure)
+  const vm = new RunningVm(vmPlan, state.state.vms[vmPlan.name], proc, backend, boot.failure)
   const started = Date.now()
   try {
     if (from) {
       // The guest is up already: no console marker to wait for (its console starts empty); log in with the secret it was saved with, then make it this cluster's.
       await loadState(files.qmp, stateFile(from.dir, vmPlan.name), () => vm.alive, RESTORE_TIMEOUT_MS)
       await resumeRestored(files.qmp, () => vm.alive, RESTORE_TIMEOUT_MS)
-      const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secrets[vmPlan.name])
-      await rekey(ctx, ch)
+      const ch = await waitReady(vm, Math.min(boot.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secrets[vmPlan.name])
+      await rekey(boot, ch)
       vm.adoptChannel(ch)
-      checkRcFailures(ctx, vm, ch)
+      checkRcFailures(boot, vm, ch)
     } else {
-      const ch = await waitReady(vm, ctx.bootTimeout)
+      const ch = await waitReady(vm, boot.bootTimeout)
       vm.adoptChannel(ch)
-      checkRcFailures(ctx, vm, ch)
+      checkRcFailures(boot, vm, ch)
     }
     return vm
   } catch (e) {
@@ -179,22 +180,22 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
 }
 
 /** The rc scripts that failed in `vm` (told by its control channel at ready): said, or with rcFailures: 'fail' a VmBootError. */
-function checkRcFailures(ctx: BootContext, vm: RunningVm, ch: ShellChannel): void {
+function checkRcFailures(boot: BootContext, vm: RunningVm, ch: ShellChannel): void {
   const failures = parseRcReport(ch.rcReport)
   vm.rcFailures = failures
   if (!failures.length) return
   const report = formatRcFailures(vm.name, failures)
-  if (ctx.spec.rcFailures === 'fail') {
+  if (boot.spec.rcFailures === 'fail') {
     const what = failures.length === 1 ? 'an rc script failed' : `${failures.length} rc scripts failed`
     throw new VmBootError(vm.name, `${what} (rcFailures: 'fail'):\n${report}`, vm.consoleTail(), { rcFailures: failures })
   }
-  for (const f of failures) ctx.log.warn(formatRcFailures(vm.name, [f]))
+  for (const f of failures) boot.log.warn(formatRcFailures(vm.name, [f]))
 }
 
 /** The last lines of a VM's QEMU log, on one line. */
 function qemuLogTail(vm: RunningVm): string {
   try {
-    return readFileSync(vm.record.console.replace(/\.console$/, '.qemu.log'), 'utf8').trim().split('\n').slice(-5).join(' | ')
+    return readFileSync(vm.qemuLog, 'utf8').trim().split('\n').slice(-5).join(' | ')
   } catch {
     return ''
   }
@@ -217,7 +218,7 @@ async function waitReady(vm: RunningVm, timeoutMs: number, restoredSecret?: stri
     return new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log}` : ''}`, vm.consoleTail())
   }
   // A full disk keeps QEMU from writing the console, and with it the marker: then connect at once (the guest runs all the same).
-  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive || noSpaceLeft(dirname(vm.record.console)))
+  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive || noSpaceLeft(vm.stateDir))
   // Rejects when QEMU exits, so that a channel waiting for the ready marker gives up at once.
   let ready = false
   const death = waitFor(() => !vm.alive, { timeoutMs, intervalMs: 100, abort: () => ready }).then((gone) => {

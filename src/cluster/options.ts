@@ -6,10 +6,11 @@
 // validation (programs, paths, rights) is ./validate.ts.
 import type { Logger } from '../log.ts'
 import { isIPv6 } from 'node:net'
-import { Checker, didYouMean, isInt, show } from '../plan/check.ts'
+import { Checker, didYouMean, isInt, show } from '../pure/check.ts'
 import type { Impairment } from '../plan/impairment.ts'
 import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
+import { checkAppend, checkPerVm } from './vm-options.ts'
 import { applyTopology } from '../topology/apply.ts'
 import { checkImpairments } from './faults.ts'
 import { checkOverlays, checkPackages } from './list-options.ts'
@@ -185,23 +186,6 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures',
 ]
 
-/**
- * Extra kernel command line: one line of printable text (a newline or
- * another control character would end or garble the kernel's command line),
- * and short enough that, with the harness's own parameters, it fits the
- * kernel's 2048 bytes (longer is cut off without a word).
- */
-function checkAppend(c: Checker, append: string, appendVm: Record<number, string>): void {
-  const bad = /[\x00-\x1f\x7f]/
-  if (bad.test(append)) c.add(`\`append\` must be one line of printable text (the kernel command line), got ${JSON.stringify(append)}`)
-  for (const [vm, a] of Object.entries(appendVm)) if (bad.test(a)) c.add(`\`appendVm[${vm}]\` must be one line of printable text (the kernel command line), got ${JSON.stringify(a)}`)
-  const max = LIMITS.cmdline - LIMITS.cmdlineHarness
-  const lines: Array<[string, string]> = [['`append`', append], ...Object.entries(appendVm).map(([vm, a]): [string, string] => [`\`append\` with \`appendVm[${vm}]\``, [append, a].filter(Boolean).join(' ')])]
-  for (const [what, line] of lines) {
-    if (line.length > max) c.add(`${what} is ${line.length} bytes: the kernel's command line holds ${LIMITS.cmdline}, of which the harness takes up to ${LIMITS.cmdlineHarness}; at most ${max}`)
-  }
-}
-
 function isLogger(l: unknown): l is Logger {
   return typeof l === 'object' && l !== null && ['debug', 'info', 'warn', 'error', 'child'].every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
 }
@@ -253,21 +237,11 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const netsVm = c.netList('netsVm', opts.netsVm, DEFAULTS.netsVm)!
   const netsRouter = c.netList('netsRouter', opts.netsRouter, DEFAULTS.netsRouter)!
   const netsTester = c.netList('netsTester', opts.netsTester, DEFAULTS.netsTester)!
-  const nets = c.perVm('nets', opts.nets, (k, val) => c.netList(k, val))
+  const { nets, memVm, smpVm, appendVm } = checkPerVm(c, opts)
 
   const mem = c.int('mem', opts.mem, DEFAULTS.mem, [LIMITS.memMin, LIMITS.memMax],
     isInt(opts.mem) && opts.mem < LIMITS.memMin ? ` (this kernel does not boot with less than ${LIMITS.memMin} MiB)` : '')
-  const memVm = c.perVm('memVm', opts.memVm, (k, val) => {
-    if (isInt(val) && val >= LIMITS.memMin && val <= LIMITS.memMax) return val
-    c.add(`Expected \`${k}\` to be an integer ${LIMITS.memMin}-${LIMITS.memMax} (MiB; the kernel does not boot with less than ${LIMITS.memMin}), got ${show(val)}`)
-    return undefined
-  })
   const smp = c.int('smp', opts.smp, DEFAULTS.smp, LIMITS.smp)
-  const smpVm = c.perVm('smpVm', opts.smpVm, (k, val) => {
-    if (isInt(val) && val >= LIMITS.smp[0] && val <= LIMITS.smp[1]) return val
-    c.add(`Expected \`${k}\` to be an integer ${LIMITS.smp[0]}-${LIMITS.smp[1]}, got ${show(val)}`)
-    return undefined
-  })
   const overlays = checkOverlays(c, opts)
   const { network, netSetup } = checkNetwork(c, opts.network)
 
@@ -277,7 +251,6 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     else c.add(`Expected \`accel\` to be 'auto', 'kvm' or 'tcg', got ${show(opts.accel)}`)
   }
   const append = c.string('append', opts.append, '')
-  const appendVm = c.perVm('appendVm', opts.appendVm, (k, val) => (typeof val === 'string' ? val : void c.add(`Expected \`${k}\` to be a string, got ${show(val)}`)))
   checkAppend(c, append, appendVm)
   const prefix = opts.prefix ?? DEFAULTS.prefix
   if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { ChannelError, ChannelRetiredError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError, type RcFailure } from '../errors.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
 import { SshSession } from '../control/ssh.ts'
 import { hostPublicKey } from '../control/ssh-keys.ts'
@@ -66,6 +66,16 @@ export class RunningVm {
   get nics(): NicPlan[] {
     return this.plan.nics
   }
+  /** The cluster's state directory (its secret, its ssh keys); a record of an older start has only its console's directory. */
+  get stateDir(): string {
+    return this.record.dir ?? dirname(this.record.console)
+  }
+
+  /** QEMU's own output (stderr) of this VM. */
+  get qemuLog(): string {
+    return this.record.qemuLog ?? this.record.console.replace(/\.console$/, '.qemu.log')
+  }
+
   get alive(): boolean {
     return this.process.alive
   }
@@ -99,7 +109,7 @@ export class RunningVm {
 
   /** The cluster's secret, which the VM's telnet login asks for (see LOGIN_SCRIPT). */
   secret(): string {
-    return readSecret(dirname(this.record.console))
+    return readSecret(this.stateDir)
   }
 
   /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */
@@ -218,9 +228,9 @@ export class RunningVm {
       const s = await this.sshSession.catch(() => undefined)
       if (s) return s
     }
-    const key = join(dirname(this.record.console), 'id_ed25519')
+    const key = join(this.stateDir, 'id_ed25519')
     if (!existsSync(key)) throw new ChannelError(`${this.name}: no ssh key: ssh needs a cluster started with tools: true`)
-    const hostKey = await hostPublicKey(join(dirname(this.record.console), 'dropbear_ed25519_host_key'))
+    const hostKey = await hostPublicKey(join(this.stateDir, 'dropbear_ed25519_host_key'))
     this.sshSession = this.openStream(SSH_PORT).then((sock) => SshSession.open(sock, this.name, readFileSync(key), hostKey))
     this.sshSession.catch(() => (this.sshSession = undefined))
     return this.sshSession

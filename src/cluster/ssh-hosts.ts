@@ -14,7 +14,7 @@ import type { HostFacts, SshHosts } from '../host/ssh-cluster.ts'
 import { placeVms } from '../plan/placement.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import type { StateRecord } from '../host/state-dir.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 
 /** What each host is asked: one line per fact. */
 const PROBE = `echo "uid $(id -u)"

@@ -48,7 +48,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     for (const h of ssh?.hosts.values() ?? []) h.close()
     throw e
   }
-  let ctx: BootContext | undefined
+  let boot: BootContext | undefined
   let sc: StartContext | undefined
   try {
     if (start.detached) await claimName(home, spec.name, state.id)
@@ -69,14 +69,14 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     })
     // A keeper parents this machine's processes of a detached cluster; on ssh hosts QEMU daemonizes there instead.
     if (start.detached && !ssh) await startKeeper(state)
-    ctx = await prepareBoot(spec, state, plan, undefined, layers, ssh)
-    sc = new StartContext(ctx)
+    boot = await prepareBoot(spec, state, plan, undefined, layers, ssh)
+    sc = new StartContext(boot)
     await (spec.start ?? defaultStart)(sc)
-    if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
+    if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await boot.boot()` in it')
     // snapshot: true: save what it lacks at this ready point, before any test command and before the impairments (applied again after each restore).
-    await ctx.snapshot?.saveAfterStart(sc.vms)
+    await boot.snapshot?.saveAfterStart(sc.vms)
     await applyImpairments(spec, (n) => sc!.vms.find((v) => v.num === n))
-    const cluster = new RunningCluster(ctx, sc.vms, sc.stopHooks)
+    const cluster = new RunningCluster(boot, sc.vms, sc.stopHooks)
     // A detached cluster belongs to its keeper; any other to this process, which stops it on SIGINT, SIGTERM and SIGHUP.
     if (!start.detached) own(cluster)
     return cluster
@@ -86,7 +86,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     // The start's own error is the one to see; a teardown failure goes with it as its cause.
     const err = asDiskWriteError(e, state.dir)
     const log = (spec.log ?? stderrLogger()).child(`cluster ${spec.name}`)
-    await stopParts({ home, state, boot: ctx, ssh, vms: sc?.vms ?? [], hooks: sc?.stopHooks ?? [], hooksDone: new Set(), log }).catch((te) => {
+    await stopParts({ home, state, boot: boot, ssh, vms: sc?.vms ?? [], hooks: sc?.stopHooks ?? [], hooksDone: new Set(), log }).catch((te) => {
       if (err instanceof Error && err.cause === undefined) Object.defineProperty(err, 'cause', { value: te, enumerable: false })
     })
     throw err

@@ -3,7 +3,7 @@
 // command), then run with execa, resolving whatever its exit code.
 import { execa, type Options } from 'execa'
 import type { Logger } from '../log.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 
 /** `argv` as a person would type it. */
 export function commandLine(argv: string[]): string {

@@ -1,6 +1,5 @@
 // Builds the VM image into the cache: the kernel (Debian's cloud kernel by
 // default, or the user's), and the base initramfs written here in TypeScript.
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
 import { which } from '../host/which.ts'
 import { buildToolsDisk, TOOL_PROGRAMS } from './tools-disk.ts'

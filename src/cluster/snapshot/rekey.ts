@@ -7,7 +7,7 @@ import { vmLoginKey } from '../../control/login.ts'
 import { clusterKeys } from '../../control/ssh-keys.ts'
 import { readSecret, type StateDir } from '../../host/state-dir.ts'
 import type { ClusterPlan } from '../../plan/plan.ts'
-import { shellQuote } from '../../plan/quote.ts'
+import { shellQuote } from '../../pure/quote.ts'
 import type { ClusterSpec } from '../../plan/spec.ts'
 import { clusterEnv, envFile } from '../initrd.ts'
 
@@ -25,18 +25,18 @@ export interface RekeyContext {
  * reseeds its CRNG (xc-reseed: credited entropy, then RNDRESEEDCRNG), so
  * that no two restores draw alike.
  */
-export async function rekey(ctx: RekeyContext, ch: ShellChannel): Promise<void> {
+export async function rekey(cluster: RekeyContext, ch: ShellChannel): Promise<void> {
   const lines = [
     // The VM's login key under this cluster's secret (the saved one goes with it).
-    `umask 077 && printf '%s\\n' ${vmLoginKey(readSecret(ctx.state.dir), ch.vm)} > /etc/xcluster/key && umask 022`,
+    `umask 077 && printf '%s\\n' ${vmLoginKey(readSecret(cluster.state.dir), ch.vm)} > /etc/xcluster/key && umask 022`,
     // Shell builtins where they do (each program started costs a TCG translation of its code after a restore).
-    `printf '%s' ${shellQuote(envFile(clusterEnv(ctx.plan, ctx.spec.tools)))} > /etc/xcluster/cluster.env`,
+    `printf '%s' ${shellQuote(envFile(clusterEnv(cluster.plan, cluster.spec.tools)))} > /etc/xcluster/cluster.env`,
     // Through a file, not a pipe: one read gets all 64 bytes (from a pipe it may get part, too little to credit), and the file is emptied after.
     `printf '${[...randomBytes(64)].map((b) => '\\' + b.toString(8).padStart(3, '0')).join('')}' > /run/.xc-seed`,
     '{ /bin/xc-reseed < /run/.xc-seed; r=$?; : > /run/.xc-seed; [ $r = 0 ] || { echo "xc-reseed: errno $r" >&2; false; }; }',
   ]
-  if (ctx.spec.tools) {
-    const keys = await clusterKeys(ctx.state, true)
+  if (cluster.spec.tools) {
+    const keys = await clusterKeys(cluster.state, true)
     lines.push(
       `printf '%s\\n' ${shellQuote(keys.publicKey)} > /root/.ssh/authorized_keys`,
       `echo ${keys.hostKey.toString('base64')} | base64 -d > /etc/dropbear/dropbear_ed25519_host_key`,

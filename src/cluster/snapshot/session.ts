@@ -36,19 +36,19 @@ export interface SnapshotContext {
 export type VmBooter = (vm: VmPlan, from?: Snapshot) => Promise<RunningVm>
 
 /**
- * The snapshot key of the cluster `ctx` is about to boot: QEMU's version, the
+ * The snapshot key of the cluster `cluster` is about to boot: QEMU's version, the
  * image (kernel, base initramfs, tools), each VM's package layer, each VM's
  * machine (memory, CPUs, kernel command line, NICs and MACs, host), the
  * networking, accel and translation cache, and the initramfs segment with
  * its overlays' content, without what is each cluster's own.
  */
-export async function snapshotKey(ctx: SnapshotContext): Promise<string> {
-  const image = await ctx.image()
-  const layers = await Promise.all(ctx.plan.vms.map(async (v) => (await ctx.layer(v.num))?.path ?? null))
-  const machines = ctx.plan.vms.map((v) => ({ num: v.num, mem: v.mem, smp: v.smp, append: v.append, host: v.host ?? null, nics: v.nics.map((n) => [n.ifname, n.net, n.mac]) }))
+export async function snapshotKey(cluster: SnapshotContext): Promise<string> {
+  const image = await cluster.image()
+  const layers = await Promise.all(cluster.plan.vms.map(async (v) => (await cluster.layer(v.num))?.path ?? null))
+  const machines = cluster.plan.vms.map((v) => ({ num: v.num, mem: v.mem, smp: v.smp, append: v.append, host: v.host ?? null, nics: v.nics.map((n) => [n.ifname, n.net, n.mac]) }))
   const h = createHash('sha256')
-  h.update(JSON.stringify({ v: 3, qemu: await qemuVersionLine(), image, layers, machines, network: ctx.spec.network, accel: ctx.accel, tbSize: ctx.spec.tbSize ?? null, tools: ctx.spec.tools }))
-  h.update(await initrdKey(ctx.spec, ctx.plan, image, ctx.state))
+  h.update(JSON.stringify({ v: 3, qemu: await qemuVersionLine(), image, layers, machines, network: cluster.spec.network, accel: cluster.accel, tbSize: cluster.spec.tbSize ?? null, tools: cluster.spec.tools }))
+  h.update(await initrdKey(cluster.spec, cluster.plan, image, cluster.state))
   return h.digest('hex').slice(0, 24)
 }
 
@@ -63,14 +63,14 @@ export class ClusterSnapshot {
   private saveFailed?: string
 
   private constructor(
-    private readonly ctx: SnapshotContext,
+    private readonly cluster: SnapshotContext,
     readonly key: string,
   ) {}
 
-  /** The snapshot of `ctx`'s configuration, with what is found of it on disk. */
-  static async find(ctx: SnapshotContext): Promise<ClusterSnapshot> {
-    const s = new ClusterSnapshot(ctx, await snapshotKey(ctx))
-    s.from = findSnapshot(ctx.spec.home, s.key, ctx.plan.vms.map((v) => v.name))
+  /** The snapshot of `cluster`'s configuration, with what is found of it on disk. */
+  static async find(cluster: SnapshotContext): Promise<ClusterSnapshot> {
+    const s = new ClusterSnapshot(cluster, await snapshotKey(cluster))
+    s.from = findSnapshot(cluster.spec.home, s.key, cluster.plan.vms.map((v) => v.name))
     return s
   }
 
@@ -90,7 +90,7 @@ export class ClusterSnapshot {
       this.cold.push(vm.name)
       if (this.fellBack === undefined) {
         this.fellBack = (e as Error).message.split('\n')[0]
-        this.ctx.log.warn(`snapshot ${this.key} did not restore (${this.fellBack}); booting cold what did not, and saving it again`)
+        this.cluster.log.warn(`snapshot ${this.key} did not restore (${this.fellBack}); booting cold what did not, and saving it again`)
       }
       // Its host side is made anew, as for any boot (in bridge mode its taps are still there).
       await release(vm)
@@ -113,33 +113,33 @@ export class ClusterSnapshot {
       this.saved = true
     } catch (e) {
       this.saveFailed = (e as Error).message.split('\n')[0]
-      this.ctx.log.warn(`the snapshot could not be saved (${this.saveFailed}); the cluster runs without one`)
+      this.cluster.log.warn(`the snapshot could not be saved (${this.saveFailed}); the cluster runs without one`)
       if (!this.cold.length) this.from = undefined
     }
   }
 
   /** Save `vms` under the key; the VMs go on running. With `into`, into that snapshot (only `vms` are saved again). */
   private async save(vms: RunningVm[], into?: Snapshot): Promise<Snapshot> {
-    const { ctx, key } = this
-    const root = snapshotsDir(ctx.spec.home)
+    const { cluster, key } = this
+    const root = snapshotsDir(cluster.spec.home)
     mkdirSync(root, { recursive: true, mode: 0o700 })
     const tmp = join(root, `.tmp-${key}-${process.pid}`)
     rmSync(tmp, { recursive: true, force: true })
     // 0700: the meta holds the saving cluster's secret.
     mkdirSync(tmp, { mode: 0o700 })
     try {
-      if (!into) copyFileSync(ctx.initrd, join(tmp, 'initrd'))
+      if (!into) copyFileSync(cluster.initrd, join(tmp, 'initrd'))
       const saved = await mapLimit(vms, SAVE_CONCURRENCY, (vm) => saveVm(vm, stateFile(tmp, vm.name), ramFile(tmp, vm.name)))
       const failed = saved.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed) throw failed.reason
-      const secret = readSecret(ctx.state.dir)
+      const secret = readSecret(cluster.state.dir)
       const now = new Date().toISOString()
       const meta: SnapshotMeta = into
         ? { ...into.meta, usedAt: now, vms: [...new Set([...into.meta.vms, ...vms.map((v) => v.name)])].sort(), secrets: { ...into.meta.secrets } }
-        : { version: 1, key, name: ctx.spec.name, createdAt: now, usedAt: now, secrets: {}, qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes: 0 }
+        : { version: 1, key, name: cluster.spec.name, createdAt: now, usedAt: now, secrets: {}, qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes: 0 }
       for (const vm of vms) meta.secrets[vm.name] = secret
-      const done = await commitSnapshot(ctx.spec.home, key, tmp, vms.map((v) => v.name), meta, !!into)
-      await pruneSnapshots(ctx.spec.home)
+      const done = await commitSnapshot(cluster.spec.home, key, tmp, vms.map((v) => v.name), meta, !!into)
+      await pruneSnapshots(cluster.spec.home)
       return done
     } finally {
       rmSync(tmp, { recursive: true, force: true })
@@ -159,7 +159,7 @@ export class ClusterSnapshot {
     try {
       return await boot(vm, from)
     } catch (e) {
-      this.ctx.log.child(vm.name).warn(`did not restore from snapshot ${from.meta.key} (${(e as Error).message.split('\n')[0]}); booting it cold`)
+      this.cluster.log.child(vm.name).warn(`did not restore from snapshot ${from.meta.key} (${(e as Error).message.split('\n')[0]}); booting it cold`)
       await release(vm)
       return boot(vm)
     }
