@@ -137,3 +137,25 @@ export class HostUnreachableError extends XclusterError {
     super(message)
   }
 }
+
+/**
+ * A kernel could not be built (`xc kernel build`): the options or the config
+ * cannot give a kernel the harness boots (every problem listed), or make
+ * failed (the tail of its log on `logTail`, the whole log at `log`).
+ */
+export class KernelBuildError extends XclusterError {
+  readonly problems: string[]
+  readonly log?: string
+  readonly logTail: string
+  constructor(problems: string[], o: { log?: string; logTail?: string; cause?: unknown } = {}) {
+    super(
+      `The kernel was not built (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        (o.logTail ? `\n--- ${o.log ?? 'build log'} (last lines) ---\n${o.logTail}` : ''),
+      { cause: o.cause },
+    )
+    this.problems = problems
+    this.log = o.log
+    this.logTail = o.logTail ?? ''
+  }
+}

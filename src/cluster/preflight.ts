@@ -2,7 +2,7 @@
 // Their problems join the pure validation's in one ClusterConfigError; a
 // missing right makes it a PermissionError.
 import { accessSync, constants, existsSync } from 'node:fs'
-import { imagePaths } from '../host/home.ts'
+import { kernelProblems } from './kernel.ts'
 import { rootlessProblems } from '../host/rootless.ts'
 import { hasNetAdmin, which } from '../host/which.ts'
 import { overlayKind } from '../image/overlay-segment.ts'
@@ -40,16 +40,7 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
   if (here && !which(QEMU)) {
     problems.push(`${QEMU} is not installed (not on PATH). Run \`npm run setup\`, or as root: apt-get install qemu-system-x86`)
   }
-  if (spec.kernel !== undefined) {
-    if (!existsSync(spec.kernel)) problems.push(`Kernel ${spec.kernel} does not exist (option \`kernel\` or XCLUSTER_KERNEL)`)
-    if (!spec.modules) problems.push(`A custom kernel needs its modules directory (lib/modules/<version>) in option \`modules\` or XCLUSTER_MODULES`)
-    else if (!existsSync(spec.modules)) problems.push(`Modules directory ${spec.modules} does not exist (option \`modules\` or XCLUSTER_MODULES)`)
-  } else {
-    const paths = imagePaths(spec.home)
-    if (!existsSync(paths.manifest) || !existsSync(paths.kernel) || !existsSync(paths.initrd)) {
-      problems.push(`No VM image in ${paths.dir}. Run \`npm run setup\` first (or set XCLUSTER_HOME to where it was built)`)
-    }
-  }
+  problems.push(...kernelProblems(spec))
   for (const [key, list] of overlayLists(spec)) {
     for (const p of list) {
       if (!existsSync(p)) {

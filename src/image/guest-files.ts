@@ -27,7 +27,9 @@ mount -t tmpfs tmpfs /run
 echo "xc-phase: init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 PREFIX=1000::1
 [ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
-modprobe -a $(cat /etc/xcluster/modules) || echo "xc: modprobe failed" > /dev/console
+# The virtio modules, unless the kernel has them built in (then the list is empty).
+read -r m < /etc/xcluster/modules
+[ -z "$m" ] || modprobe -a $m || echo "xc: modprobe failed" > /dev/console
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 500 ]; do usleep 10000; i=$((i+1)); done
 mac=$(cat /sys/class/net/eth0/address)
