@@ -10,6 +10,7 @@ import { DEBIAN_KERNEL, DEFAULT_KERNEL, imagePaths, kernelPaths } from '../host/
 import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
 import { buildKernel, builtKernel, type BuiltKernel, type KernelBuildOptions } from '../kernel/build-kernel.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
+import { MissingDependencyError } from '../errors.ts'
 
 /** A kernel given by name (no `/`): `xcluster`, `debian` or one built with `xc kernel build --name`. A path has a `/` (`./vmlinuz`). */
 export function isKernelName(kernel: string): boolean {
@@ -31,17 +32,31 @@ export function kernelProblems(spec: Pick<ClusterSpec, 'home' | 'kernel' | 'modu
     else if (!existsSync(spec.modules)) problems.push(`Modules directory ${spec.modules} does not exist (option \`modules\` or XCLUSTER_MODULES)`)
     return problems
   }
-  const paths = imagePaths(imageHomeOf(spec.home, k))
-  if (existsSync(paths.manifest) && existsSync(paths.kernel) && existsSync(paths.initrd)) return []
-  if (k === DEFAULT_KERNEL) return [`No VM image in ${paths.dir}. Run \`npm run setup\` first (or set XCLUSTER_HOME to where it was built)`]
-  if (k === DEBIAN_KERNEL) return [`No image of Debian's kernel in ${paths.dir}. Run \`npm run setup\` (or \`xc setup --image-only\`) first`]
+  if (k === DEFAULT_KERNEL) {
+    const paths = imagePaths(spec.home)
+    if (existsSync(paths.manifest) && existsSync(paths.kernel) && existsSync(paths.initrd)) return []
+    return [`No VM image in ${paths.dir}. Run \`npm run setup\` first (or set XCLUSTER_HOME to where it was built)`]
+  }
+  // Debian's kernel is fetched with apt-get when its image is not there yet.
+  if (k === DEBIAN_KERNEL || builtKernel(spec.home, k)) return []
   return [`No kernel \`${k}\` in ${spec.home}: build it with \`xc kernel build --name=${k} ...\`, or name \`${DEFAULT_KERNEL}\`, \`${DEBIAN_KERNEL}\` or a path (with a /)`]
 }
 
-/** The image for `spec`'s kernel: built by setup or `xc kernel build`, or now for a kernel file of the user's. */
+/**
+ * The image for `spec`'s kernel: the default's as setup built it; the image
+ * of Debian's kernel, of a kernel built by name, or of a kernel file, made
+ * now when it is missing or was made by another version of the harness
+ * (seconds; an image up to date is found in milliseconds).
+ */
 export async function imageFor(spec: Pick<ClusterSpec, 'home' | 'kernel' | 'modules'>): Promise<ImageManifest> {
   const k = spec.kernel ?? DEFAULT_KERNEL
-  if (isKernelName(k)) return loadImage(imageHomeOf(spec.home, k))
+  if (k === DEFAULT_KERNEL) return loadImage(spec.home)
+  if (k === DEBIAN_KERNEL) return buildImage({ home: imageHomeOf(spec.home, k), packaged: true })
+  if (isKernelName(k)) {
+    const built = builtKernel(spec.home, k)
+    if (!built) throw new MissingDependencyError(kernelProblems(spec).join('; '))
+    return buildImage({ home: imageHomeOf(spec.home, k), kernel: built.vmlinux, modules: built.modulesDir, allModules: true })
+  }
   const key = createHash('sha256').update(`${k}\0${spec.modules}`).digest('hex').slice(0, 12)
   return buildImage({ home: join(spec.home, 'kernels', `file-${key}`), kernel: k, modules: spec.modules })
 }
