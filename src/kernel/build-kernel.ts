@@ -144,6 +144,7 @@ export async function buildKernel(opts: KernelBuildOptions): Promise<BuiltKernel
     if (fromDebian && name !== DEFAULT_KERNEL && !existsSync(p.build) && existsSync(join(seed, 'vmlinux'))) {
       // Same source, same compiler: make then redoes only what the fragment changes.
       log(`starting from a copy of the ${DEFAULT_KERNEL} kernel's object tree ...`)
+      rmSync(p.build + '.tmp', { recursive: true, force: true })
       cpSync(seed, p.build + '.tmp', { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
       renameSync(p.build + '.tmp', p.build)
     }
