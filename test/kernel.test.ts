@@ -34,11 +34,19 @@ describe("a user's kernel from a config fragment", () => {
     console.log(`kernel.test: build ${kernel.cached ? 'cached' : 'made'} in ${((Date.now() - t0) / 1000).toFixed(1)} s (kernel ${kernel.seconds.toFixed(1)} s)`)
     expect(kernel.warnings).toEqual([])
     expect(image.kernelBoot.kind).toBe('pvh')
-    await using mine = await startCluster({ name: 'kernel-mine', nvm: 1, nrouters: 0, kernel: 'test-ikconfig' })
-    await using stock = await startCluster({ name: 'kernel-default', nvm: 1, nrouters: 0 })
-    expect(await mine.vm(1).run('uname -r')).toContain('xcluster')
-    expect(await mine.vm(1).run('zcat /proc/config.gz | grep -E "^CONFIG_IKCONFIG_PROC="')).toBe('CONFIG_IKCONFIG_PROC=y\n')
-    expect((await stock.vm(1).exec('test -e /proc/config.gz')).exitCode).toBe(1)
+    const mine = await startCluster({ name: 'kernel-mine', nvm: 1, nrouters: 0, kernel: 'test-ikconfig' })
+    try {
+      expect(await mine.vm(1).run('uname -r')).toContain('xcluster')
+      expect(await mine.vm(1).run('zcat /proc/config.gz | grep -E "^CONFIG_IKCONFIG_PROC="')).toBe('CONFIG_IKCONFIG_PROC=y\n')
+    } finally {
+      await mine.stop()
+    }
+    const stock = await startCluster({ name: 'kernel-default', nvm: 1, nrouters: 0 })
+    try {
+      expect((await stock.vm(1).exec('test -e /proc/config.gz')).exitCode).toBe(1)
+    } finally {
+      await stock.stop()
+    }
   }, 1_800_000)
 })
 
