@@ -2,9 +2,9 @@
 // fragment that turns on /proc/config.gz (CONFIG_IKCONFIG_PROC) merged onto
 // the harness's config, built from Debian's source in the home, and a VM
 // that boots it and shows the option; a VM of the default kernel beside it
-// has no /proc/config.gz. The first build of this fragment starts from a copy
-// of the default kernel's object tree, so make redoes only what the fragment
-// changes (kernel/configs.o and the links); the next run finds it cached.
+// has no /proc/config.gz. The build of this fragment is made in the default
+// kernel's object tree, so make redoes only what the fragment changes
+// (kernel/configs.o and the links); the next run finds it cached.
 // Bad input (a fragment asking for what cannot be, the harness's needs
 // taken away, a reserved name) is one KernelBuildError listing every
 // problem, and nothing is built.

@@ -4,9 +4,9 @@
 // stripped beside the vmlinux (kernels/<name>/out), and record what was built.
 // A kernel from Debian's source is cached by the hash of the source version,
 // the fragments and this code: a second setup does nothing. A user's own tree
-// is made again at every build (make redoes only what changed). The first
-// build of a fragment of Debian's source starts from a copy of the default
-// kernel's object tree, so that make redoes only what the fragment changes.
+// is made again at every build (make redoes only what changed). A fragment of
+// Debian's source is made in the default kernel's object tree, so that make
+// redoes only what the fragment changes (the default's result stays in its out/).
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -92,7 +92,7 @@ function howOf(o: Pick<KernelBuildOptions, 'config' | 'fragment'>): ConfigSource
 }
 
 /** The hash a kernel from Debian's source is cached by. */
-function cacheKey(name: string, sourceVersion: string, how: ConfigSource): string {
+export function cacheKey(name: string, sourceVersion: string, how: ConfigSource): string {
   const h = createHash('sha256').update(JSON.stringify({ v: 1, name, sourceVersion, code: codeHash(HERE) }))
   for (const f of FRAGMENTS) h.update(fragmentText(f))
   if (how.kind !== 'harness') h.update(how.kind).update(readFileSync(how.file))
@@ -140,42 +140,43 @@ export async function buildKernel(opts: KernelBuildOptions): Promise<BuiltKernel
       return { ...found, seconds: (Date.now() - t0) / 1000 }
     }
     const src = fromDebian ? await withDirLock(join(opts.home, '.kernel-src.lock'), () => debianSourceTree(opts.home, log), 10 * 60_000, 'the kernel source') : resolve(opts.source!)
-    const seed = kernelPaths(opts.home, DEFAULT_KERNEL).build
-    if (fromDebian && name !== DEFAULT_KERNEL && !existsSync(p.build) && existsSync(join(seed, 'vmlinux'))) {
-      // Same source, same compiler: make then redoes only what the fragment changes.
-      log(`starting from a copy of the ${DEFAULT_KERNEL} kernel's object tree ...`)
-      rmSync(p.build + '.tmp', { recursive: true, force: true })
-      cpSync(seed, p.build + '.tmp', { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
-      renameSync(p.build + '.tmp', p.build)
-    }
-    mkdirSync(p.build, { recursive: true })
-    const buildLog = join(p.dir, 'build.log')
-    writeFileSync(buildLog, '')
-    const steps = configureSteps(src, p.build, how)
-    steps.prepare()
-    log(`configuring kernel ${name} (${how.kind === 'harness' ? "the harness's config" : how.kind === 'fragment' ? `the harness's config and ${how.file}` : `${how.file} with the harness's needs`}) ...`)
-    await make(steps.make.args, steps.make.env, buildLog, 'configuring')
-    const checked = checkConfig(p.build, how)
-    if (checked.problems.length) throw new KernelBuildError(checked.problems, { log: join(p.build, '.config') })
-    for (const w of checked.warnings) log(`not in this kernel: ${w}`)
-    const jobs = opts.jobs ?? availableParallelism()
-    log(`make -j${jobs} vmlinux modules in ${p.build} (minutes; the log is ${buildLog}) ...`)
-    await make(['-C', p.build, `-j${jobs}`, 'vmlinux', 'modules'], {}, buildLog, 'building')
-    const release = readFileSync(join(p.build, 'include', 'config', 'kernel.release'), 'utf8').trim()
-    const out = p.out + '.tmp'
-    rmSync(out, { recursive: true, force: true })
-    mkdirSync(out, { recursive: true })
-    const depmod = which('depmod')
-    await make(['-C', p.build, 'modules_install', `INSTALL_MOD_PATH=${out}`, 'INSTALL_MOD_STRIP=1', ...(depmod ? [`DEPMOD=${depmod}`] : [])], {}, buildLog, 'installing the modules')
-    for (const l of ['build', 'source']) rmSync(join(out, 'lib', 'modules', release, l), { force: true })
-    cpSync(join(p.build, 'vmlinux'), join(out, 'vmlinux'))
-    cpSync(join(p.build, '.config'), join(out, 'config'))
-    rmSync(p.out, { recursive: true, force: true })
-    renameSync(out, p.out)
-    const seconds = (Date.now() - t0) / 1000
-    const meta: KernelMeta = { name, key, release, source: src, how, builtAt: new Date().toISOString(), seconds, warnings: checked.warnings }
-    writeFileSync(p.meta, JSON.stringify(meta, null, 2) + '\n')
-    log(`kernel ${name} ${release} built in ${seconds.toFixed(0)} s: ${join(p.out, 'vmlinux')}`)
-    return { ...builtKernel(opts.home, name)!, cached: false, seconds }
+    // A fragment of Debian's source is made in the default kernel's object tree (under its lock):
+    // make then redoes only what the fragment changes. A copy of the tree would not do: objtool,
+    // built with absolute paths, is made again in a copy, and every object is then older than it.
+    const shared = kernelPaths(opts.home, DEFAULT_KERNEL)
+    const objtree = fromDebian && how.kind === 'fragment' && existsSync(join(shared.build, 'vmlinux')) ? shared.build : p.build
+    mkdirSync(objtree, { recursive: true })
+    const inTree = (fn: () => Promise<BuiltKernel>): Promise<BuiltKernel> =>
+      objtree === p.build ? fn() : withDirLock(join(shared.dir, '.lock'), fn, 60 * 60_000, `the object tree of kernel ${DEFAULT_KERNEL}`)
+    return inTree(async () => {
+      const buildLog = join(p.dir, 'build.log')
+      writeFileSync(buildLog, '')
+      const steps = configureSteps(src, objtree, how)
+      steps.prepare()
+      log(`configuring kernel ${name} (${how.kind === 'harness' ? "the harness's config" : how.kind === 'fragment' ? `the harness's config and ${how.file}` : `${how.file} with the harness's needs`}) ...`)
+      await make(steps.make.args, steps.make.env, buildLog, 'configuring')
+      const checked = checkConfig(objtree, how)
+      if (checked.problems.length) throw new KernelBuildError(checked.problems, { log: join(objtree, '.config') })
+      for (const w of checked.warnings) log(`not in this kernel: ${w}`)
+      const jobs = opts.jobs ?? availableParallelism()
+      log(`make -j${jobs} vmlinux modules in ${objtree} (minutes; the log is ${buildLog}) ...`)
+      await make(['-C', objtree, `-j${jobs}`, 'vmlinux', 'modules'], {}, buildLog, 'building')
+      const release = readFileSync(join(objtree, 'include', 'config', 'kernel.release'), 'utf8').trim()
+      const out = p.out + '.tmp'
+      rmSync(out, { recursive: true, force: true })
+      mkdirSync(out, { recursive: true })
+      const depmod = which('depmod')
+      await make(['-C', objtree, 'modules_install', `INSTALL_MOD_PATH=${out}`, 'INSTALL_MOD_STRIP=1', ...(depmod ? [`DEPMOD=${depmod}`] : [])], {}, buildLog, 'installing the modules')
+      for (const l of ['build', 'source']) rmSync(join(out, 'lib', 'modules', release, l), { force: true })
+      cpSync(join(objtree, 'vmlinux'), join(out, 'vmlinux'))
+      cpSync(join(objtree, '.config'), join(out, 'config'))
+      rmSync(p.out, { recursive: true, force: true })
+      renameSync(out, p.out)
+      const seconds = (Date.now() - t0) / 1000
+      const meta: KernelMeta = { name, key, release, source: src, how, builtAt: new Date().toISOString(), seconds, warnings: checked.warnings }
+      writeFileSync(p.meta, JSON.stringify(meta, null, 2) + '\n')
+      log(`kernel ${name} ${release} built in ${seconds.toFixed(0)} s: ${join(p.out, 'vmlinux')}`)
+      return { ...builtKernel(opts.home, name)!, cached: false, seconds }
+    })
   }, 60 * 60_000, `the build of kernel ${name}`)
 }
