@@ -31,7 +31,5 @@ writeFileSync(join(dist, 'image', 'code-hash.json'), JSON.stringify({ hash: imag
 // Package layers are keyed by the code that builds them, as the image is.
 const { codeHash } = await import(join(dist, 'host', 'code-hash.js'))
 writeFileSync(join(dist, 'packages', 'code-hash.json'), JSON.stringify({ hash: codeHash(join(src, 'packages'), false) }) + '\n')
-// A kernel built from Debian's source is keyed by the code that builds it (and its fragments).
-writeFileSync(join(dist, 'kernel', 'code-hash.json'), JSON.stringify({ hash: codeHash(join(src, 'kernel'), false) }) + '\n')
 if (!existsSync(join(dist, 'cli', 'main.js'))) throw new Error('build: dist/cli/main.js is missing')
 console.log(`build: dist/ ready (image code ${imageCodeHash(join(src, 'image'))})`)

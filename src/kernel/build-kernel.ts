@@ -3,7 +3,7 @@
 // an object tree of its own (O=kernels/<name>/build), install the modules
 // stripped beside the vmlinux (kernels/<name>/out), and record what was built.
 // A kernel from Debian's source is cached by the hash of the source version,
-// the fragments and this code: a second setup does nothing. A user's own tree
+// the fragments and BUILD_VERSION: a second setup does nothing. A user's own tree
 // is made again at every build (make redoes only what changed). A fragment of
 // Debian's source is made in the default kernel's object tree, so that make
 // redoes only what the fragment changes (the default's result stays in its out/).
@@ -13,15 +13,11 @@ import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { KernelBuildError } from '../errors.ts'
-import { codeHash } from '../host/code-hash.ts'
 import { withDirLock } from '../host/dir-lock.ts'
 import { DEBIAN_KERNEL, DEFAULT_KERNEL, kernelPaths } from '../host/home.ts'
 import { which } from '../host/which.ts'
 import { checkConfig, configSourceProblems, configureSteps, fragmentText, FRAGMENTS, type ConfigSource } from './configure.ts'
 import { debianSourceTree, debianSourceVersion, sourceTreeProblems } from './source.ts'
-import { fileURLToPath } from 'node:url'
-
-const HERE = fileURLToPath(new URL('.', import.meta.url))
 
 export interface KernelBuildOptions {
   home: string
@@ -91,9 +87,16 @@ function howOf(o: Pick<KernelBuildOptions, 'config' | 'fragment'>): ConfigSource
   return { kind: 'harness' }
 }
 
-/** The hash a kernel from Debian's source is cached by. */
+/**
+ * What the build makes, as a number: raise it when a change here changes the
+ * result (make's targets or flags, the install). Not the code's hash: a
+ * change to a log line must not cost every home a kernel build of minutes.
+ */
+const BUILD_VERSION = 1
+
+/** The hash a kernel from Debian's source is cached by: its name, the source package, the fragments, BUILD_VERSION. */
 export function cacheKey(name: string, sourceVersion: string, how: ConfigSource): string {
-  const h = createHash('sha256').update(JSON.stringify({ v: 1, name, sourceVersion, code: codeHash(HERE) }))
+  const h = createHash('sha256').update(JSON.stringify({ v: BUILD_VERSION, name, sourceVersion }))
   for (const f of FRAGMENTS) h.update(fragmentText(f))
   if (how.kind !== 'harness') h.update(how.kind).update(readFileSync(how.file))
   return h.digest('hex').slice(0, 16)
