@@ -87,9 +87,10 @@ export async function kernelRun(accel: 'kvm' | 'tcg'): Promise<KernelResult> {
     await buildKernel({ home })
     r.build.cachedMs = round(performance.now() - t, 1)
     try {
-      r.build.recordedColdS = round((JSON.parse(readFileSync(kernelPaths(home, DEFAULT_KERNEL).meta, 'utf8')) as { seconds: number }).seconds, 0)
+      const s = (JSON.parse(readFileSync(kernelPaths(home, DEFAULT_KERNEL).meta, 'utf8')) as { seconds?: number }).seconds
+      if (typeof s === 'number') r.build.recordedColdS = round(s, 0)
     } catch {
-      // built before the time was recorded
+      // no record of the build
     }
     log(`kernel build: cached ${r.build.cachedMs} ms; the cold build of this home took ${r.build.recordedColdS ?? '?'} s`)
     if (kernelCold) {
