@@ -69,12 +69,12 @@ describe('bad input to xc kernel build', () => {
   })
 
   it("refuses a fragment whose options cannot hold and one that takes the harness's needs away, naming each", async () => {
-    const fragment = file('bad.config', '# CONFIG_IPV6 is not set\nCONFIG_ACPI_DOCK=y\n')
+    const fragment = file('bad.config', '# CONFIG_IPV6 is not set\nCONFIG_USB_STORAGE=y\n')
     const err = await buildKernelImage({ home: xclusterHome(), name: 'test-bad', fragment }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(KernelBuildError)
     expect((err as KernelBuildError).problems).toEqual([
       'the harness needs CONFIG_IPV6=y (got n): its VMs do not boot without it',
-      'your fragment asks for CONFIG_ACPI_DOCK=y (got n): its dependencies are not met (see `make menuconfig`, or add them to the fragment)',
+      'your fragment asks for CONFIG_USB_STORAGE=y (got n): its dependencies are not met (see `make menuconfig`, or add them to the fragment)',
     ])
   }, 600_000)
 })
