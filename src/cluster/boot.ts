@@ -1,7 +1,6 @@
 // Boot of one VM: its host side, its QEMU, and the wait until its control
 // shell answers. BootContext is everything a cluster needs for that; start,
 // restart, scale-out and attach all make it with prepareBoot.
-import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
@@ -11,7 +10,7 @@ import { noSpaceLeft } from '../host/durable.ts'
 import { spawnerFor, type Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { waitFor } from '../host/wait.ts'
-import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
+import type { ImageManifest } from '../image/build-image.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { createBackend } from '../net/create-backend.ts'
 import type { SshHosts } from '../net/ssh-backend.ts'
@@ -27,6 +26,7 @@ import { packageLayers } from './packages.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
 import type { PackageLayer } from '../packages/layer.ts'
 import { loadState, ramFile, rekey, resumeRestored, stateFile, type Snapshot } from './snapshot.ts'
+import { imageFor } from './kernel.ts'
 
 /** Bound on a restored VM's answer: it loads its state and answers in about a second; beyond this the snapshot is taken for broken. */
 export const RESTORE_TIMEOUT_MS = 30_000
@@ -50,13 +50,6 @@ export interface BootContext {
   refused?: Error
   /** snapshot: true: the key of this configuration, and the snapshot restores come from (once found or saved). */
   snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean; coldVms?: string[]; saveFailed?: string }
-}
-
-/** The image for `spec`: the one setup built, or one for the user's own kernel. */
-export async function imageFor(spec: Pick<ClusterSpec, 'home' | 'kernel' | 'modules'>): Promise<ImageManifest> {
-  if (!spec.kernel) return loadImage(spec.home)
-  const key = createHash('sha256').update(`${spec.kernel}\0${spec.modules}`).digest('hex').slice(0, 12)
-  return buildImage({ home: join(spec.home, 'kernels', key), kernel: spec.kernel, modules: spec.modules })
 }
 
 /** The boot bound of one VM: generous under TCG, where a VM boots in seconds but 2 cores are shared. */
