@@ -263,3 +263,25 @@ export class ClusterNameTakenError extends XclusterError {
     super(`cluster ${clusterName} is already running (id ${holder}); stop it with \`xc stop --name=${clusterName}\` or pick another --name`)
   }
 }
+
+/**
+ * A kernel could not be built (`xc kernel build`): the options or the config
+ * cannot give a kernel the harness boots (every problem listed), or make
+ * failed (the tail of its log on `logTail`, the whole log at `log`).
+ */
+export class KernelBuildError extends XclusterError {
+  readonly problems: string[]
+  readonly log?: string
+  readonly logTail: string
+  constructor(problems: string[], o: { log?: string; logTail?: string; cause?: unknown } = {}) {
+    super(
+      `The kernel was not built (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        (o.logTail ? `\n--- ${o.log ?? 'build log'} (last lines) ---\n${o.logTail}` : ''),
+      { cause: o.cause },
+    )
+    this.problems = problems
+    this.log = o.log
+    this.logTail = o.logTail ?? ''
+  }
+}

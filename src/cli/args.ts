@@ -48,7 +48,7 @@ export function clusterName(text: string | undefined): string {
   if (problems.length) throw new ClusterConfigError(problems)
   return text
 }
-export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless', 'user-nets', 'hosts', 'rc-failures']
+export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless', 'user-nets', 'hosts', 'rc-failures', 'kernel']
 export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: default); --name NAME works too
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -63,6 +63,8 @@ export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: d
   --network=user|bridge  networking (XCLUSTER_NETWORK; default user)
   --net-setup=PATH       net-setup script, run as PATH <vm> <net> (__net_setup)
   --accel=auto|kvm|tcg   accelerator (default auto)
+  --kernel=NAME|PATH     the kernel: xcluster (default, the harness's), debian (Debian's cloud kernel),
+                         one built by \`xc kernel build --name=NAME\`, or a file (XCLUSTER_KERNEL, with XCLUSTER_MODULES)
   --tools=yes|no         real network tools and ssh in the VMs (default no)
   --std-addresses=yes|no every NIC beyond eth0 gets its net's std addresses (default no)
   --packages=frr,ipvsadm Debian packages in every VM (XCLUSTER_PACKAGES); implies --tools=yes

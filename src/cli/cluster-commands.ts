@@ -6,6 +6,7 @@ import { execa } from 'execa'
 import { attachCluster, findCluster, lookupCluster } from '../cluster/attach.ts'
 import { clusterStatus } from '../cluster/status.ts'
 import { checkOptions } from '../cluster/options.ts'
+import { setupImages } from '../cluster/kernel.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
 import { topologySvg } from '../diagram/svg.ts'
@@ -27,9 +28,9 @@ import { dropEnvForAbsentVms, resolveSettings } from './settings.ts'
 
 const setup: Command = {
   name: 'setup',
-  summary: 'Check and install the Debian packages the harness needs and build the VM image.',
+  summary: "Check and install the Debian packages the harness needs, build the harness's kernel (minutes, once) and the VM images (its and Debian's kernel's).",
   usage: 'setup [--image-only]',
-  options: '  --image-only   only build the VM image (the packages are in place)',
+  options: '  --image-only   only build the kernel and the VM images (the packages are in place)',
   async run(args) {
     const { values } = strictArgs(args, { 'image-only': { type: 'boolean' } }, [0, 0])
     if (!values['image-only']) {
@@ -38,7 +39,7 @@ const setup: Command = {
       const r = await execa('bash', [script], { stdio: 'inherit', reject: false })
       if (r.exitCode !== 0) return r.exitCode ?? 1
     }
-    await buildImage({ log: (l) => process.stdout.write(`setup: ${l}\n`) })
+    await setupImages(xclusterHome(), (l) => process.stdout.write(`setup: ${l}\n`))
     return 0
   },
 }

@@ -93,7 +93,7 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
   if (netSetup) {
     set('network', { base: network, netSetup }, flags['net-setup'] ? 'option' : 'environment', flags['net-setup'] ? '--net-setup' : '__net_setup')
   }
-  for (const key of ['accel', 'topology', 'prefix']) {
+  for (const key of ['accel', 'topology', 'prefix', 'kernel']) {
     if (flags[key] !== undefined) set(key, flags[key], 'option', `--${key}`)
   }
   // --rc-failures=report|fail (XCLUSTER_RC_FAILURES): an rc script that fails at boot is said, or a VmBootError.

@@ -1,7 +1,6 @@
 // Boot of one VM: its host side, its QEMU, and the wait until its control
 // shell answers. BootContext is everything a cluster needs for that; start,
 // restart, scale-out and attach all make it with prepareBoot.
-import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
@@ -11,7 +10,7 @@ import { noSpaceLeft } from '../host/durable.ts'
 import { spawnerFor, type Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { waitFor } from '../host/wait.ts'
-import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
+import type { ImageManifest } from '../image/build-image.ts'
 import type { SshHosts } from '../host/ssh-cluster.ts'
 import { stderrLogger, type Logger } from '../log.ts'
 import type { NetworkBackend } from '../net/backend.ts'
@@ -34,6 +33,7 @@ import { loadState, resumeRestored } from './snapshot/migrate.ts'
 import { rekey } from './snapshot/rekey.ts'
 import type { ClusterSnapshot } from './snapshot/session.ts'
 import { ramFile, stateFile, type Snapshot } from './snapshot/store.ts'
+import { imageFor } from './kernel.ts'
 
 /** Bound on a restored VM's answer: it loads its state and answers in about a second; beyond this the snapshot is taken for broken. */
 export const RESTORE_TIMEOUT_MS = 30_000
@@ -65,13 +65,6 @@ export interface BootContext {
   refused?: Error
   /** snapshot: true: the cluster's snapshot (found at the first boot). */
   snapshot?: ClusterSnapshot
-}
-
-/** The image for `spec`: the one setup built, or one for the user's own kernel. */
-export async function imageFor(spec: Pick<ClusterSpec, 'home' | 'kernel' | 'modules'>): Promise<ImageManifest> {
-  if (!spec.kernel) return loadImage(spec.home)
-  const key = createHash('sha256').update(`${spec.kernel}\0${spec.modules}`).digest('hex').slice(0, 12)
-  return buildImage({ home: join(spec.home, 'kernels', key), kernel: spec.kernel, modules: spec.modules })
 }
 
 /** The boot bound of one VM: generous under TCG, where a VM boots in seconds but 2 cores are shared. */

@@ -143,7 +143,12 @@ export interface ClusterOptions {
   prefix?: string
   /** Where the image and state live (default `$XCLUSTER_HOME` or `~/.cache/xcluster`). */
   home?: string
-  /** Kernel image path (default: the one `npm run setup` fetched; `$XCLUSTER_KERNEL`). */
+  /**
+   * The kernel (`$XCLUSTER_KERNEL`): `'xcluster'` (default), the harness's own,
+   * built by setup; `'debian'`, Debian's cloud kernel as packaged; the name of
+   * one built with `xc kernel build --name=NAME`; or the path of a kernel file
+   * (with a `/`: `./vmlinuz`), with `modules`.
+   */
   kernel?: string
   /** Modules directory of that kernel (`lib/modules/<version>`); `$XCLUSTER_MODULES`. */
   modules?: string
@@ -260,7 +265,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const bootConcurrency = c.positive('bootConcurrency', opts.bootConcurrency, 256)
   const tbSize = c.positive('tbSize', opts.tbSize, 4096)
   for (const key of ['home', 'kernel', 'modules'] as const) {
-    if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
+    if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) {
+      c.add(`Expected \`${key}\` to be ${key === 'kernel' ? "a kernel's name (xcluster, debian, or one `xc kernel build` made) or a path" : 'a path'}, got ${show(opts[key])}`)
+    }
   }
   if (opts.snapshot !== undefined && typeof opts.snapshot !== 'boolean') c.add(`Expected \`snapshot\` to be true or false, got ${show(opts.snapshot)}`)
   if (opts.snapshot === true && opts.start !== undefined) c.add('`snapshot` does not combine with a custom `start`: what it does is code, which the snapshot key cannot see')

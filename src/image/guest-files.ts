@@ -28,7 +28,9 @@ mkdir /run/xc-login
 echo "${PHASE} init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 PREFIX=1000::1
 [ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
-modprobe -a $(cat /etc/xcluster/modules) || echo "xc: modprobe failed" > /dev/console
+# The virtio modules, unless the kernel has them built in (then the list is empty).
+read -r m < /etc/xcluster/modules
+[ -z "$m" ] || modprobe -a $m || echo "xc: modprobe failed" > /dev/console
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 500 ]; do usleep 10000; i=$((i+1)); done
 mac=$(cat /sys/class/net/eth0/address)
@@ -56,7 +58,7 @@ ip link set eth0 up
 echo "${PHASE} network $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 # The tools disk (tools: true): programs, libraries and modules on /xt.
 if [ "$XCLUSTER_TOOLS" = yes ]; then
-  modprobe virtio_blk
+  modprobe -q virtio_blk
   i=0
   while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
   mkdir -p /xt
@@ -77,7 +79,8 @@ if [ "$layered" = yes ]; then
   i=0
   while [ ! -b /dev/vdb ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
   mkdir -p /xp
-  if modprobe overlay && mount -t ext4 -o ro /dev/vdb /xp; then
+  # overlayfs is a module of Debian's kernel, built into the harness's (busybox modprobe then fails).
+  if { modprobe -q overlay || grep -qw overlay /proc/filesystems; } && mount -t ext4 -o ro /dev/vdb /xp; then
     # layer DIR LOWER...: an overlay on /DIR of the LOWERs that exist, over /DIR itself
     # (no subshell nor helper process in it: each costs milliseconds under TCG).
     layer() {

@@ -348,7 +348,7 @@ describe('checkOptions problems', () => {
       'Expected `bootTimeout` to be an integer 1-3600000, got `0`',
       'Expected `bootConcurrency` to be an integer 1-256, got `257`',
       'Expected `home` to be a path, got `""` (an empty string)',
-      'Expected `kernel` to be a path, got `5`',
+      'Expected `kernel` to be a kernel\'s name (xcluster, debian, or one `xc kernel build` made) or a path, got `5`',
       'Expected `onProgress` to be a function, got `yes`',
     ])
   })
