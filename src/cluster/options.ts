@@ -4,11 +4,13 @@
 // ../topology/apply.ts, impairments in ./faults.ts, overlays and packages in
 // ./list-options.ts) and returns the spec with every problem found. Pure: the host's part of the
 // validation (programs, paths, rights) is ./validate.ts.
+import type { Logger } from '../log.ts'
 import { isIPv6 } from 'node:net'
-import { Checker, didYouMean, isInt, show } from '../plan/check.ts'
+import { Checker, didYouMean, isInt, show } from '../pure/check.ts'
 import type { Impairment } from '../plan/impairment.ts'
 import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
+import { checkAppend, checkPerVm } from './vm-options.ts'
 import { applyTopology } from '../topology/apply.ts'
 import { checkImpairments } from './faults.ts'
 import { checkOverlays, checkPackages } from './list-options.ts'
@@ -163,6 +165,8 @@ export interface ClusterOptions {
   /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
+  /** Where the cluster's lines go (default: stderr, at XCLUSTER_LOG's level: debug shows every host command). The Vitest fixture gives one that writes into the test's output. */
+  logger?: Logger
   onProgress?: (event: ProgressEvent) => void
   /**
    * An rc script that exits non-zero, or a `/etc/init.d/*.rc` that is not
@@ -183,25 +187,12 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
-  'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
+  'onProgress', 'logger', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
   'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures',
 ]
 
-/**
- * Extra kernel command line: one line of printable text (a newline or
- * another control character would end or garble the kernel's command line),
- * and short enough that, with the harness's own parameters, it fits the
- * kernel's 2048 bytes (longer is cut off without a word).
- */
-function checkAppend(c: Checker, append: string, appendVm: Record<number, string>): void {
-  const bad = /[\x00-\x1f\x7f]/
-  if (bad.test(append)) c.add(`\`append\` must be one line of printable text (the kernel command line), got ${JSON.stringify(append)}`)
-  for (const [vm, a] of Object.entries(appendVm)) if (bad.test(a)) c.add(`\`appendVm[${vm}]\` must be one line of printable text (the kernel command line), got ${JSON.stringify(a)}`)
-  const max = LIMITS.cmdline - LIMITS.cmdlineHarness
-  const lines: Array<[string, string]> = [['`append`', append], ...Object.entries(appendVm).map(([vm, a]): [string, string] => [`\`append\` with \`appendVm[${vm}]\``, [append, a].filter(Boolean).join(' ')])]
-  for (const [what, line] of lines) {
-    if (line.length > max) c.add(`${what} is ${line.length} bytes: the kernel's command line holds ${LIMITS.cmdline}, of which the harness takes up to ${LIMITS.cmdlineHarness}; at most ${max}`)
-  }
+function isLogger(l: unknown): l is Logger {
+  return typeof l === 'object' && l !== null && ['debug', 'info', 'warn', 'error', 'child'].every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
 }
 
 /** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
@@ -251,21 +242,11 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const netsVm = c.netList('netsVm', opts.netsVm, DEFAULTS.netsVm)!
   const netsRouter = c.netList('netsRouter', opts.netsRouter, DEFAULTS.netsRouter)!
   const netsTester = c.netList('netsTester', opts.netsTester, DEFAULTS.netsTester)!
-  const nets = c.perVm('nets', opts.nets, (k, val) => c.netList(k, val))
+  const { nets, memVm, smpVm, appendVm } = checkPerVm(c, opts)
 
   const mem = c.int('mem', opts.mem, DEFAULTS.mem, [LIMITS.memMin, LIMITS.memMax],
     isInt(opts.mem) && opts.mem < LIMITS.memMin ? ` (this kernel does not boot with less than ${LIMITS.memMin} MiB)` : '')
-  const memVm = c.perVm('memVm', opts.memVm, (k, val) => {
-    if (isInt(val) && val >= LIMITS.memMin && val <= LIMITS.memMax) return val
-    c.add(`Expected \`${k}\` to be an integer ${LIMITS.memMin}-${LIMITS.memMax} (MiB; the kernel does not boot with less than ${LIMITS.memMin}), got ${show(val)}`)
-    return undefined
-  })
   const smp = c.int('smp', opts.smp, DEFAULTS.smp, LIMITS.smp)
-  const smpVm = c.perVm('smpVm', opts.smpVm, (k, val) => {
-    if (isInt(val) && val >= LIMITS.smp[0] && val <= LIMITS.smp[1]) return val
-    c.add(`Expected \`${k}\` to be an integer ${LIMITS.smp[0]}-${LIMITS.smp[1]}, got ${show(val)}`)
-    return undefined
-  })
   const overlays = checkOverlays(c, opts)
   const { network, netSetup } = checkNetwork(c, opts.network)
 
@@ -275,7 +256,6 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     else c.add(`Expected \`accel\` to be 'auto', 'kvm' or 'tcg', got ${show(opts.accel)}`)
   }
   const append = c.string('append', opts.append, '')
-  const appendVm = c.perVm('appendVm', opts.appendVm, (k, val) => (typeof val === 'string' ? val : void c.add(`Expected \`${k}\` to be a string, got ${show(val)}`)))
   checkAppend(c, append, appendVm)
   const prefix = opts.prefix ?? DEFAULTS.prefix
   if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {
@@ -304,6 +284,8 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const impairments = checkImpairments(c, opts.impairments, tools)
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
+  const logger = opts.logger
+  if (logger !== undefined && !isLogger(logger)) c.add(`Expected \`logger\` to be a Logger (debug, info, warn, error, child), got ${show(logger)}`)
   const vms = vmNumbers(c, counts, opts.extraVms)
   // The user's own per-VM keys (a topology's defaults may name VMs that the user's counts leave out).
   c.vmKeysIn((o ?? {}) as Record<string, unknown>, PER_VM_KEYS, vms)
@@ -335,6 +317,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,
     start, onProgress,
+    ...(isLogger(logger) ? { log: logger } : {}),
     home: typeof opts.home === 'string' && opts.home ? opts.home : '',
     kernel: typeof opts.kernel === 'string' && opts.kernel ? opts.kernel : undefined,
     modules: typeof opts.modules === 'string' && opts.modules ? opts.modules : undefined,

@@ -27,6 +27,10 @@ export interface VmRecord {
   console: string
   qmp: string
   pidfile: string
+  /** QEMU's own output (stderr). */
+  qemuLog?: string
+  /** The cluster's state directory (its secret, its ssh keys). */
+  dir?: string
   process?: ProcessRecord
   startedAt?: string
   /** The ssh host its QEMU runs on (its pid and files are that host's); none: this machine. */

@@ -1,6 +1,7 @@
 // The validated cluster specification: every default filled in, every
 // problem checked (by ../cluster/options.ts). Pure data and what derives
 // from it; the plan is built from it.
+import type { Logger } from '../log.ts'
 import type { Impairment } from './impairment.ts'
 import type { NetSetup } from './net-setup.ts'
 import { roleOf, type Accel, type NetworkMode, type Role } from './model.ts'
@@ -86,6 +87,8 @@ export interface ClusterSpec<S = unknown> {
   kernel?: string
   modules?: string
   onProgress?: (event: ProgressEvent) => void
+  /** Where the cluster's lines go (default: stderr, at XCLUSTER_LOG's level). */
+  log?: Logger
 }
 
 /** The Debian packages of VM `vm`: the common ones, its role's and its own, sorted, each once. */
