@@ -212,6 +212,8 @@ describe.skipIf(!isRoot)(skippedBecause('another local user, beside root\'s clus
     const neigh = (c: RunningCluster): Promise<string> => c.vm(1).run('ip neigh show 192.168.1.99')
     expect(await sniffAndInject(shared, 3000)).toBeGreaterThan(0)
     expect(await neigh(shared)).toContain('02:00:00:00:00:99')
+    // The private cluster's groups are not the shared one's on the host (it would hear the shared cluster's answers to its own injection).
+    expect(priv.plan.allocation.mcastGroupPrefix).not.toBe(shared.plan.allocation.mcastGroupPrefix)
     expect(await sniffAndInject(priv, 3000)).toBe(0)
     expect(await neigh(priv)).toBe('')
   })

@@ -18,9 +18,16 @@ import type { Allocation } from '../plan/plan.ts'
 
 export const BLOCK_SIZE = 1024
 const FIRST_BLOCK = 8 // ports from 8192 (below: common services)
-/** The block of every cluster whose ports and groups are in a namespace of its own (private user nets, bridge mode): taken without a lock. */
-export const NAMESPACED_BLOCK = FIRST_BLOCK
 const LAST_BLOCK = 63 // up to 65535
+/**
+ * The block of every cluster whose ports and groups are in a namespace of
+ * its own (private user nets, bridge mode): taken without a lock. The last
+ * one, which shared clusters reach only when all others are taken, so that
+ * a private cluster's groups are not, by chance, a shared cluster's on the
+ * host's loopback (harmless, its own are in its namespace, but a capture or
+ * a sniffer on the host would take one for the other).
+ */
+export const NAMESPACED_BLOCK = LAST_BLOCK
 
 /** The host's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range), Linux's default if unreadable. */
 export function ephemeralPorts(): [number, number] {
