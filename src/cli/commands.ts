@@ -5,11 +5,12 @@ import { nsCommands } from './ns-commands.ts'
 import { packageCommands } from './package-commands.ts'
 import { snapshotCommands } from './snapshot-commands.ts'
 import { vmCommands } from './vm-commands.ts'
+import { waitCommands } from './wait-commands.ts'
 
 export { usageOf, type Command } from './args.ts'
 
-const ORDER = ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'tcpdump', 'diagram', 'packages', 'snapshot', 'nsadd', 'nsdel', 'cleanup', 'state']
+const ORDER = ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'wait', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'tcpdump', 'diagram', 'packages', 'snapshot', 'nsadd', 'nsdel', 'cleanup', 'state']
 
 export const commands: Record<string, Command> = Object.fromEntries(
-  [...clusterCommands, ...vmCommands, ...packageCommands, ...snapshotCommands, ...nsCommands].sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name)).map((c) => [c.name, c]),
+  [...clusterCommands, ...vmCommands, ...waitCommands, ...packageCommands, ...snapshotCommands, ...nsCommands].sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name)).map((c) => [c.name, c]),
 )

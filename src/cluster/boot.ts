@@ -144,6 +144,8 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
       vm.adoptChannel(ch)
     } else {
       vm.adoptChannel(await waitReady(vm, ctx.bootTimeout))
+      // The boot's time, from the launch recorded above: what the cluster's wait budgets are scaled by.
+      state.update((r) => void (r.vms[vmPlan.name].readyAt = new Date().toISOString()))
     }
     return vm
   } catch (e) {

@@ -6,6 +6,8 @@
 // validation (programs, paths, rights) is ./validate.ts.
 import { isIPv6 } from 'node:net'
 import { Checker, isInt, show } from '../plan/check.ts'
+import { checkBudgetScale, checkBudgets } from '../plan/budget-check.ts'
+import type { Budgets } from '../plan/budgets.ts'
 import { impairmentProblems, type Impairment } from '../plan/impairment.ts'
 import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
@@ -153,6 +155,16 @@ export interface ClusterOptions {
    * costs about 0.1 s of boot: for clusters of 100 VMs. Ignored with KVM.
    */
   tbSize?: number
+  /**
+   * Wait budgets by name, ms, over the defaults (DEFAULT_BUDGETS: boot,
+   * bgpSession, ospfAdjacency, vrrpFailover, ...), and names of your own:
+   * the nominal time of the verbs' waits, e.g. { bgpSession: 90000 }.
+   */
+  budgets?: Budgets
+  /** Wait budgets per VM number, over the cluster's. */
+  budgetsVm?: Record<number, Budgets>
+  /** What every budget is multiplied by: 'auto' (default; measured from the cluster's boots) or a fixed factor (XCLUSTER_BUDGET_SCALE). */
+  budgetScale?: number | 'auto'
   /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
@@ -164,7 +176,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
-  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot',
+  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'budgets', 'budgetsVm', 'budgetScale',
 ]
 
 /**
@@ -358,6 +370,8 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   if (opts.stdAddresses !== undefined && typeof opts.stdAddresses !== 'boolean') c.add(`Expected \`stdAddresses\` to be true or false, got ${show(opts.stdAddresses)}`)
   if (opts.stdAddresses === true && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
   const impairments = checkImpairments(c, opts.impairments, tools)
+  const budgets = checkBudgets(c, 'budgets', opts.budgets) ?? {}
+  const budgetsVm = c.perVm('budgetsVm', opts.budgetsVm, (k, val) => checkBudgets(c, k, val))
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
   const vms = vmNumbers(c, counts, opts.extraVms)
@@ -385,6 +399,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,
+    budgets, budgetsVm, budgetScale: checkBudgetScale(c, 'budgetScale', opts.budgetScale) ?? 'auto',
     start, onProgress,
     home: typeof opts.home === 'string' && opts.home ? opts.home : '',
     kernel: typeof opts.kernel === 'string' && opts.kernel ? opts.kernel : undefined,

@@ -1,5 +1,6 @@
-// A started cluster: its VMs by number or name, scale-out and scale-in,
-// and stop (reverse order, idempotent, keeps going past a failure).
+// A started cluster: its VMs by number or name, its wait budgets and
+// waitUntil, scale-out and scale-in, and stop (reverse order, idempotent,
+// keeps going past a failure).
 import { ClusterConfigError, HostLostError, HostUnreachableError, XclusterError } from '../errors.ts'
 import { removeClusterResources } from '../host/cleanup.ts'
 import { BLOCK_SIZE, busyPorts } from '../host/port-block.ts'
@@ -14,24 +15,44 @@ import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
 import { checkOptions, type ClusterOptions } from './options.ts'
 import type { RunningVm } from './running-vm.ts'
+import { WaitBudgets, type WaitUntilOptions } from './budgets.ts'
+import { resolveWait, retryUntil } from './wait-until.ts'
 import { disown } from './owner.ts'
 import type { StopHook } from './start-context.ts'
 
 export class RunningCluster implements AsyncDisposable {
   private readonly byNum = new Map<number, RunningVm>()
   private stopping?: Promise<void>
+  /** The wait budgets of this cluster and its VMs, scaled for this machine as measured from the VMs' boots (or as `budgetScale` says). */
+  readonly budgets: WaitBudgets
 
   constructor(
     private readonly ctx: BootContext,
     vms: RunningVm[],
     private readonly stopHooks: StopHook[] = [],
   ) {
+    this.budgets = WaitBudgets.of(ctx.spec, ctx.accel, vms.map((v) => v.record))
     for (const vm of vms) this.adopt(vm)
   }
 
   private adopt(vm: RunningVm): void {
     vm.restarter = (v) => this.restart(v.num)
+    vm.budgets = this.budgets
     this.byNum.set(vm.num, vm)
+  }
+
+  /**
+   * Wait until `fn` holds (within the budget or nominal timeout given, scaled
+   * for this machine; budget `default` without either): it is called until
+   * it neither throws nor returns `false`, and its value is returned. A throw
+   * of the test's own (a failed `expect`, a command's non-zero exit) is an
+   * attempt that did not hold; an error of the harness (a VM gone) ends the
+   * wait at once. Out of time: a WaitTimeoutError with what the last attempt
+   * threw. `vm` picks that VM's own budgets and names it in the error.
+   */
+  waitUntil<T>(fn: () => T | false | Promise<T | false>, o: WaitUntilOptions & { what: string; vm?: number | string }): Promise<T> {
+    if (o.vm !== undefined) return this.vm(o.vm).waitUntil(fn, o)
+    return retryUntil(() => fn(), resolveWait(this.budgets, o, o.what))
   }
 
   /** Stop VM `num` and boot it again from scratch; the same handle keeps working. */

@@ -16,6 +16,7 @@ import { saveSnapshot } from './snapshot.ts'
 import { connectSshHosts } from './ssh-hosts.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
+import { verbEvent } from './verb-log.ts'
 import { defaultStart, StartContext } from './start-context.ts'
 import { resolvedOptions, validateOptions } from './validate.ts'
 
@@ -79,6 +80,8 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
       for (const [net, imp] of Object.entries(nets)) await vm.link(Number(net)).impair(imp)
     }
     const cluster = new RunningCluster(ctx, sc.vms, sc.stopHooks)
+    // Told once, at the start (an attach of `xc` measures the same from the records, silently).
+    verbEvent({ kind: 'scale', cluster: cluster.name, scale: cluster.budgets.scale, how: cluster.budgets.how })
     // A detached cluster belongs to its keeper; any other to this process, which stops it on SIGINT, SIGTERM and SIGHUP.
     if (!start.detached) own(cluster)
     return cluster

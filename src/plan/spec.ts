@@ -1,6 +1,7 @@
 // The validated cluster specification: every default filled in, every
 // problem checked (by ../cluster/options.ts). Pure data and what derives
 // from it; the plan is built from it.
+import type { Budgets } from './budgets.ts'
 import type { Impairment } from './impairment.ts'
 import type { NetSetup } from './net-setup.ts'
 import { roleOf, type Accel, type NetworkMode, type Role } from './model.ts'
@@ -77,6 +78,11 @@ export interface ClusterSpec<S = unknown> {
   bootTimeout?: number
   bootConcurrency?: number
   tbSize?: number
+  /** Wait budgets by name, ms: the cluster's and per VM number, over DEFAULT_BUDGETS. */
+  budgets: Budgets
+  budgetsVm: Record<number, Budgets>
+  /** What the budgets are multiplied by: 'auto' (measured from the boots) or a fixed factor. */
+  budgetScale: number | 'auto'
   start?: S
   /** The harness's home (image and state). */
   home: string
