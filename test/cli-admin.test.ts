@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { procAlive, procCmdline } from '../src/host/proc.ts'
-import { waitFor } from '../src/host/wait.ts'
+import { waitUntil } from '../src/index.ts'
 import { leftovers, privateHome } from './helpers/host.ts'
 
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
@@ -171,7 +171,7 @@ describe('xc state and xc cleanup on running and killed clusters', () => {
       expect(procCmdline(pid)?.some((a) => a.includes(s.dir)), `pid ${pid}`).toBe(true)
       process.kill(pid, 'SIGKILL')
     }
-    expect(await waitFor(() => (pids as number[]).every((p) => !procAlive(p)), { timeoutMs: 10_000 })).toBe(true)
+    await waitUntil(() => expect((pids as number[]).filter((p) => procAlive(p))).toEqual([]), { what: 'the killed processes gone', timeout: 10_000, interval: 50 })
 
     // A name with nothing dead: nothing removed; the dead cluster is still recorded.
     const none = await xc('cleanup', `--name=${LIVE}`)

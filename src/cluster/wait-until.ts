@@ -74,7 +74,7 @@ export async function retryUntil<T>(attempt: Attempt<T>, w: Wait): Promise<T> {
 /** A wait's bound and interval from its options, under `budgets` (for VM `num`). */
 export function resolveWait(budgets: WaitBudgets, o: WaitUntilOptions, what: string, vm?: { name: string; num: number }, fallback?: string): Wait {
   const interval = o.interval ?? 250
-  if (!Number.isFinite(interval) || interval < 10) throw new XclusterError(`Expected a wait's \`interval\` to be at least 10 ms, got ${String(o.interval)}`)
+  if (!Number.isFinite(interval) || interval < 1) throw new XclusterError(`Expected a wait's \`interval\` to be at least 1 ms, got ${String(o.interval)}`)
   return { vm: vm?.name, what: o.what ?? what, intervalMs: interval, ...budgets.bound(o, vm?.num, fallback) }
 }
 
