@@ -9,7 +9,8 @@ import { Checker, isInt, show } from '../plan/check.ts'
 import { checkBudgetScale, checkBudgets } from '../plan/budget-check.ts'
 import type { Budgets } from '../plan/budgets.ts'
 import { impairmentProblems, type Impairment } from '../plan/impairment.ts'
-import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
+import { checkLinks, checkStdAddresses } from '../plan/net-check.ts'
+import { DEFAULTS, LIMITS, netsOf, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
 import { applyTopology } from '../topology/apply.ts'
 import type { CustomStart } from './start-context.ts'
@@ -50,6 +51,12 @@ export interface ClusterOptions {
   netsTester?: number[]
   /** Net list per VM number (xcluster's `__netsNNN`); must start with net 0. */
   nets?: Record<number, number[]>
+  /**
+   * Point-to-point links between two VMs, e.g. [[201, 203], [202, 203]]:
+   * link i is a net of its own, 200 + i, with a NIC on each of the two VMs
+   * after their other nets (`cluster.linkNet(201, 203)` tells which).
+   */
+  links?: Array<[number, number]>
   /** MiB per VM (default 128, at least 80: the kernel does not boot with less). */
   mem?: number
   memVm?: Record<number, number>
@@ -67,7 +74,7 @@ export interface ClusterOptions {
    * image sets up net 0 only, the rest is left to overlays or a topology.
    * The Vitest fixture turns it on unless a topology is given.
    */
-  stdAddresses?: boolean
+  stdAddresses?: boolean | number[]
   /**
    * A standard xcluster topology (xnet, dual-path, multihop, ...): its option
    * defaults apply under yours, the tools are on, and each VM sets up its
@@ -172,7 +179,7 @@ export interface ClusterOptions {
 }
 
 export const KNOWN_OPTIONS: readonly string[] = [
-  'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
+  'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets', 'links',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
@@ -367,14 +374,16 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const anyPackages = packages.packages.length > 0 || Object.values(packages.packagesRole).some((l) => l?.length) || Object.values(packages.packagesVm).some((l) => l.length)
   if (anyPackages && opts.tools === false) c.add('`packages` bring the tools disk (the kernel modules their programs load): drop `tools: false`')
   const tools = opts.tools === true || anyPackages
-  if (opts.stdAddresses !== undefined && typeof opts.stdAddresses !== 'boolean') c.add(`Expected \`stdAddresses\` to be true or false, got ${show(opts.stdAddresses)}`)
-  if (opts.stdAddresses === true && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
+  const stdAddresses = checkStdAddresses(c, opts.stdAddresses)
+  if (stdAddresses !== false && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
   const impairments = checkImpairments(c, opts.impairments, tools)
   const budgets = checkBudgets(c, 'budgets', opts.budgets) ?? {}
   const budgetsVm = c.perVm('budgetsVm', opts.budgetsVm, (k, val) => checkBudgets(c, k, val))
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
   const vms = vmNumbers(c, counts, opts.extraVms)
+  const given = { nets, netsVm, netsRouter, netsTester }
+  const links = checkLinks(c, opts.links, vms, (vm) => netsOf(given, vm), new Set([...vms].flatMap((vm) => netsOf(given, vm))))
   const { hosts, sshHosts } = checkHosts(c, opts.hosts, opts.network, vms)
   if (sshHosts && opts.snapshot === true) c.add('`snapshot` does not combine with ssh `hosts` yet: a snapshot is saved and restored on this machine')
   if (sshHosts && netSetup) c.add('a net-setup hook does not combine with ssh `hosts`: it runs on this machine, the networks are on the hosts')
@@ -382,10 +391,10 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const spec: ClusterSpec<CustomStart> = {
     name: typeof name === 'string' ? name : 'default',
     vms: [...vms].sort((a, b) => a - b),
-    netsVm, netsRouter, netsTester, nets,
+    netsVm, netsRouter, netsTester, nets, links,
     mem, memVm, smp, smpVm,
     tools,
-    stdAddresses: opts.stdAddresses === true,
+    stdAddresses,
     topology: applied.topology,
     impairments,
     hosts,

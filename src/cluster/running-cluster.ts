@@ -9,6 +9,7 @@ import { Teardown } from '../host/teardown.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { hostExec } from '../net/backend.ts'
 import { getTopology } from '../topology/index.ts'
+import { linkNetBetween } from '../plan/links.ts'
 import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { bootEach } from './admission.ts'
 import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
@@ -102,6 +103,16 @@ export class RunningCluster implements AsyncDisposable {
     for (const [num, nets] of Object.entries(this.ctx.spec.impairments)) {
       for (const [net, imp] of Object.entries(nets)) await this.vm(Number(num)).link(Number(net)).impair(imp)
     }
+  }
+
+  /** The net of the point-to-point link between VMs `a` and `b` (option `links`); `vm(a).link(net)` is its end in `a`. */
+  linkNet(a: number, b: number): number {
+    const net = linkNetBetween(this.ctx.spec.links, a, b)
+    if (net === undefined) {
+      const all = this.ctx.spec.links.map(([x, y]) => `${vmName(x)}-${vmName(y)}`).join(', ')
+      throw new XclusterError(`No link between ${vmName(a)} and ${vmName(b)} in cluster ${this.name}; its links: ${all || 'none (option `links`)'}`)
+    }
+    return net
   }
 
   /** Cut `vms` off net `net` (their links down); heal() brings them back. */

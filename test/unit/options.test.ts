@@ -15,6 +15,7 @@ describe('checkOptions defaults', () => {
       netsRouter: [0, 1, 2],
       netsTester: [0, 2],
       nets: {},
+      links: [],
       mem: 128,
       memVm: {},
       smp: 1,
