@@ -13,6 +13,7 @@
 import { expect, test } from 'xcluster/vitest'
 import type { RunningCluster } from 'xcluster'
 import { beside, modeRuns, secs, timed } from '../../fixtures/experiment.ts'
+import { startFrr } from '../../fixtures/frr.ts'
 
 const ovl = (vm: string): string => beside(import.meta.url, `./overlays/${vm}`)
 
@@ -46,13 +47,13 @@ export function bgpSuite(mode: 'user' | 'bridge'): void {
     netsRouter: [0, 1, 2],
     netsTester: [0, 2],
     packages: ['frr'],
-    // The first sessions wait for FRR's daemons, which take tens of seconds to come up under TCG when other clusters boot beside them.
-    budgets: { bgpSession: 90_000 },
-    overlays: [ovl('common')],
     overlaysVm: { 1: [ovl('vm-001')], 201: [ovl('vm-201')], 202: [ovl('vm-202')], 221: [ovl('vm-221')] },
   })
 
   test('the sessions come up and each end learns the other\'s prefix through vm-201', async ({ cluster }) => {
+    // FRR's zebra, staticd and bgpd, with each VM's frr.conf from its overlay.
+    await Promise.all([201, 202].map((n) => cluster.vm(n).succeed('sysctl -qw net.ipv4.ip_forward=1')))
+    await Promise.all([1, 201, 202, 221].map((n) => startFrr(cluster.vm(n), ['bgpd'])))
     await routedVia(cluster, 1, '10.2.0.1', '192.168.1.201', 'bgpSession')
     await routedVia(cluster, 221, '10.1.0.1', '192.168.2.201', 'bgpSession')
     const summary = JSON.parse(await cluster.vm(201).run("vtysh -c 'show bgp ipv4 unicast summary json'"))
