@@ -8,7 +8,7 @@
 //
 //   vm-001 -- net 1 -- vm-201 == net 2 (LAN, cost 10) == vm-202
 //                        |                                |
-//                  net 4 (p2p, cost 100)            net 3 (p2p, cost 10)
+//               link: net 201 (cost 100)        link: net 200 (cost 10)
 //                        |                                |
 //                        +------------ vm-203 ------------+
 import { expect, test } from 'xcluster/vitest'
@@ -16,11 +16,11 @@ import type { RunningCluster, RunningVm } from 'xcluster'
 import { modeRuns, secs, timed } from '../../fixtures/experiment.ts'
 import { ifOn, startFrr } from '../../fixtures/frr.ts'
 
-/** Each router's links: net, OSPF network type and cost. */
-const LINKS: Record<number, Array<[net: number, type: 'broadcast' | 'point-to-point', cost: number]>> = {
-  201: [[2, 'broadcast', 10], [4, 'point-to-point', 100]],
-  202: [[2, 'broadcast', 10], [3, 'point-to-point', 10]],
-  203: [[3, 'point-to-point', 10], [4, 'point-to-point', 100]],
+/** Each router's OSPF interfaces: net, network type and cost (nets 200 and 201 are the point-to-point links, in the order of `links`). */
+const OSPF: Record<number, Array<[net: number, type: 'broadcast' | 'point-to-point', cost: number]>> = {
+  201: [[2, 'broadcast', 10], [201, 'point-to-point', 100]],
+  202: [[2, 'broadcast', 10], [200, 'point-to-point', 10]],
+  203: [[200, 'point-to-point', 10], [201, 'point-to-point', 100]],
 }
 
 /** vm-20x's frr.conf: its loopback 10.0.0.20x and its links in area 0 (not net 0, the harness's), vm-201's host LAN passive. */
@@ -31,7 +31,7 @@ function ospfConf(vm: RunningVm): string {
     `hostname ${vm.name}`,
     ['interface lo', ` ip address 10.0.0.${vm.num}/32`, ' ip ospf area 0', 'exit'].join('\n'),
     // Hello 2 s, dead 8 s: a lost neighbour is seen within seconds, and a loaded 2-core TCG machine does not drop adjacencies.
-    ...LINKS[vm.num].map(([net, type, cost]) => iface(net, ['ip ospf area 0', `ip ospf network ${type}`, `ip ospf cost ${cost}`, 'ip ospf hello-interval 2', 'ip ospf dead-interval 8'])),
+    ...OSPF[vm.num].map(([net, type, cost]) => iface(net, ['ip ospf area 0', `ip ospf network ${type}`, `ip ospf cost ${cost}`, 'ip ospf hello-interval 2', 'ip ospf dead-interval 8'])),
     ...(vm.num === 201 ? [iface(1, ['ip ospf area 0', 'ip ospf passive'])] : []),
     ['router ospf', ` ospf router-id 10.0.0.${vm.num}`, 'exit'].join('\n'),
   ].join('\n')
@@ -58,7 +58,8 @@ export function ospfSuite(mode: 'user' | 'bridge'): void {
     network: mode,
     nvm: 1,
     nrouters: 3,
-    nets: { 1: [0, 1], 201: [0, 1, 2, 4], 202: [0, 2, 3], 203: [0, 3, 4] },
+    nets: { 1: [0, 1], 201: [0, 1, 2], 202: [0, 2], 203: [0] },
+    links: [[202, 203], [201, 203]],
     packagesRole: { router: ['frr'] },
     // FRR's zebra, staticd and ospfd leave 25 MiB of the 61 a 96 MiB VM has (measured): the routers need no more.
     mem: 96,
@@ -68,7 +69,7 @@ export function ospfSuite(mode: 'user' | 'bridge'): void {
     const routers = [201, 202, 203].map((n) => cluster.vm(n))
     await cluster.vm(1).succeed('ip route add 10.0.0.0/8 via 192.168.1.201')
     await Promise.all(routers.map(async (vm) => {
-      await vm.succeed('sysctl -qw net.ipv4.ip_forward=1 && ip link add hidden0 type dummy && ip addr add 10.99.0.' + vm.num + '/32 dev hidden0 && ip link set hidden0 up')
+      await vm.succeed(`sysctl -qw net.ipv4.ip_forward=1 && ip link add hidden0 type dummy && ip addr add 10.99.0.${vm.num}/32 dev hidden0 && ip link set hidden0 up`)
       await startFrr(vm, ['ospfd'], ospfConf(vm))
     }))
     const want: Record<number, Record<string, RegExp>> = {
@@ -108,11 +109,11 @@ export function ospfSuite(mode: 'user' | 'bridge'): void {
   })
 
   test('the cheap link vm-202 - vm-203 goes down: traffic moves to the direct link, and back when it returns', async ({ cluster, annotate }) => {
-    await cluster.vm(202).link(3).down()
+    await cluster.vm(202).link(cluster.linkNet(202, 203)).down()
     const down = await timed(() => cluster.vm(1).waitUntil(async () => expect(await hops(cluster, '10.0.0.203')).toEqual(['192.168.1.201', '10.0.0.203']), {
       what: 'the path to 10.0.0.203 over the direct link', budget: 'routeConvergence',
     }))
-    await cluster.vm(202).link(3).up()
+    await cluster.vm(202).link(cluster.linkNet(202, 203)).up()
     const up = await timed(() => cluster.vm(1).waitUntil(async () => expect(await hops(cluster, '10.0.0.203')).toEqual(['192.168.1.201', '192.168.2.202', '10.0.0.203']), {
       what: 'the path to 10.0.0.203 through vm-202 again', budget: 'ospfAdjacency',
     }))
