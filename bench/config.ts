@@ -18,6 +18,9 @@ export const onlyRootless = argv.includes('--only-rootless')
 export const onlyUserNets = argv.includes('--only-user-nets')
 /** Only ssh hosts against simulated hosts. */
 export const onlySsh = argv.includes('--only-ssh')
+/** Only the harness's kernel against Debian's (with --kernel-cold also a cold build in a fresh home). */
+export const onlyKernel = argv.includes('--only-kernel')
+export const kernelCold = argv.includes('--kernel-cold')
 export const scale = onlyScale || !(quick || argv.includes('--no-scale'))
 /** Cluster sizes of the ready-time series, and the runs of each. */
 export const SERIES: Array<{ n: number; reps: number }> = quick

@@ -75,15 +75,15 @@ export interface HarnessRun {
 }
 
 /** Boot n VMs (nodes only), time startCluster to ready; with `extras`, measure exec (and idle in user mode) on it. */
-export async function harnessRun(n: number, network: 'user' | 'bridge', extras: boolean): Promise<HarnessRun> {
+export async function harnessRun(n: number, network: 'user' | 'bridge', extras: boolean, kernel?: string): Promise<HarnessRun> {
   let c: RunningCluster | undefined
   const run: HarnessRun = { ms: NaN }
   const t0 = performance.now()
   try {
-    c = await startCluster({ nvm: n, nrouters: 0, name: `bench-${n}`, network })
+    c = await startCluster({ nvm: n, nrouters: 0, name: `bench-${n}`, network, ...(kernel ? { kernel } : {}) })
     run.ms = performance.now() - t0
     live.add(c)
-    log(`  harness ${network}: ${n} VM(s) ready in ${secs(run.ms)}`)
+    log(`  harness ${network}${kernel ? `, kernel ${kernel}` : ''}: ${n} VM(s) ready in ${secs(run.ms)}`)
     if (extras) {
       const cl = c
       run.exec = await part(`exec latency (${network})`, async () => {

@@ -28,8 +28,8 @@ export interface PhaseResult {
   telnetLineToShellMs?: number
 }
 
-/** Boot one VM alone (user mode) and time its phases from its console. */
-export async function phaseRun(): Promise<PhaseResult> {
+/** Boot one VM alone (user mode) and time its phases from its console (with `kernel`, that kernel). */
+export async function phaseRun(kernel?: string): Promise<PhaseResult> {
   const home = xclusterHome()
   const name = 'bench-phase'
   const watcher = new ConsoleWatcher(20)
@@ -42,6 +42,7 @@ export async function phaseRun(): Promise<PhaseResult> {
       nvm: 1,
       nrouters: 0,
       name,
+      ...(kernel ? { kernel } : {}),
       onProgress: (e) => {
         if (e.kind !== 'booting') return
         spawnAt = performance.now()

@@ -3,8 +3,9 @@
 import { writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { validateOptions, type loadImage } from '../src/index.ts'
-import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyScale, quick, RESULTS, scale } from './config.ts'
+import { EXEC_WARMUP, IDLE_WINDOW_MS, log, onlyKernel, onlyScale, quick, RESULTS, scale } from './config.ts'
 import type { HarnessRun } from './harness.ts'
+import { kernelRows, type KernelResult } from './kernel.ts'
 import type { PackagesResult } from './packages.ts'
 import type { RootlessResult } from './rootless.ts'
 import type { UserNetsResult } from './user-nets.ts'
@@ -43,11 +44,12 @@ export interface Measured {
   userNets?: UserNetsResult
   snapshots?: SnapshotSize[]
   sshHosts?: SshHostsResult
+  kernel?: KernelResult
 }
 
 /** Print the table, write results.json and list the parts that failed. */
 export function report(m: Measured): void {
-  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, userNets, snapshots, sshHosts } = m
+  const { image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, userNets, snapshots, sshHosts, kernel } = m
   const stockMs = median(stockRuns)
   const one = series.find((s) => s.n === 1)
   const s8 = series.find((s) => s.n === 8)
@@ -58,7 +60,8 @@ export function report(m: Measured): void {
   const list = (xs: number[]): string => (xs.length ? `runs ${xs.map((x) => secs(x)).join(', ')}` : 'no run')
 
   const rows: string[][] = [['measure', 'value', 'detail']]
-  if (!onlyScale) {
+  if (kernel) rows.push(...kernelRows(kernel))
+  if (!onlyScale && !onlyKernel) {
     rows.push(
       ['stock floor: 1 bare QEMU, kernel as packaged', secs(stockMs), `median; ${list(stockRuns)}; bzImage, gzip busybox + signed virtio modules, q35 + qboot, -cpu max`],
       ['1 VM: startCluster -> telnet-ready', secs(one?.harnessMs), `median; ${list(one?.harnessRunsMs ?? [])}`],
@@ -175,6 +178,7 @@ export function report(m: Measured): void {
     userNets: userNets ?? null,
     snapshots: snapshots ?? null,
     sshHosts: sshHosts ?? null,
+    kernel: kernel ?? null,
     errors,
   }
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')

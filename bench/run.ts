@@ -1,4 +1,4 @@
-// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-user-nets [--scale] | --only-ssh | --only-snapshots [--scale]]
+// npm run bench [-- --quick | --no-scale | --only-scale | --only-rootless | --only-user-nets [--scale] | --only-ssh | --only-snapshots [--scale] | --only-kernel [--kernel-cold]]
 //
 // What the harness costs, what a boot costs, and how far one machine goes, in one run:
 //   1. stock baseline: one bare QEMU booting Debian's cloud kernel as packaged
@@ -23,7 +23,10 @@
 //      start from the snapshot and against restore(), memory per VM;
 //  10. ssh hosts against simulated hosts: 8 VMs on 2 hosts ready, exec
 //      latency on the second host, iperf3 across them (root only);
-//  11. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
+//  11. kernels (--only-kernel alone): the harness's own against Debian's, 1
+//      and 8 VMs ready with each against the stock floor of that size, the
+//      boot phases with each, the kernel build cached (and cold with --kernel-cold);
+//  12. scale: 100 VMs (mem 80, tbSize 24) in user and in bridge mode, with the
 //      time to all ready, the machine's peak memory, RSS and PSS, and ping over
 //      net 1 between 100 sampled pairs.
 // Floor and harness runs alternate and medians are reported. The benchmark
@@ -38,9 +41,10 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { loadImage, planCluster, startCluster, validateOptions } from '../src/index.ts'
 import { QEMU, resolveAccel } from '../src/qemu/accel.ts'
-import { FLOOR_TIMEOUT_MS, log, onlyRootless, onlyScale, onlySnapshots, onlySsh, onlyUserNets, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
+import { FLOOR_TIMEOUT_MS, log, onlyKernel, onlyRootless, onlyScale, onlySnapshots, onlySsh, onlyUserNets, quick, scale, SCALE_OPTIONS, SCALE_VMS, SERIES, XC_VMS } from './config.ts'
 import { bootFloor, type FloorResult } from './floor.ts'
 import { harnessRun, iperf3Mbps, type HarnessRun } from './harness.ts'
+import { kernelRun, type KernelResult } from './kernel.ts'
 import { packagesRun, type PackagesResult } from './packages.ts'
 import { phaseRun, type PhaseResult } from './phases.ts'
 import { rootlessRun, type RootlessResult } from './rootless.ts'
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
   let userNets: UserNetsResult | undefined
   let snapshots: SnapshotSize[] | undefined
   let sshHosts: SshHostsResult | undefined
+  let kernel: KernelResult | undefined
   // The simulated ssh hosts are namespaces with an address and an sshd each: root only.
   const sshPart = async (): Promise<void> => {
     if (!hasNetAdmin()) return log('ssh hosts: skipped (the simulated ssh hosts need root)')
@@ -89,7 +94,10 @@ async function main(): Promise<void> {
     sshHosts = await part('ssh hosts', sshHostsRun)
   }
   try {
-    if (onlySnapshots) {
+    if (onlyKernel) {
+      log("kernels: the harness's own against Debian's, 1 and 8 VMs against the stock floor, phases, build ...")
+      kernel = await part('kernel', () => kernelRun(accel))
+    } else if (onlySnapshots) {
       snapshots = await part('snapshots', () => snapshotRun(process.argv.includes('--scale') ? SCALE_VMS : undefined))
     } else if (onlySsh) {
       await sshPart()
@@ -181,7 +189,7 @@ async function main(): Promise<void> {
       }
     }
 
-    if (scale && !onlyRootless && !onlySnapshots && !onlySsh && !onlyUserNets) {
+    if (scale && !onlyRootless && !onlySnapshots && !onlySsh && !onlyUserNets && !onlyKernel) {
       for (const network of ['user', 'bridge'] as const) {
         log(`scale: ${SCALE_VMS} VMs in ${network} mode (mem ${SCALE_OPTIONS.mem}, tbSize ${SCALE_OPTIONS.tbSize}) ...`)
         const r = await part(`scale ${network}`, () => scaleRun(network))
@@ -197,7 +205,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true })
   }
 
-  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, userNets, snapshots, sshHosts })
+  report({ image, accel, qemuVersion, loadBefore, series, stockRuns, userRuns, bridgeRuns, phases, throughput, scaleResults, xcResults, packages, rootless, userNets, snapshots, sshHosts, kernel })
 }
 
 try {

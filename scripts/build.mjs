@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run build: src/ compiled to dist/ (JavaScript and declarations) so that the package runs on plain node without a TypeScript loader.
-// Then the plain-JS helpers (keeper.mjs, relay.mjs) are copied beside their
+// Then the plain-JS helpers (keeper.mjs, relay.mjs) and the kernel's config fragments are copied beside their
 // modules, the declarations' import paths are made to name .js files, and
 // the image code hash of src/image is stamped into dist/image, so that an
 // image built from the source and one built by the package are the same.
@@ -19,7 +19,8 @@ function walk(dir) {
 
 rmSync(dist, { recursive: true, force: true })
 execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
-for (const f of walk(src).filter((f) => f.endsWith('.mjs'))) cpSync(f, join(dist, f.slice(src.length)))
+// The kernel config fragments are read at run time, beside their module.
+for (const f of walk(src).filter((f) => f.endsWith('.mjs') || f.endsWith('.config'))) cpSync(f, join(dist, f.slice(src.length)))
 for (const f of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
   const text = readFileSync(f, 'utf8')
   const fixed = text.replace(/(from\s+|import\s*\(\s*)(['"])(\.{1,2}\/[^'"]+)\.ts\2/g, '$1$2$3.js$2')

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # simulated ssh hosts of test/ssh-hosts.test.ts, each running its own sshd in
 # a namespace. Only its program is wanted: when it is not installed yet,
 # /etc/ssh/sshd_not_to_be_run (Debian's switch, read by its ssh service) keeps
-# the system's own sshd from starting, now and at boot.
+# the system's own sshd from starting, now and at boot. mmdebstrap: the real
+# Debian install that test/packages-sweep.test.ts compares package layers with.
 if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q 'install ok installed'; then
   mkdir -p /etc/ssh
   touch /etc/ssh/sshd_not_to_be_run
@@ -36,7 +37,7 @@ if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' openvswitch-switch 2>/
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
 fi
-bash scripts/system-packages.sh chromium openssh-server openvswitch-switch
+bash scripts/system-packages.sh chromium openssh-server openvswitch-switch mmdebstrap
 if [ -n "$made_policy" ]; then
   rm -f /usr/sbin/policy-rc.d
   trap - EXIT

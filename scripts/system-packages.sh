@@ -20,10 +20,16 @@ set -euo pipefail
 # and depmod; iproute2: namespaces, bridges, taps; e2fsprogs: the tools disk;
 # lz4: unpacks the cloud kernel's vmlinux for PVH boot;
 # tcpdump .. jq: the programs of the tools disk (tools: true); dpkg/apt: the kernel
-# and the package layers; fakeroot: a package layer built as a user; acl: xc nsadd.
+# and the package layers; fakeroot: a package layer built as a user; acl: xc nsadd;
+# util-linux: flock (the locks between processes) and setpriv (Essential in Debian:
+# named for a minimal container that lacks it); linux-source-6.1 .. kmod: the
+# harness's own kernel, built from Debian's source (xc kernel build; the
+# compiler, kconfig's flex and bison, bc, libelf for objtool, libssl for the
+# module tools, depmod).
 PACKAGES=(qemu-system-x86 busybox-static iproute2 e2fsprogs lz4
   tcpdump iperf3 nftables iptables ethtool socat iputils-ping dropbear-bin dash bash jq
-  fakeroot acl
+  fakeroot acl util-linux
+  linux-source-6.1 gcc make libc6-dev bc flex bison libelf-dev libssl-dev xz-utils kmod
   "$@")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -23,21 +23,51 @@ export class ClusterConfigError extends XclusterError {
   }
 }
 
+/**
+ * Packages whose contents would reach outside their layer (a `..` path, a
+ * link that climbs above the root, a maintainer script naming such a path):
+ * refused before anything of them was written, each problem naming the
+ * package and the path.
+ */
+export class UnsafePackageError extends ClusterConfigError {
+  constructor(problems: string[]) {
+    super(problems)
+    this.message = `Packages refused as unsafe (${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing of them was written):\n` + problems.map((p) => `  - ${p}`).join('\n')
+  }
+}
+
 /** A host program or file the harness needs is missing; says how to get it. */
 export class MissingDependencyError extends XclusterError {}
 
 /** Options that need rights (root or CAP_NET_ADMIN) this process lacks; lists every problem too. */
 export class PermissionError extends ClusterConfigError {}
 
-/** A VM did not come up in time; carries the tail of its console log. */
+/** An rc script of a VM that failed at boot: it exited non-zero, or it was not executable (and so not run). */
+export interface RcFailure {
+  /** Its path in the VM, e.g. /etc/init.d/40bird.rc. */
+  script: string
+  /** Its exit code; undefined when it was not executable. */
+  exitCode?: number
+  notExecutable: boolean
+  /** Its last lines of output and of error (at most 10 each; the whole is in /var/log/<script>.log and .err). */
+  stdout: string[]
+  stderr: string[]
+}
+
+/**
+ * A VM did not come up (in time, or at all); carries the tail of its console
+ * log, and the rc scripts that failed when that is why (`rcFailures: 'fail'`).
+ */
 export class VmBootError extends XclusterError {
+  readonly rcFailures: RcFailure[]
   constructor(
     readonly vm: string,
     readonly reason: string,
     readonly consoleTail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; rcFailures?: RcFailure[] },
   ) {
     super(`${vm} did not boot: ${reason}\n--- console of ${vm} (last lines) ---\n${consoleTail}`, options)
+    this.rcFailures = options?.rcFailures ?? []
   }
 }
 
@@ -223,5 +253,70 @@ export class HookError extends XclusterError {
     options?: { cause?: unknown },
   ) {
     super(message, options)
+  }
+}
+
+/**
+ * A file of the harness could not be written: the disk is full (`code`
+ * ENOSPC or EDQUOT) or it refused the write. Nothing was left half-written:
+ * the file keeps its old content, or does not exist.
+ */
+export class DiskWriteError extends XclusterError {
+  readonly path: string
+  readonly code?: string
+  /** `code` when the cause does not carry one (a step that failed on a disk found full: ENOSPC). */
+  constructor(path: string, cause: unknown, code = (cause as NodeJS.ErrnoException | undefined)?.code) {
+    const full = code === 'ENOSPC' || code === 'EDQUOT'
+    const why = full ? `the disk is full (${code})` : cause instanceof Error ? cause.message : String(cause)
+    super(`could not write ${path}: ${why}; free space there${full ? '' : ' or fix the rights'}, then \`xc cleanup\` removes what failed runs left`, { cause })
+    this.path = path
+    this.code = code
+  }
+}
+
+/** A lock between processes (package cache, snapshots, cluster names, port blocks) could not be taken: held by another process for longer than the bound (`timedOut`), or its file could not be opened or locked. */
+export class LockError extends XclusterError {
+  constructor(
+    readonly path: string,
+    readonly timedOut: boolean,
+    /** The process holding it when the wait ran out, as it wrote itself into the file. */
+    readonly holder: number | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** A cluster that outlives its process (`xc start`, a kept fixture) is running under this name in this home already. */
+export class ClusterNameTakenError extends XclusterError {
+  constructor(
+    readonly clusterName: string,
+    /** The id of the cluster that has the name. */
+    readonly holder: string,
+  ) {
+    super(`cluster ${clusterName} is already running (id ${holder}); stop it with \`xc stop --name=${clusterName}\` or pick another --name`)
+  }
+}
+
+/**
+ * A kernel could not be built (`xc kernel build`): the options or the config
+ * cannot give a kernel the harness boots (every problem listed), or make
+ * failed (the tail of its log on `logTail`, the whole log at `log`).
+ */
+export class KernelBuildError extends XclusterError {
+  readonly problems: string[]
+  readonly log?: string
+  readonly logTail: string
+  constructor(problems: string[], o: { log?: string; logTail?: string; cause?: unknown } = {}) {
+    super(
+      `The kernel was not built (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        (o.logTail ? `\n--- ${o.log ?? 'build log'} (last lines) ---\n${o.logTail}` : ''),
+      { cause: o.cause },
+    )
+    this.problems = problems
+    this.log = o.log
+    this.logTail = o.logTail ?? ''
   }
 }

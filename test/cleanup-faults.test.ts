@@ -40,14 +40,14 @@ describe('cleanup never forgets', () => {
     expect(await leftovers(home, [c.id])).toEqual([])
   })
 
-  test('clusters of two homes side by side share no port block and no multicast group', async () => {
+  test('clusters of two homes side by side, with shared user nets, share no port block and no multicast group', async () => {
     const other = privateHome()
     let a: RunningCluster | undefined
     let b: RunningCluster | undefined
     try {
       ;[a, b] = await Promise.all([
-        startCluster({ home, name: 'home-a', nvm: 1, nrouters: 0 }),
-        startCluster({ home: other.home, name: 'home-b', nvm: 1, nrouters: 0 }),
+        startCluster({ home, name: 'home-a', userNets: 'shared', nvm: 1, nrouters: 0 }),
+        startCluster({ home: other.home, name: 'home-b', userNets: 'shared', nvm: 1, nrouters: 0 }),
       ])
       expect(a.plan.allocation.telnetBase).not.toBe(b.plan.allocation.telnetBase)
       expect(a.plan.allocation.mcastGroupPrefix).not.toBe(b.plan.allocation.mcastGroupPrefix)

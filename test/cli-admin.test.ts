@@ -11,7 +11,7 @@ import { waitUntil } from '../src/index.ts'
 import { leftovers, privateHome } from './helpers/host.ts'
 
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
-const COMMANDS = ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'tcpdump', 'diagram', 'cleanup', 'state']
+const COMMANDS = ['setup', 'env', 'start', 'ls', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'link', 'tcpdump', 'diagram', 'cleanup', 'state']
 const LIVE = 'adm-live'
 const DEAD = 'adm-dead'
 
@@ -114,7 +114,7 @@ describe('--name on every command', () => {
     }
     const other = await xc('rsh', '--bogus', '1', 'true')
     expect(other.exitCode).toBe(2)
-    expect(other.stderr.split('\n')[0]).toBe('xc rsh: unknown option `--bogus` (rsh takes only --name, before N; everything after N is the command)')
+    expect(other.stderr.split('\n')[0]).toBe('xc rsh: unknown option `--bogus` (rsh takes only --name, before or right after N; the command is what follows)')
   })
 
   test('a name no cluster can have is the same problem as at start', async () => {
@@ -162,6 +162,58 @@ describe('xc state and xc cleanup on running and killed clusters', () => {
     expect(s.plan?.vms.map((v) => v.name)).toEqual(['vm-001'])
   })
 
+  test('xc ls (and xc status without a name, there being no cluster called default) lists both clusters: name, id, networking, VMs, age, owner', async () => {
+    const ls = await xc('ls')
+    expect(ls.exitCode, ls.stderr).toBe(0)
+    const lines = ls.stdout.trimEnd().split('\n')
+    expect(lines[0].split(/\s{2,}/)).toEqual(['NAME', 'ID', 'NETWORK', 'VMS', 'AGE', 'OWNER', 'STATE'])
+    expect(lines.slice(1).map((l) => l.split(/\s{2,}/)).sort()).toEqual(
+      [LIVE, DEAD].sort().map((n) => [n, ids[n], 'user', '1/1', expect.stringMatching(/^\d+s$|^\d+m \d+s$/), 'detached', 'running']),
+    )
+    const json = JSON.parse((await xc('ls', '--json')).stdout) as Array<{ name: string; running: boolean; vms: number; vmsAlive: number }>
+    expect(json.map((r) => [r.name, r.running, r.vmsAlive, r.vms]).sort()).toEqual([[DEAD, true, 1, 1], [LIVE, true, 1, 1]])
+    const status = (await xc('status')).stdout.split('\n')
+    expect(status[0]).toBe('no cluster named default; the clusters of this home (xc ls):')
+    // The same table (the ages have moved on).
+    const noAge = (l: string): string[] => l.split(/\s{2,}/).filter((_, i) => i !== 4)
+    expect(status.slice(1).map(noAge)).toEqual(lines.map(noAge))
+    // A name that does not run: the ones that do.
+    const none = await xc('rsh', '--name=adm-lve', '1', 'true')
+    expect([none.exitCode, none.stderr]).toEqual([1, `xc rsh: No cluster named adm-lve is running; running in this home: ${[DEAD, LIVE].sort().join(', ')} (xc ls). Or start one with \`xc start --name=adm-lve\``])
+    expect((await xc('status', '--name=adm-lve')).stdout).toBe(`cluster adm-lve: none running; running in this home: ${[DEAD, LIVE].sort().join(', ')} (xc ls)`)
+  })
+
+  test('xc rsh takes --name before N or right after it (the command is what follows, or what follows --)', async () => {
+    for (const args of [[`--name=${LIVE}`, '1'], ['1', `--name=${LIVE}`], ['1', '--name', LIVE], ['1', `--name=${LIVE}`, '--']]) {
+      const r = await xc('rsh', ...args, 'cat', '/proc/cmdline')
+      expect([r.exitCode, r.stderr], args.join(' ')).toEqual([0, ''])
+    }
+    // The command's own options stay its own, and `--` lets a command begin with --name.
+    const own = await xc('rsh', '1', `--name=${LIVE}`, 'echo', '--name=x')
+    expect([own.exitCode, own.stdout]).toEqual([0, '--name=x'])
+    const dashed = await xc('rsh', `--name=${LIVE}`, '1', '--', '--name=x')
+    expect(dashed.exitCode).toBe(127)
+  })
+
+  test("xc link N NET down|up takes a VM's link down and up (the guest sees its carrier); xc vm without a terminal says to use xc rsh", async () => {
+    // eth1 is not up without std addresses: up first (the carrier is only readable then).
+    const carrier = async (): Promise<string> => (await xc('rsh', `--name=${LIVE}`, '1', 'ip link set eth1 up && cat /sys/class/net/eth1/carrier')).stdout
+    expect(await carrier()).toBe('1')
+    const down = await xc('link', '1', '1', 'down', `--name=${LIVE}`)
+    expect([down.exitCode, down.stdout], down.stderr).toEqual([0, 'vm-001 eth1 (net 1) down'])
+    expect(await carrier()).toBe('0')
+    const up = await xc('link', `--name=${LIVE}`, '1', '1', 'up')
+    expect([up.exitCode, up.stdout], up.stderr).toEqual([0, 'vm-001 eth1 (net 1) up'])
+    expect(await carrier()).toBe('1')
+    const bad = await xc('link', `--name=${LIVE}`, '1', '7', 'down')
+    expect([bad.exitCode, bad.stderr]).toEqual([1, 'xc link: vm-001 has no NIC on net 7 (its nets: 0, 1)'])
+    const sideways = await xc('link', `--name=${LIVE}`, '1', '1', 'sideways')
+    expect(sideways.exitCode).toBe(2)
+    // execa's stdin is a pipe, not a terminal.
+    const vm = await xc('vm', `--name=${LIVE}`, '1')
+    expect([vm.exitCode, vm.stdout, vm.stderr]).toEqual([1, '', `xc vm: xc vm is an interactive shell and needs a terminal (stdin is not one); to run a command: xc rsh --name=${LIVE} 1 COMMAND...`])
+  })
+
   test('cleanup --name removes only that dead cluster and lists it; the live one is untouched', async () => {
     const s = await stateOf(DEAD)
     const pids = [...Object.values(s.vms).map((v) => v.process?.pid), s.keeper?.pid]
@@ -172,6 +224,11 @@ describe('xc state and xc cleanup on running and killed clusters', () => {
       process.kill(pid, 'SIGKILL')
     }
     await waitUntil(() => expect((pids as number[]).filter((p) => procAlive(p))).toEqual([]), { what: 'the killed processes gone', timeout: 10_000, interval: 50 })
+    // xc ls shows it dead (and says what removes it), the other running.
+    const ls = (await xc('ls')).stdout
+    expect(ls).toMatch(new RegExp(`^${DEAD}\\s+${ids[DEAD]}\\s+user\\s+0/1\\s+\\S+( \\S+)?\\s+detached\\s+dead$`, 'm'))
+    expect(ls).toMatch(new RegExp(`^${LIVE}\\s+.*running$`, 'm'))
+    expect(ls).toContain('(dead: what a killed run left; `xc cleanup` removes it)')
 
     // A name with nothing dead: nothing removed; the dead cluster is still recorded.
     const none = await xc('cleanup', `--name=${LIVE}`)

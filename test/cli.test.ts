@@ -134,10 +134,10 @@ describe('interactive and bad use', () => {
     expect(r.stderr).toMatch(/^xc start: cluster cli-bad is already running \(id [0-9a-f]{8}\); stop it with `xc stop --name=cli-bad`/)
   })
 
-  test('stop when none runs', async () => {
+  test('stop when none of that name runs: the ones that do are named', async () => {
     const r = await xc('stop', '--name=nothing-here')
     expect(r.exitCode).toBe(1)
-    expect(r.stderr).toBe('xc stop: No cluster named nothing-here is running (start one with `xc start --name=nothing-here`)')
+    expect(r.stderr).toBe('xc stop: No cluster named nothing-here is running; running in this home: cli-bad (xc ls). Or start one with `xc start --name=nothing-here`')
   })
 
   test('diagram writes the SVG of the running cluster', async () => {

@@ -6,7 +6,7 @@
 // after a failing run. With XCLUSTER_KEEP=on-failure the failing file's
 // cluster stays up after Vitest has exited, answers xc rsh by the name the
 // run printed, and xc stop removes it.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
@@ -19,6 +19,7 @@ const XC = join(ROOT, 'bin', 'xc.js')
 const dir = join(ROOT, 'test-results', `failure-report-${process.pid}`)
 let home: string
 let remove: () => Promise<void>
+let attachmentsOfFirstRun: string[] = []
 
 const FAILING = `import { test, expect } from 'xcluster/vitest'
 test.override('clusterOptions', { scope: 'file' }, { nvm: 2, nrouters: 1, tools: true, bootConcurrency: 1 })
@@ -103,7 +104,9 @@ describe('a failing experiment', () => {
     const plan = by('plan of cluster')
     expect(plan?.attachment?.contentType).toBe('application/json')
     const cap = by('capture of vm-001 eth1')
-    expect(cap?.message).toMatch(/\d+ packets/)
+    // The message of a file attachment is the same in every run (it names the copy); the counts go with the summary.
+    expect(cap?.message).toBe('capture of vm-001 eth1')
+    expect(by('capture summary of vm-001 eth1')?.message).toMatch(/^capture summary of vm-001 eth1: [1-9]\d* packets, \d+ bytes$/)
     const pcap = readFileSync(resolve(dir, cap!.attachment!.path!))
     // The failing test's own ping went out on eth1 during the capture.
     expect(pcapPackets(pcap)).toBeGreaterThan(0)
@@ -112,14 +115,22 @@ describe('a failing experiment', () => {
     // Three VMs booted one at a time take more than 5 s: the run said how many were up.
     expect(r.stderr).toMatch(/xcluster: cluster default: vm-\d{3} ready, 3\/3 up after [\d.]+ s/)
     expect(await leftovers(home, ids())).toEqual([])
+    attachmentsOfFirstRun = readdirSync(join(dir, 'attachments')).sort()
   })
 
   test('with XCLUSTER_KEEP=on-failure: the cluster answers xc rsh after Vitest exits, by the name it printed; xc stop leaves nothing', async () => {
     const ids = watchClusterIds(home)
-    const { r } = await runFailing({ XCLUSTER_KEEP: 'on-failure' })
+    const { r, annotations } = await runFailing({ XCLUSTER_KEEP: 'on-failure' })
     expect(r.exitCode).toBe(1)
     const name = /cluster (keep-[0-9a-f]{6}) \([0-9a-f]{8}\) is kept running/.exec(r.stderr)?.[1]
     expect(name, r.stderr).toBeDefined()
+    // Said again at the end of the run, with the failure (the first one has scrolled away by then).
+    const kept = `cluster ${name} `
+    expect(r.stderr.indexOf(kept)).toBeLessThan(r.stderr.indexOf('Failed Tests'))
+    expect(r.stderr.lastIndexOf(kept), r.stderr).toBeGreaterThan(r.stderr.indexOf('Failed Tests'))
+    expect(annotations.find((a) => a.type === 'xcluster keep')?.message).toContain(`xc stop --name=${name}`)
+    // The second run's attachments replaced the first run's (same test, same names) rather than piling up.
+    expect(readdirSync(join(dir, 'attachments')).sort()).toEqual(attachmentsOfFirstRun)
     const xc = (...args: string[]) => execa(process.execPath, [XC, ...args], { reject: false, env: { XCLUSTER_HOME: home } })
     const rsh = await xc('rsh', `--name=${name}`, '1', 'hostname')
     expect([rsh.exitCode, rsh.stdout], rsh.stderr).toEqual([0, 'vm-001'])

@@ -2,7 +2,9 @@
 // of this repo, the tarball installed into a new project in a fresh 0700
 // directory (its dependencies from the registry), and there the README's
 // first example as a Vitest file with no Vitest config, a plain node script
-// on the library, and npx xc start / rsh / stop. Nothing is left after.
+// on the library, npx xc start / rsh / stop, and tsc with TypeScript's own
+// `tsc --init` config on an experiment with the matchers and on the README's
+// TypeScript examples. Nothing is left after.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +14,17 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { leftovers, privateHome, processesNaming, watchClusterIds } from './helpers/host.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
+/** An experiment of the user's own with both matchers (typechecked in the project, not run). */
+const TYPED = `import { test, expect } from 'xcluster/vitest'
+
+test.override('clusterOptions', { scope: 'file' }, { nvm: 2, nrouters: 1 })
+
+test('vm-001 reaches vm-002 and the router, not what is not there', async ({ cluster }) => {
+  await expect(cluster.vm(1)).toReach('192.168.1.2')
+  await expect(cluster.vm(1)).not.toReach('192.168.1.99', 1)
+  await expect(cluster).toHaveReachability({ from: [1, 2], to: ['192.168.1.201'], expect: [[true], [true]] })
+})
+`
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
 let project: string
 let home: string
@@ -105,6 +118,27 @@ describe('xcluster installed from its tarball into a new project', () => {
     writeFileSync(join(project, 'hook.mjs'), 'export async function mystart(ctx) { await ctx.boot() }\n')
     const other = await execa('npx', ['xc', 'yourstart'], { cwd: project, reject: false, env: { XCLUSTER_HOME: home, XCLUSTER_HOOK: 'hook.mjs' } })
     expect([other.exitCode, other.stderr]).toEqual([1, expect.stringContaining('exports no function `yourstart` or `cmd_yourstart`; its functions: mystart.')])
+  })
+
+  test("tsc in the project (TypeScript's own `tsc --init` config): the matchers are typed through xcluster/vitest, every ts example of the README checks, a misspelled fixture name is caught", async () => {
+    // The repo's TypeScript (the 5.9 a user installs), run in the project: it sees only the project's node_modules.
+    const tsc = (...args: string[]) => run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...args])
+    expect((await tsc('--init')).exitCode).toBe(0)
+    writeFileSync(join(project, 'typed.test.ts'), TYPED)
+    // The README's ts examples, as files of the project (not *.test.ts: checked, not run here).
+    const blocks = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
+    expect(blocks.length).toBeGreaterThan(5)
+    blocks.forEach((b, i) => writeFileSync(join(project, `readme-${i + 1}.ts`), b))
+    const ok = await tsc('-p', '.', '--noEmit')
+    expect(ok.exitCode, ok.stdout).toBe(0)
+    // test.override with a fixture name that does not exist: Vitest would boot the default cluster and pass; tsc says no.
+    writeFileSync(join(project, 'typo.test.ts'), TYPED.replace("test.override('clusterOptions'", "test.override('clusterOption'"))
+    const bad = await tsc('-p', '.', '--noEmit')
+    expect(bad.exitCode).toBe(2)
+    const errors = bad.stdout.split('\n').filter((l) => /^\S+\.ts\(\d+,\d+\): error/.test(l))
+    expect(errors, bad.stdout).toEqual([expect.stringMatching(/^typo\.test\.ts\(3,15\): error TS2769: No overload matches this call\./)])
+    expect(bad.stdout).toContain(`Argument of type '"clusterOption"' is not assignable to parameter of type`)
+    rmSync(join(project, 'typo.test.ts'))
   })
 
   test('nothing is left: no state, no process, no port block of the clusters it made', async () => {

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterConfigError } from '../src/errors.ts'
@@ -117,13 +118,12 @@ async function configError(p: Promise<unknown>): Promise<ClusterConfigError> {
   return e as ClusterConfigError
 }
 
-/** What is under home/packages besides the apt state's lists: layers, memos, partial downloads, the lock. */
+/** What is under home/packages besides the apt state's lists and the lock file (flock's, which stays: dir-lock.ts): layers, memos, partial downloads. */
 function cacheEntries(home: string): string[] {
   const dir = join(home, 'packages')
   const out: string[] = []
   for (const f of readdirSync(join(dir, 'layers'))) out.push(`layers/${f}`)
   for (const f of readdirSync(join(dir, 'sets'))) out.push(`sets/${f}`)
-  if (existsSync(join(dir, '.lock'))) out.push('.lock')
   for (const apt of readdirSync(dir).filter((d) => d.startsWith('apt-'))) {
     for (const f of readdirSync(join(dir, apt, 'debs'))) if (f.startsWith('.')) out.push(`${apt}/debs/${f}`)
   }
@@ -183,7 +183,8 @@ describe('packageLayer: a good set', () => {
     const layers = join(home, 'packages', 'layers')
     expect(first.path).toBe(join(layers, `${first.manifest.key}.ext4`))
     expect(statSync(first.path).size).toBe(first.manifest.bytes)
-    expect(readdirSync(layers).sort()).toEqual([`${first.manifest.key}.ext4`, `${first.manifest.key}.json`])
+    // The image, its sealed manifest, the fingerprint of its last hash and its last use.
+    expect(readdirSync(layers).sort()).toEqual(['ext4', 'json', 'seen', 'used'].map((x) => `${first.manifest.key}.${x}`))
     expect(readdirSync(layers).filter((f) => f.includes('.tmp-') || f.includes('.build-'))).toEqual([])
     const manifest = JSON.parse(readFileSync(join(layers, `${first.manifest.key}.json`), 'utf8'))
     expect(manifest.names).toEqual(['hello'])
@@ -221,7 +222,7 @@ describe('packageLayer: a good set', () => {
 
   it('a failed set next to it leaves the good layer alone and adds nothing', async () => {
     const before = readdirSync(join(home, 'packages', 'layers')).sort()
-    expect(before).toHaveLength(2)
+    expect(before).toHaveLength(4)
     const e = await configError(packageLayer(home, ['hello', 'ghost']))
     expect(e.problems).toEqual([expect.stringMatching(/^package ghost 1\.0: download failed/)])
     expect(cacheEntries(home).filter((f) => !f.startsWith('sets/')).sort()).toEqual(before.map((f) => `layers/${f}`))
@@ -236,5 +237,36 @@ describe('packageLayer: a good set', () => {
     expect(readdirSync(join(dir, apt[0], 'debs')).sort()).toEqual(['hello_1.0_amd64.deb', 'libhello_1.0_amd64.deb'])
     expect(readFileSync(join(dir, apt[0], 'status'), 'utf8')).toBe('')
     expect(hostAptState()).toEqual(hostBefore)
+  })
+})
+
+describe('xc packages list, rm and prune', () => {
+  const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
+  const xc = (home: string, ...args: string[]) => execa(process.execPath, [XC, 'packages', ...args], { reject: false, stripFinalNewline: false, env: { XCLUSTER_HOME: home, XCLUSTER_APT_SOURCES: sources } })
+
+  it('lists the layers with size and last use (most recent first), removes one by a prefix of its key, prunes the least recently used', async () => {
+    const home = freshHome()
+    expect((await xc(home, 'list')).stdout).toBe('no package layers\n')
+    const a = await packageLayer(home, ['hello'])
+    const b = await packageLayer(home, ['libhello'])
+    await packageLayer(home, ['hello'])
+    const list = await xc(home, 'list')
+    expect(list.exitCode, list.stderr).toBe(0)
+    expect(list.stdout).toMatch(new RegExp(`^${a.manifest.key}  hello  2 packages  \\d+ MiB  used \\S+Z\\n${b.manifest.key}  libhello  1 packages  \\d+ MiB  used \\S+Z\\n$`))
+    const json = JSON.parse((await xc(home, 'list', '--json')).stdout) as Array<{ key: string; bytes: number; usedAt: string }>
+    expect(json.map((l) => l.key)).toEqual([a.manifest.key, b.manifest.key])
+    expect(json[0].bytes).toBe(a.manifest.bytes)
+    // rm: an unknown key is exit 1 and removes nothing; a prefix of one removes its files and its sets.
+    const none = await xc(home, 'rm', 'ffffffff')
+    expect([none.exitCode, none.stderr]).toEqual([1, 'xc packages rm: no single layer with key ffffffff (xc packages list)\n'])
+    const rm = await xc(home, 'rm', b.manifest.key.slice(0, 6))
+    expect([rm.exitCode, rm.stdout]).toEqual([0, `removed ${b.manifest.key}\n`])
+    expect(readdirSync(join(home, 'packages', 'layers')).filter((f) => f.startsWith(b.manifest.key))).toEqual([])
+    // prune keeps what fits the bound, most recently used first; 0 removes all.
+    expect((await xc(home, 'prune', `--max-mb=${Math.ceil(a.manifest.bytes / 1048576)}`)).stdout).toBe('nothing to prune\n')
+    expect((await xc(home, 'prune', '--max-mb=0')).stdout).toBe(`removed ${a.manifest.key}\n`)
+    expect((await xc(home, 'list')).stdout).toBe('no package layers\n')
+    const bad = await xc(home, 'prune', '--max-mb=-1')
+    expect(bad.exitCode).toBe(2)
   })
 })

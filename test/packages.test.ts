@@ -56,8 +56,8 @@ describe('a cluster with packages', () => {
     for (const vm of cluster.vms) {
       expect(await vm.run('/usr/lib/frr/zebra --version | head -1')).toBe(`zebra version ${frr.version.replace(/-.*$/, '')}\n`)
       expect(await vm.run('id frr')).toMatch(/^uid=\d+\(frr\) gid=\d+\(frr\) groups=\d+\(frr\),\d+\(frrvty\)$/m)
-      // /run/frr (tmpfiles.d, made at boot) and /etc/frr (chowned by the postinst) belong to frr.
-      expect(await vm.run("stat -c '%U:%G %a' /run/frr /etc/frr /etc/frr/daemons")).toBe('frr:frr 755\nfrr:frr 755\nfrr:frr 644\n')
+      // /run/frr (tmpfiles.d, made at boot) belongs to frr; /etc/frr as FRR's postinst leaves it (chown frr:, chmod o-rwx).
+      expect(await vm.run("stat -c '%U:%G %a' /run/frr /etc/frr /etc/frr/daemons")).toBe('frr:frr 755\nfrr:frr 750\nfrr:frr 640\n')
       expect(await vm.run("grep -c '^frr ' /xp/.xc/packages")).toBe('1\n')
     }
   })

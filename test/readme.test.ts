@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, describe, expect, test } from 'vitest'
+import { privateHome } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -27,13 +28,13 @@ const dir = join(ROOT, 'test-results', `readme-${process.pid}`)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('the README', () => {
-  test('has the test blocks this file runs (the seed example, writing an experiment, custom start, Debian packages)', () => {
+  test('has the test blocks this file runs (the seed example, writing an experiment, the VM handles, net 0 in bridge mode, custom start, Debian packages, snapshots)', () => {
     const blocks = testBlocks()
-    expect(blocks.length).toBe(4)
+    expect(blocks.length).toBe(7)
     expect(blocks[0]).toContain("ping -c1 -W2 192.168.1.2")
   })
 
-  // Two of the four blocks use bridge mode: root, or rootless where the host allows it (canBridge).
+  // Three of the blocks use bridge mode: root, or rootless where the host allows it (canBridge).
   test.skipIf(!canBridge)(skippedBecause('every test block passes as written, with no Vitest config of its own', !canBridge), async () => {
     mkdirSync(dir, { recursive: true })
     const blocks = testBlocks()
@@ -47,9 +48,13 @@ describe('the README', () => {
         test: { include: ['*.test.ts'], pool: 'forks', maxWorkers: 1 },
       })}\n`.replace(/"find":"(\^[^"]+\$)"/g, (_m, re: string) => `"find":new RegExp(${JSON.stringify(re)})`),
     )
-    const r = await execa('npx', ['vitest', 'run', '--config', join(dir, 'vitest.config.mjs'), '--root', dir, '--reporter=verbose'], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' }, timeout: 600_000 })
+    // A home of its own (the image shared): the snapshot block's save goes with it.
+    const { home, remove } = privateHome()
+    const r = await execa('npx', ['vitest', 'run', '--config', join(dir, 'vitest.config.mjs'), '--root', dir, '--reporter=verbose'], { cwd: ROOT, reject: false, env: { NO_COLOR: '1', XCLUSTER_HOME: home }, timeout: 600_000 }).finally(remove)
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
-    expect(r.stdout).toMatch(new RegExp(`Tests\\s+${blocks.length} passed`))
+    const tests = blocks.reduce((n, b) => n + (b.match(/^test\(/gm)?.length ?? 0), 0)
+    expect(r.stdout).toMatch(new RegExp(`Test Files\\s+${blocks.length} passed`))
+    expect(r.stdout).toMatch(new RegExp(`Tests\\s+${tests} passed`))
   }, 600_000)
 
   test('shows an experiment whole, exactly as it is in experiments/ (where npm test runs it)', () => {

@@ -18,6 +18,7 @@ export interface Command {
  * says it, and `--name` is a usage error that says it too.
  */
 export const NAMELESS: Readonly<Record<string, string>> = {
+  ls: 'it lists every cluster of the home',
   setup: 'setup is machine-wide (the host packages and the VM image it builds are shared by every cluster)',
   packages: 'package layers are shared by every cluster of the home (a cache under XCLUSTER_HOME)',
   snapshot: 'snapshots are shared by every cluster of the home (keyed by configuration)',
@@ -47,7 +48,7 @@ export function clusterName(text: string | undefined): string {
   if (problems.length) throw new ClusterConfigError(problems)
   return text
 }
-export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless', 'user-nets', 'hosts']
+export const CLUSTER_FLAGS = ['nvm', 'nrouters', 'ntesters', 'nets-vm', 'nets-router', 'nets-tester', 'mem', 'smp', 'network', 'net-setup', 'accel', 'prefix', 'topology', 'name', 'tools', 'std-addresses', 'tb-size', 'packages', 'snapshot', 'rootless', 'user-nets', 'hosts', 'rc-failures', 'kernel']
 export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: default); --name NAME works too
   --nvm=N                cluster nodes 1-200 (__nvm; default 4)
   --nrouters=N           routers 0-20 (__nrouters; default 2)
@@ -62,6 +63,8 @@ export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: d
   --network=user|bridge  networking (XCLUSTER_NETWORK; default user)
   --net-setup=PATH       net-setup script, run as PATH <vm> <net> (__net_setup)
   --accel=auto|kvm|tcg   accelerator (default auto)
+  --kernel=NAME|PATH     the kernel: xcluster (default, the harness's), debian (Debian's cloud kernel),
+                         one built by \`xc kernel build --name=NAME\`, or a file (XCLUSTER_KERNEL, with XCLUSTER_MODULES)
   --tools=yes|no         real network tools and ssh in the VMs (default no)
   --std-addresses=yes|no every NIC beyond eth0 gets its net's std addresses (default no)
   --packages=frr,ipvsadm Debian packages in every VM (XCLUSTER_PACKAGES); implies --tools=yes
@@ -69,6 +72,9 @@ export const CLUSTER_OPTIONS = `  --name=NAME            the cluster (default: d
   --rootless=yes|no      bridge mode in a user namespace of its own (XCLUSTER_ROOTLESS; default: without CAP_NET_ADMIN)
   --user-nets=private|shared  user mode's nets in a namespace of the cluster's own, or on the host's loopback (XCLUSTER_USER_NETS)
   --topology=NAME        a standard xcluster topology (xnet, dual-path, ...); implies --tools=yes
+  --rc-failures=report|fail
+                         an rc script that exits non-zero or is not executable: said on stderr
+                         (report, the default), or the start fails naming it (XCLUSTER_RC_FAILURES)
   --hosts=a=root@10.0.0.2,b=root@10.0.0.3:2222
                          run across ssh hosts (XCLUSTER_HOSTS; needs --network=bridge); or --hosts=FILE.json,
                          the \`hosts\` option as JSON (key, knownHosts, vms, dir, underlay per host)`

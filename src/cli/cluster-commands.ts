@@ -3,31 +3,35 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { attachCluster, findCluster } from '../cluster/attach.ts'
+import { attachCluster, findCluster, lookupCluster } from '../cluster/attach.ts'
 import { checkOptions } from '../cluster/options.ts'
+import { setupImages } from '../cluster/kernel.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
 import { remoteVmsAlive } from '../cluster/ssh-hosts.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
-import { cleanupDeadClusters } from '../host/cleanup.ts'
+import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
+import { removeDamagedCluster } from '../host/damaged.ts'
+import { namesOf } from '../host/names.ts'
 import { xclusterHome } from '../host/home.ts'
 import { allocationOf } from '../host/port-block.ts'
 import { sameProcess } from '../host/proc.ts'
-import { clusterAlive, listStates } from '../host/state-dir.ts'
+import { clusterAlive, scanStates } from '../host/state-dir.ts'
 import { buildImage } from '../image/build-image.ts'
 import { planCluster } from '../plan/plan.ts'
 import { getTopology } from '../topology/index.ts'
 import { CLUSTER_OPTIONS, NAME_HELP, NAME_OPT, clusterName, parseClusterArgs, strictArgs, vmNumber, type Command } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
+import { clusterRows, formatRows } from './ls-command.ts'
 import { progressPrinter } from './progress.ts'
-import { resolveSettings } from './settings.ts'
+import { dropEnvForAbsentVms, resolveSettings } from './settings.ts'
 
 const setup: Command = {
   name: 'setup',
-  summary: 'Check and install the Debian packages the harness needs and build the VM image.',
+  summary: "Check and install the Debian packages the harness needs, build the harness's kernel (minutes, once) and the VM images (its and Debian's kernel's).",
   usage: 'setup [--image-only]',
-  options: '  --image-only   only build the VM image (the packages are in place)',
+  options: '  --image-only   only build the kernel and the VM images (the packages are in place)',
   async run(args) {
     const { values } = strictArgs(args, { 'image-only': { type: 'boolean' } }, [0, 0])
     if (!values['image-only']) {
@@ -36,7 +40,7 @@ const setup: Command = {
       const r = await execa('bash', [script], { stdio: 'inherit', reject: false })
       if (r.exitCode !== 0) return r.exitCode ?? 1
     }
-    await buildImage({ log: (l) => process.stdout.write(`setup: ${l}\n`) })
+    await setupImages(xclusterHome(), (l) => process.stdout.write(`setup: ${l}\n`))
     return 0
   },
 }
@@ -50,6 +54,7 @@ const env: Command = {
     const { flags, positionals, bools } = parseClusterArgs(args, ['json'])
     if (positionals.length) throw new CliUsageError(`unexpected argument \`${positionals[0]}\``)
     const { settings, options } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc env: ${l}\n`))
     const { problems } = checkOptions(options)
     if (bools.has('json')) {
       process.stdout.write(JSON.stringify({ settings, home: xclusterHome(), problems }, null, 2) + '\n')
@@ -71,13 +76,10 @@ const env: Command = {
  */
 export async function startDetached(args: string[], custom?: { start: CustomStart; label: string }): Promise<number> {
   const { flags, positionals } = parseClusterArgs(args)
-  const { options } = resolveSettings(flags, process.env)
+  const { options, settings } = resolveSettings(flags, process.env)
+  dropEnvForAbsentVms(options, settings, checkOptions(options).spec.vms, (l) => process.stderr.write(`xc start: ${l}\n`))
   const name = options.name ?? 'default'
-  const home = xclusterHome()
-  const running = findCluster(home, name)
-  if (running) {
-    throw new XclusterError(`cluster ${name} is already running (id ${running.id}); stop it with \`xc stop --name=${name}\` or pick another --name`)
-  }
+  // A name taken already is a ClusterNameTakenError from the start itself, at once (taken atomically there, not checked here).
   if (positionals.length) options.overlays = positionals
   if (custom) {
     options.start = (ctx) => {
@@ -111,7 +113,16 @@ const status: Command = {
   async run(args) {
     const { values } = strictArgs(args, { ...NAME_OPT, json: { type: 'boolean' } }, [0, 0])
     const name = clusterName(values.name)
-    const state = listStates(xclusterHome()).find((s) => s.state.name === name && !s.state.stoppedAt)
+    const home = xclusterHome()
+    const found = lookupCluster(home, name)
+    if (found?.kind === 'damaged') {
+      // Its record cannot be read: what it is and whether it runs are unknown; it is removed as a dead cluster.
+      const { id, reason } = found.damaged
+      if (values.json) process.stdout.write(JSON.stringify({ name, running: false, damaged: reason, id, network: null, netns: null, vms: [] }, null, 2) + '\n')
+      else process.stdout.write(`cluster ${name} (${id}): damaged: ${reason}; \`xc stop --name=${name}\` or \`xc cleanup\` removes what it left\n`)
+      return 0
+    }
+    const state = found && !found.state.state.stoppedAt ? found.state : undefined
     const alive = state ? clusterAlive(state.state) : false
     // Rootless, the namespace has no name: the pid of the relay that holds it (nsenter -t PID -U -n --preserve-credentials).
     const ns = state?.state.rootless ? `rootless:${state.state.relay?.pid ?? '?'}` : state?.state.netns
@@ -133,14 +144,23 @@ const status: Command = {
         })
       : []
     const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: ns ?? null, vms }
+    // The home's other clusters: listed when no --name was given and none is called default (xc ls), named otherwise.
+    const others = clusterRows(xclusterHome()).filter((r) => r.id !== state?.id)
+    const running = others.filter((r) => r.running).map((r) => r.name)
     if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n')
-    else if (!state) process.stdout.write(`cluster ${name}: none running\n`)
+    else if (!state && values.name === undefined) process.stdout.write(`no cluster named default; the clusters of this home (xc ls):\n${formatRows(others, xclusterHome())}`)
+    else if (!state) {
+      process.stdout.write(`cluster ${name}: none running${running.length ? `; running in this home: ${running.join(', ')} (xc ls)` : ''}\n`)
+      const unknown = scanStates(home).damaged.filter((d) => !namesOf(home, d.id).length)
+      if (unknown.length) process.stdout.write(`damaged records in ${home} (whose name is unknown): ${unknown.map((d) => d.id).join(' ')}; \`xc cleanup\` removes what they left\n`)
+    }
     else {
       process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.rootless ? ' (rootless: the relay pid holding it)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
       for (const v of vms) {
         const where = 'host' in v ? `  host ${v.host}${v.reachable ? '' : ' (not answering)'}` : ''
         process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}${where}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)
       }
+      if (running.length) process.stdout.write(`also running in this home: ${running.join(', ')} (xc ls)\n`)
     }
     return 0
   },
@@ -153,7 +173,21 @@ const stop: Command = {
   options: NAME_HELP,
   async run(args) {
     const { values } = strictArgs(args, NAME_OPT, [0, 0])
-    const cluster = await attachCluster(clusterName(values.name))
+    const name = clusterName(values.name)
+    const home = xclusterHome()
+    const found = lookupCluster(home, name)
+    // Dead (its keeper and VMs gone) or damaged: what it left is removed, by its records or by what names its id.
+    if (found?.kind === 'starting') throw new XclusterError(`cluster ${name} (${found.state.id}) is starting (pid ${found.state.state.owner.pid}): stop it once it is up, or end that start`)
+    if (found?.kind === 'dead' || found?.kind === 'damaged') {
+      const [id, removed, was] =
+        found.kind === 'dead'
+          ? [found.state.id, await removeClusterResources(home, found.state), 'was not running any more']
+          : [found.damaged.id, await removeDamagedCluster(home, found.damaged), `was damaged: ${found.damaged.reason}`]
+      process.stdout.write(`cluster ${name} (${id}) ${was}; removed what it left:\n`)
+      for (const line of removed) process.stdout.write(`  removed ${line}\n`)
+      return 0
+    }
+    const cluster = await attachCluster(name)
     await cluster.stop()
     process.stdout.write(`cluster ${cluster.name} (${cluster.id}) stopped\n`)
     return 0
@@ -169,7 +203,8 @@ const scaleout: Command = {
     const { flags, positionals } = parseClusterArgs(args)
     if (!positionals.length) throw new CliUsageError('expected at least one VM number')
     const nums = positionals.map(vmNumber)
-    const { options } = resolveSettings(flags, process.env)
+    const { options, settings } = resolveSettings(flags, process.env)
+    dropEnvForAbsentVms(options, settings, nums, () => {})
     const cluster = await attachCluster(clusterName(flags.name))
     const progress = progressPrinter(process.stderr)
     const vms = await cluster.scaleOut(nums, { nets: options.nets, memVm: options.memVm, smpVm: options.smpVm }).finally(() => progress.done())
@@ -232,7 +267,7 @@ const cleanup: Command = {
     if (!reports.length) process.stdout.write(`nothing to clean up${name === undefined ? '' : ` of cluster ${name}`}${running ? ` (it is running, id ${running.id}: stop it with \`xc stop --name=${name}\`)` : ''}\n`)
     let failed = 0
     for (const r of reports) {
-      process.stdout.write(`cluster ${r.name} (${r.id}):\n`)
+      process.stdout.write(`cluster ${r.name} (${r.id})${r.damaged ? `, damaged: ${r.damaged}; removed as a dead cluster whose shape is unknown` : ''}:\n`)
       for (const line of r.removed) process.stdout.write(`  removed ${line}\n`)
       if (r.error) {
         failed++

@@ -93,9 +93,12 @@ export function resolveSettings(flags: Record<string, string>, env: NodeJS.Proce
   if (netSetup) {
     set('network', { base: network, netSetup }, flags['net-setup'] ? 'option' : 'environment', flags['net-setup'] ? '--net-setup' : '__net_setup')
   }
-  for (const key of ['accel', 'topology', 'prefix']) {
+  for (const key of ['accel', 'topology', 'prefix', 'kernel']) {
     if (flags[key] !== undefined) set(key, flags[key], 'option', `--${key}`)
   }
+  // --rc-failures=report|fail (XCLUSTER_RC_FAILURES): an rc script that fails at boot is said, or a VmBootError.
+  const rc = flags['rc-failures'] ?? env.XCLUSTER_RC_FAILURES
+  if (rc !== undefined && rc !== '') set('rcFailures', rc, flags['rc-failures'] !== undefined ? 'option' : 'environment', flags['rc-failures'] !== undefined ? '--rc-failures' : 'XCLUSTER_RC_FAILURES')
   // --tools, --std-addresses, --snapshot, --rootless =yes|no (XCLUSTER_TOOLS, ...): booleans as xcluster's variables spelt them.
   for (const [key, flag, variable] of [['tools', 'tools', 'XCLUSTER_TOOLS'], ['stdAddresses', 'std-addresses', 'XCLUSTER_STD_ADDRESSES'], ['snapshot', 'snapshot', 'XCLUSTER_SNAPSHOT'], ['rootless', 'rootless', 'XCLUSTER_ROOTLESS']] as const) {
     const text = flags[flag] ?? env[variable]
@@ -139,4 +142,20 @@ export function parseHostsFlag(text: string): unknown {
     out[m[1]] = { ssh: m[2], ...(m[3] ? { port: Number(m[3]) } : {}) }
   }
   return out
+}
+
+/**
+ * xcluster's per-VM variables (`__nets203`, `__mem203`, `__smp203`) from the
+ * environment for VMs that `vms` does not have: dropped with a warning, as
+ * xcluster ignored them (an environment may set them for other clusters).
+ * The same on the command line stays, for the check to refuse.
+ */
+export function dropEnvForAbsentVms(options: ClusterOptions, settings: Setting[], vms: number[], warn: (line: string) => void): void {
+  for (const s of settings) {
+    const m = /^(nets|memVm|smpVm)\[(\d+)\]$/.exec(s.key)
+    if (!m || s.source !== 'environment' || vms.includes(Number(m[2]))) continue
+    const per = options[m[1] as 'nets' | 'memVm' | 'smpVm'] as Record<number, unknown> | undefined
+    if (per) delete per[Number(m[2])]
+    warn(`${s.from} is for vm-${m[2].padStart(3, '0')}, which this cluster does not have: ignored`)
+  }
 }

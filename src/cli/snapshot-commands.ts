@@ -21,7 +21,12 @@ const snapshot: Command = {
       const all = listSnapshots(home).map((s) => ({ ...s.meta, secret: undefined, dir: s.dir }))
       if (values.json) out(JSON.stringify(all, null, 2) + '\n')
       else if (!all.length) out('no snapshots\n')
-      else for (const s of all) out(`${s.key}  ${s.name}  ${s.vms.length} VMs  ${(s.bytes / 1048576).toFixed(0)} MiB  used ${s.usedAt}\n`)
+      else {
+        for (const s of all) {
+          const mib = `${(s.bytes / 1048576).toFixed(0)} MiB`
+          out(s.damaged ? `${s.key}  damaged: ${s.damaged}  ${mib}  (never restored from; xc snapshot prune or rm removes it)\n` : `${s.key}  ${s.name}  ${s.vms.length} VMs  ${mib}  used ${s.usedAt}\n`)
+        }
+      }
       return 0
     }
     if (sub === 'rm') {

@@ -2,6 +2,7 @@
 import { attachCluster } from '../cluster/attach.ts'
 import type { RunningVm } from '../cluster/running-vm.ts'
 import { NAME_HELP, NAME_OPT, clusterName, strictArgs, vmNumber, type Command } from './args.ts'
+import { XclusterError } from '../errors.ts'
 import { CliUsageError } from './cli-error.ts'
 import { interactiveShell } from './interactive.ts'
 
@@ -12,29 +13,41 @@ const vm: Command = {
   options: NAME_HELP,
   async run(args) {
     const { values, positionals } = strictArgs(args, NAME_OPT, [1, 1])
+    const num = vmNumber(positionals[0])
+    // Without a terminal there is no one to type: say what does work, rather than print nothing and exit 0.
+    if (!process.stdin.isTTY) throw new XclusterError(`xc vm is an interactive shell and needs a terminal (stdin is not one); to run a command: xc rsh ${values.name ? `--name=${values.name} ` : ''}${num} COMMAND...`)
     const cluster = await attachCluster(clusterName(values.name))
-    return interactiveShell(cluster.vm(vmNumber(positionals[0])))
+    return interactiveShell(cluster.vm(num))
   },
 }
 
 const rsh: Command = {
   name: 'rsh',
   summary: "Run a command on VM N, print its output, exit with the command's exit code.",
-  usage: 'rsh [--name=NAME] N command...',
-  options: `${NAME_HELP}\n                before N: everything after N is the command`,
+  usage: 'rsh [--name=NAME] N [--name=NAME] [--] command...',
+  options: `${NAME_HELP}
+                before or right after N; the command starts at the first other word after N
+                (or after \`--\`), so its own options are its own`,
   async run(args) {
-    // Options end at N, so that the command's own options are its own.
     let name: string | undefined
     const rest = [...args]
-    while (rest[0]?.startsWith('--')) {
-      const opt = rest.shift()!
+    /** Takes a --name option off the front of `rest`; false when the front is not one. */
+    const takeName = (): boolean => {
+      const opt = rest[0]
       if (opt === '--name') {
+        rest.shift()
         if (rest[0] === undefined || rest[0].startsWith('--')) throw new CliUsageError('option `--name` needs a value')
         name = rest.shift()
-      } else if (opt.startsWith('--name=')) name = opt.slice('--name='.length)
-      else throw new CliUsageError(`unknown option \`${opt}\` (rsh takes only --name, before N; everything after N is the command)`)
+      } else if (opt?.startsWith('--name=')) name = rest.shift()!.slice('--name='.length)
+      else return false
+      return true
+    }
+    while (rest[0]?.startsWith('--')) {
+      if (!takeName()) throw new CliUsageError(`unknown option \`${rest[0]}\` (rsh takes only --name, before or right after N; the command is what follows)`)
     }
     const num = vmNumber(rest.shift())
+    while (takeName());
+    if (rest[0] === '--') rest.shift()
     if (!rest.length) throw new CliUsageError('expected a command')
     const cluster = await attachCluster(clusterName(name))
     const r = await cluster.vm(num).execRaw(rest.join(' '), { timeout: 600_000 })
@@ -74,6 +87,26 @@ function monitorCommand(name: string, summary: string, act: (vm: RunningVm) => P
   }
 }
 
+const link: Command = {
+  name: 'link',
+  summary: "Take VM N's link on net NET down or up (QEMU's set_link: the guest sees its carrier go and come back), as vm.link(net).down() and up().",
+  usage: 'link N NET down|up [--name=NAME]',
+  options: NAME_HELP,
+  async run(args) {
+    const { values, positionals } = strictArgs(args, NAME_OPT, [3, 3])
+    const [n, netText, state] = positionals
+    if (!/^\d{1,3}$/.test(netText)) throw new CliUsageError(`expected a net number, got \`${netText}\``)
+    if (state !== 'down' && state !== 'up') throw new CliUsageError(`expected down or up, got \`${state}\``)
+    const cluster = await attachCluster(clusterName(values.name))
+    const v = cluster.vm(vmNumber(n))
+    const l = v.link(Number(netText))
+    await (state === 'down' ? l.down() : l.up())
+    process.stdout.write(`${v.name} ${l.ifname} (net ${l.net}) ${state}\n`)
+    if (state === 'down' && l.net === 0) process.stderr.write(`xc link: net 0 is the one the harness reaches ${v.name} on: xc rsh and the tests wait until \`xc link ${v.num} 0 up\`\n`)
+    return 0
+  },
+}
+
 const tcpdump: Command = {
   name: 'tcpdump',
   summary: 'Capture on a VM interface: --start begins, --get stops it and brings back a pcap file (needs --tools=yes).',
@@ -103,5 +136,5 @@ export const vmCommands: Command[] = [
   monitorCommand('stop_vm', 'Pause VM N through its QEMU monitor.', (v) => v.pause()),
   monitorCommand('cont_vm', 'Resume VM N after stop_vm.', (v) => v.resume()),
   monitorCommand('reset_vm', 'Reset VM N through its QEMU monitor (a hard reboot); returns when its shell answers.', (v) => v.reset()),
-  tcpdump,
+  link, tcpdump,
 ]

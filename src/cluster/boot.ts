@@ -1,16 +1,16 @@
 // Boot of one VM: its host side, its QEMU, and the wait until its control
 // shell answers. BootContext is everything a cluster needs for that; start,
 // restart, scale-out and attach all make it with prepareBoot.
-import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
 import { VmBootError, XcTimeoutError } from '../errors.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
+import { noSpaceLeft } from '../host/durable.ts'
 import { spawnerFor, type Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { waitFor } from '../host/wait.ts'
-import { buildImage, loadImage, type ImageManifest } from '../image/build-image.ts'
+import type { ImageManifest } from '../image/build-image.ts'
 import type { NetworkBackend } from '../net/backend.ts'
 import { createBackend } from '../net/create-backend.ts'
 import type { SshHosts } from '../net/ssh-backend.ts'
@@ -18,6 +18,7 @@ import type { ClusterPlan, VmPlan } from '../plan/plan.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import { QEMU, resolveAccel } from '../qemu/accel.ts'
 import { QemuProcess } from '../qemu/launcher.ts'
+import { formatRcFailures, parseRcReport } from '../plan/rc-failure.ts'
 import { qemuArgs } from '../qemu/qemu-args.ts'
 import { defaultBootConcurrency } from './admission.ts'
 import { waitForConsoleMarker } from './console-marker.ts'
@@ -25,6 +26,7 @@ import { packageLayers } from './packages.ts'
 import { consoleTail, RunningVm } from './running-vm.ts'
 import type { PackageLayer } from '../packages/layer.ts'
 import { loadState, ramFile, rekey, resumeRestored, stateFile, type Snapshot } from './snapshot.ts'
+import { imageFor } from './kernel.ts'
 
 /** Bound on a restored VM's answer: it loads its state and answers in about a second; beyond this the snapshot is taken for broken. */
 export const RESTORE_TIMEOUT_MS = 30_000
@@ -48,13 +50,6 @@ export interface BootContext {
   refused?: Error
   /** snapshot: true: the key of this configuration, and the snapshot restores come from (once found or saved). */
   snapshot?: { key: string; from?: Snapshot; fellBack?: string; saved?: boolean; coldVms?: string[]; saveFailed?: string }
-}
-
-/** The image for `spec`: the one setup built, or one for the user's own kernel. */
-export async function imageFor(spec: Pick<ClusterSpec, 'home' | 'kernel' | 'modules'>): Promise<ImageManifest> {
-  if (!spec.kernel) return loadImage(spec.home)
-  const key = createHash('sha256').update(`${spec.kernel}\0${spec.modules}`).digest('hex').slice(0, 12)
-  return buildImage({ home: join(spec.home, 'kernels', key), kernel: spec.kernel, modules: spec.modules })
 }
 
 /** The boot bound of one VM: generous under TCG, where a VM boots in seconds but 2 cores are shared. */
@@ -142,10 +137,13 @@ export async function bootVm(ctx: BootContext, vmPlan: VmPlan, onLaunch?: () => 
       const ch = await waitReady(vm, Math.min(ctx.bootTimeout, RESTORE_TIMEOUT_MS), from.meta.secrets[vmPlan.name])
       await rekey(ctx, ch)
       vm.adoptChannel(ch)
+      checkRcFailures(ctx, vm, ch)
     } else {
-      vm.adoptChannel(await waitReady(vm, ctx.bootTimeout))
+      const ch = await waitReady(vm, ctx.bootTimeout)
+      vm.adoptChannel(ch)
       // The boot's time, from the launch recorded above: what the cluster's wait budgets are scaled by.
       state.update((r) => void (r.vms[vmPlan.name].readyAt = new Date().toISOString()))
+      checkRcFailures(ctx, vm, ch)
     }
     return vm
   } catch (e) {
@@ -174,6 +172,23 @@ export async function restoreOrBoot(ctx: BootContext, vmPlan: VmPlan, from: Snap
   }
 }
 
+/**
+ * The rc scripts that failed in `vm`'s boot, as its control shell reported
+ * them at ready: kept on the VM and said on stderr, or (rcFailures: 'fail')
+ * a VmBootError that names them.
+ */
+function checkRcFailures(ctx: BootContext, vm: RunningVm, ch: ShellChannel): void {
+  const failures = parseRcReport(ch.rcReport)
+  vm.rcFailures = failures
+  if (!failures.length) return
+  const report = formatRcFailures(vm.name, failures)
+  if (ctx.spec.rcFailures === 'fail') {
+    const what = failures.length === 1 ? 'an rc script failed' : `${failures.length} rc scripts failed`
+    throw new VmBootError(vm.name, `${what} (rcFailures: 'fail'):\n${report}`, vm.consoleTail(), { rcFailures: failures })
+  }
+  for (const f of failures) process.stderr.write(`xcluster: cluster ${ctx.spec.name}: ${formatRcFailures(vm.name, [f])}\n`)
+}
+
 /** The last lines of a VM's QEMU log, on one line. */
 function qemuLogTail(vm: RunningVm): string {
   try {
@@ -199,7 +214,8 @@ async function waitReady(vm: RunningVm, timeoutMs: number, restoredSecret?: stri
     const log = qemuLogTail(vm)
     return new VmBootError(vm.name, `QEMU ${vm.process.exitReason}${log ? `: ${log}` : ''}`, vm.consoleTail())
   }
-  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive)
+  // A full disk keeps QEMU from writing the console, and with it the marker: then connect at once (the guest runs all the same).
+  if (restoredSecret === undefined) await waitForConsoleMarker(vm.record.console, 'xc-phase: telnet', Math.min(20_000, timeoutMs), () => !vm.alive || noSpaceLeft(dirname(vm.record.console)))
   // Rejects when QEMU exits, so that a channel waiting for the ready marker gives up at once.
   let ready = false
   const death = waitFor(() => !vm.alive, { timeoutMs, intervalMs: 100, abort: () => ready }).then((gone) => {

@@ -7,6 +7,7 @@
 // QEMU has no impairment of its own for user or socket networks, and the host
 // kernel of these machines has no sch_netem for the taps of bridge mode.
 import { XclusterError } from '../errors.ts'
+import { show, type Checker } from '../plan/check.ts'
 import { impairmentProblems, netemArgs, type Impairment } from '../plan/impairment.ts'
 
 export interface LinkTarget {
@@ -54,4 +55,22 @@ export class LinkControl {
   async clear(): Promise<void> {
     await this.vm.run(`tc qdisc del dev ${this.ifname} root 2>/dev/null; true`)
   }
+}
+
+/** Impairments per VM and net; they need the tools (tc, netem). */
+export function checkImpairments(c: Checker, v: unknown, tools: unknown): Record<number, Record<number, Impairment>> {
+  const impairments = c.perVm('impairments', v, (k, val) => {
+    if (typeof val !== 'object' || val === null) {
+      c.add(`Expected \`${k}\` to be an object keyed by net number, got ${show(val)}`)
+      return undefined
+    }
+    const out: Record<number, Impairment> = {}
+    for (const [net, imp] of Object.entries(val as Record<string, Impairment>)) {
+      c.add(...impairmentProblems(imp ?? {}, `\`${k}[${net}]\``))
+      out[Number(net)] = imp
+    }
+    return out
+  })
+  if (Object.keys(impairments).length && tools !== true) c.add('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
+  return impairments
 }

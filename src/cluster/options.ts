@@ -1,18 +1,23 @@
 // Cluster options as the user writes them, and the one place they are
 // normalised: checkOptions composes the checks that live beside their
 // features (networking in ../net/options.ts, topologies in
-// ../topology/apply.ts, impairments in ../plan/impairment.ts) and returns
+// ../topology/apply.ts, impairments in ./faults.ts, overlays and packages in
+// ./list-options.ts, VM numbers and kernel lines in ./vm-options.ts, links
+// in ../plan/net-check.ts, budgets in ../plan/budget-check.ts) and returns
 // the spec with every problem found. Pure: the host's part of the
 // validation (programs, paths, rights) is ./validate.ts.
 import { isIPv6 } from 'node:net'
-import { Checker, isInt, show } from '../plan/check.ts'
+import { Checker, didYouMean, isInt, show } from '../plan/check.ts'
 import { checkBudgetScale, checkBudgets } from '../plan/budget-check.ts'
 import type { Budgets } from '../plan/budgets.ts'
-import { impairmentProblems, type Impairment } from '../plan/impairment.ts'
+import type { Impairment } from '../plan/impairment.ts'
 import { checkLinks, checkStdAddresses } from '../plan/net-check.ts'
 import { DEFAULTS, LIMITS, netsOf, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
 import { applyTopology } from '../topology/apply.ts'
+import { checkImpairments } from './faults.ts'
+import { checkOverlays, checkPackages } from './list-options.ts'
+import { checkAppend, vmNumbers } from './vm-options.ts'
 import type { CustomStart } from './start-context.ts'
 
 export type { CustomNetwork }
@@ -148,7 +153,12 @@ export interface ClusterOptions {
   prefix?: string
   /** Where the image and state live (default `$XCLUSTER_HOME` or `~/.cache/xcluster`). */
   home?: string
-  /** Kernel image path (default: the one `npm run setup` fetched; `$XCLUSTER_KERNEL`). */
+  /**
+   * The kernel (`$XCLUSTER_KERNEL`): `'xcluster'` (default), the harness's own,
+   * built by setup; `'debian'`, Debian's cloud kernel as packaged; the name of
+   * one built with `xc kernel build --name=NAME`; or the path of a kernel file
+   * (with a `/`: `./vmlinuz`), with `modules`.
+   */
   kernel?: string
   /** Modules directory of that kernel (`lib/modules/<version>`); `$XCLUSTER_MODULES`. */
   modules?: string
@@ -176,133 +186,28 @@ export interface ClusterOptions {
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
   onProgress?: (event: ProgressEvent) => void
+  /**
+   * An rc script that exits non-zero, or a `/etc/init.d/*.rc` that is not
+   * executable: `'report'` (the library's default) says so on stderr, naming
+   * the VM, the script, its exit code and its last lines of output and
+   * error, and the VM counts as ready; `'fail'` (the Vitest fixture's
+   * default, `xc start --rc-failures=fail`) makes it a VmBootError instead.
+   */
+  rcFailures?: RcFailures
 }
+
+export type RcFailures = 'report' | 'fail'
+
+/** Per-VM options: each key must be a VM of the cluster. */
+const PER_VM_KEYS = ['nets', 'memVm', 'smpVm', 'appendVm', 'overlaysVm', 'packagesVm', 'impairments', 'budgetsVm'] as const
 
 export const KNOWN_OPTIONS: readonly string[] = [
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets', 'links',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
-  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'budgets', 'budgetsVm', 'budgetScale',
+  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures', 'budgets', 'budgetsVm', 'budgetScale',
 ]
-
-/**
- * Extra kernel command line: one line of printable text (a newline or
- * another control character would end or garble the kernel's command line),
- * and short enough that, with the harness's own parameters, it fits the
- * kernel's 2048 bytes (longer is cut off without a word).
- */
-function checkAppend(c: Checker, append: string, appendVm: Record<number, string>): void {
-  const bad = /[\x00-\x1f\x7f]/
-  if (bad.test(append)) c.add(`\`append\` must be one line of printable text (the kernel command line), got ${JSON.stringify(append)}`)
-  for (const [vm, a] of Object.entries(appendVm)) if (bad.test(a)) c.add(`\`appendVm[${vm}]\` must be one line of printable text (the kernel command line), got ${JSON.stringify(a)}`)
-  const max = LIMITS.cmdline - LIMITS.cmdlineHarness
-  const lines: Array<[string, string]> = [['`append`', append], ...Object.entries(appendVm).map(([vm, a]): [string, string] => [`\`append\` with \`appendVm[${vm}]\``, [append, a].filter(Boolean).join(' ')])]
-  for (const [what, line] of lines) {
-    if (line.length > max) c.add(`${what} is ${line.length} bytes: the kernel's command line holds ${LIMITS.cmdline}, of which the harness takes up to ${LIMITS.cmdlineHarness}; at most ${max}`)
-  }
-}
-
-/** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
-function vmNumbers(c: Checker, counts: { nvm: number; nrouters: number; ntesters: number }, extra: unknown): Set<number> {
-  const vms = new Set<number>()
-  for (let i = 1; i <= counts.nvm; i++) vms.add(i)
-  for (let i = 1; i <= counts.nrouters; i++) vms.add(200 + i)
-  for (let i = 1; i <= counts.ntesters; i++) vms.add(220 + i)
-  if (extra === undefined) return vms
-  if (!Array.isArray(extra)) {
-    c.add(`Expected \`extraVms\` to be a list of VM numbers, got ${show(extra)}`)
-    return vms
-  }
-  for (const v of extra) {
-    if (!isInt(v) || v < LIMITS.vm[0] || v > LIMITS.vm[1]) {
-      c.add(`Expected every VM in \`extraVms\` to be an integer ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got ${show(v)}`)
-    } else if (vms.has(v)) {
-      c.add(`\`extraVms\` lists ${vmName(v)} twice or again after the counts`)
-    } else vms.add(v)
-  }
-  return vms
-}
-
-/** Overlays for all VMs, per role and per VM number. */
-function checkOverlays(c: Checker, opts: ClusterOptions): Pick<ClusterSpec, 'overlays' | 'overlaysRole' | 'overlaysVm'> {
-  const overlays = c.pathList('overlays', opts.overlays)
-  if (opts.ovlPath !== undefined) c.pathList('ovlPath', opts.ovlPath, 'directories')
-  const overlaysRole: Partial<Record<Role, string[]>> = {}
-  const byRole = opts.overlaysRole as unknown
-  if (byRole !== undefined) {
-    if (typeof byRole !== 'object' || byRole === null) {
-      c.add(`Expected \`overlaysRole\` to be an object keyed by role, got ${show(byRole)}`)
-    } else {
-      for (const [role, list] of Object.entries(byRole)) {
-        if (role !== 'node' && role !== 'router' && role !== 'tester') {
-          c.add(`Expected the keys of \`overlaysRole\` to be node, router or tester, got ${show(role)}`)
-          continue
-        }
-        overlaysRole[role] = c.pathList(`overlaysRole.${role}`, list)
-      }
-    }
-  }
-  const overlaysVm = c.perVm('overlaysVm', opts.overlaysVm, (k, val) => c.pathList(k, val))
-  return { overlays, overlaysRole, overlaysVm }
-}
-
-/** A Debian package name (policy 5.6.1): lower-case letters, digits, +, - and ., starting with a letter or digit. */
-const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/
-
-function packageList(c: Checker, key: string, v: unknown): string[] {
-  if (v === undefined) return []
-  if (!Array.isArray(v)) {
-    c.add(`Expected \`${key}\` to be a list of Debian package names, got ${show(v)}`)
-    return []
-  }
-  const out: string[] = []
-  for (const n of v) {
-    if (typeof n === 'string' && PACKAGE_NAME.test(n)) out.push(n)
-    else c.add(`Expected every entry of \`${key}\` to be a Debian package name (lower-case letters, digits, +, - and .), got ${show(n)}`)
-  }
-  return out
-}
-
-/** Debian packages for all VMs, per role and per VM number. */
-function checkPackages(c: Checker, opts: ClusterOptions): Pick<ClusterSpec, 'packages' | 'packagesRole' | 'packagesVm'> {
-  const packages = packageList(c, 'packages', opts.packages)
-  const packagesRole: Partial<Record<Role, string[]>> = {}
-  const byRole = opts.packagesRole as unknown
-  if (byRole !== undefined) {
-    if (typeof byRole !== 'object' || byRole === null || Array.isArray(byRole)) {
-      c.add(`Expected \`packagesRole\` to be an object keyed by role, got ${show(byRole)}`)
-    } else {
-      for (const [role, list] of Object.entries(byRole)) {
-        if (role !== 'node' && role !== 'router' && role !== 'tester') {
-          c.add(`Expected the keys of \`packagesRole\` to be node, router or tester, got ${show(role)}`)
-          continue
-        }
-        packagesRole[role] = packageList(c, `packagesRole.${role}`, list)
-      }
-    }
-  }
-  const packagesVm = c.perVm('packagesVm', opts.packagesVm, (k, val) => packageList(c, k, val))
-  return { packages, packagesRole, packagesVm }
-}
-
-/** Impairments per VM and net; they need the tools (tc, netem). */
-function checkImpairments(c: Checker, v: unknown, tools: unknown): Record<number, Record<number, Impairment>> {
-  const impairments = c.perVm('impairments', v, (k, val) => {
-    if (typeof val !== 'object' || val === null) {
-      c.add(`Expected \`${k}\` to be an object keyed by net number, got ${show(val)}`)
-      return undefined
-    }
-    const out: Record<number, Impairment> = {}
-    for (const [net, imp] of Object.entries(val as Record<string, Impairment>)) {
-      c.add(...impairmentProblems(imp ?? {}, `\`${k}[${net}]\``))
-      out[Number(net)] = imp
-    }
-    return out
-  })
-  if (Object.keys(impairments).length && tools !== true) c.add('`impairments` need the tools in the VMs (tc and netem): set `tools: true`')
-  return impairments
-}
 
 /**
  * Normalise and validate options. Returns the spec and every problem found;
@@ -314,7 +219,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const applied = applyTopology(c, (o ?? {}) as ClusterOptions & Record<string, unknown>)
   const opts = applied.opts
   for (const key of Object.keys(opts)) {
-    if (!KNOWN_OPTIONS.includes(key)) c.add(`Unknown option \`${key}\`. Known options: ${KNOWN_OPTIONS.join(', ')}`)
+    if (KNOWN_OPTIONS.includes(key)) continue
+    const near = didYouMean(key, KNOWN_OPTIONS)
+    c.add(near ? `Unknown option \`${key}\`: did you mean \`${near}\`?` : `Unknown option \`${key}\`. Known options: ${KNOWN_OPTIONS.join(', ')}`)
   }
   const name = opts.name ?? 'default'
   if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(name)) {
@@ -362,7 +269,9 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const bootConcurrency = c.positive('bootConcurrency', opts.bootConcurrency, 256)
   const tbSize = c.positive('tbSize', opts.tbSize, 4096)
   for (const key of ['home', 'kernel', 'modules'] as const) {
-    if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) c.add(`Expected \`${key}\` to be a path, got ${show(opts[key])}`)
+    if (opts[key] !== undefined && (typeof opts[key] !== 'string' || opts[key] === '')) {
+      c.add(`Expected \`${key}\` to be ${key === 'kernel' ? "a kernel's name (xcluster, debian, or one `xc kernel build` made) or a path" : 'a path'}, got ${show(opts[key])}`)
+    }
   }
   if (opts.snapshot !== undefined && typeof opts.snapshot !== 'boolean') c.add(`Expected \`snapshot\` to be true or false, got ${show(opts.snapshot)}`)
   if (opts.snapshot === true && opts.start !== undefined) c.add('`snapshot` does not combine with a custom `start`: what it does is code, which the snapshot key cannot see')
@@ -384,6 +293,10 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const vms = vmNumbers(c, counts, opts.extraVms)
   const given = { nets, netsVm, netsRouter, netsTester }
   const links = checkLinks(c, opts.links, vms, (vm) => netsOf(given, vm), new Set([...vms].flatMap((vm) => netsOf(given, vm))))
+  // The user's own per-VM keys (a topology's defaults may name VMs that the user's counts leave out).
+  c.vmKeysIn((o ?? {}) as Record<string, unknown>, PER_VM_KEYS, vms)
+  const rcFailures = opts.rcFailures ?? 'report'
+  if (rcFailures !== 'report' && rcFailures !== 'fail') c.add(`Expected \`rcFailures\` to be 'report' or 'fail', got ${show(rcFailures)}`)
   const { hosts, sshHosts } = checkHosts(c, opts.hosts, opts.network, vms)
   if (sshHosts && opts.snapshot === true) c.add('`snapshot` does not combine with ssh `hosts` yet: a snapshot is saved and restored on this machine')
   if (sshHosts && netSetup) c.add('a net-setup hook does not combine with ssh `hosts`: it runs on this machine, the networks are on the hosts')
@@ -405,6 +318,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     rootless: typeof opts.rootless === 'boolean' ? opts.rootless : undefined,
     userNets: opts.userNets === 'private' || opts.userNets === 'shared' ? opts.userNets : undefined,
     snapshot: opts.snapshot === true,
+    rcFailures: rcFailures === 'fail' ? 'fail' : 'report',
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,

@@ -2,7 +2,7 @@
 // (the common packages, the role's and the VM's own), resolved and built
 // before any VM starts, so that a bad name is a ClusterConfigError and
 // nothing runs.
-import { ClusterConfigError } from '../errors.ts'
+import { ClusterConfigError, UnsafePackageError } from '../errors.ts'
 import { packageLayer, type PackageLayer } from '../packages/layer.ts'
 import { packagesOf, vmName, type ClusterSpec } from '../plan/spec.ts'
 
@@ -25,16 +25,19 @@ export async function packageLayers(spec: ClusterSpec, vms: number[], log: (line
   }
   const out = new Map<number, PackageLayer>()
   const problems: string[] = []
+  let unsafe = false
   for (const [k, members] of sets) {
     try {
       const layer = await packageLayer(spec.home, k.split(' '), { log })
       for (const vm of members) out.set(vm, layer)
     } catch (e) {
       if (!(e instanceof ClusterConfigError)) throw e
+      unsafe ||= e instanceof UnsafePackageError
       const who = members.length > 3 ? `${members.length} VMs` : members.map(vmName).join(', ')
       for (const p of e.problems) if (!problems.includes(`${p} (for ${who})`)) problems.push(`${p} (for ${who})`)
     }
   }
-  if (problems.length) throw new ClusterConfigError(problems)
+  // A refused package keeps its class: the caller can tell it from a name Debian does not have.
+  if (problems.length) throw unsafe ? new UnsafePackageError(problems) : new ClusterConfigError(problems)
   return out
 }

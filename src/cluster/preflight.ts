@@ -3,8 +3,8 @@
 // missing right makes it a PermissionError.
 import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { imagePaths } from '../host/home.ts'
 import { programTrustProblem } from '../host/path-trust.ts'
+import { kernelProblems } from './kernel.ts'
 import { rootlessProblems } from '../host/rootless.ts'
 import { hasNetAdmin, which } from '../host/which.ts'
 import { overlayKind } from '../image/overlay-segment.ts'
@@ -61,16 +61,7 @@ export function preflight(spec: ClusterSpec, ovlPath: string[] = []): HostProble
   if (here && !which(QEMU)) {
     problems.push(`${QEMU} is not installed (not on PATH). Run \`npm run setup\`, or as root: apt-get install qemu-system-x86`)
   }
-  if (spec.kernel !== undefined) {
-    if (!existsSync(spec.kernel)) problems.push(`Kernel ${spec.kernel} does not exist (option \`kernel\` or XCLUSTER_KERNEL)`)
-    if (!spec.modules) problems.push(`A custom kernel needs its modules directory (lib/modules/<version>) in option \`modules\` or XCLUSTER_MODULES`)
-    else if (!existsSync(spec.modules)) problems.push(`Modules directory ${spec.modules} does not exist (option \`modules\` or XCLUSTER_MODULES)`)
-  } else {
-    const paths = imagePaths(spec.home)
-    if (!existsSync(paths.manifest) || !existsSync(paths.kernel) || !existsSync(paths.initrd)) {
-      problems.push(`No VM image in ${paths.dir}. Run \`npm run setup\` first (or set XCLUSTER_HOME to where it was built)`)
-    }
-  }
+  problems.push(...kernelProblems(spec))
   for (const [key, list] of overlayLists(spec)) {
     for (const p of list) {
       // A name still without a / was not found in the search path (one that was is an absolute path now).

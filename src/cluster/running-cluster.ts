@@ -26,6 +26,7 @@ export class RunningCluster implements AsyncDisposable {
   private stopping?: Promise<void>
   /** The wait budgets of this cluster and its VMs, scaled for this machine as measured from the VMs' boots (or as `budgetScale` says). */
   readonly budgets: WaitBudgets
+  private readonly hooksDone = new Set<StopHook>()
 
   constructor(
     private readonly ctx: BootContext,
@@ -251,36 +252,55 @@ export class RunningCluster implements AsyncDisposable {
     })
   }
 
-  /** Stop every VM and remove every host resource of the cluster. Safe to call twice. */
+  /**
+   * Stop every VM and remove every host resource of the cluster. Safe to
+   * call twice; calls while one runs share it. When it fails, what could
+   * not be removed stays recorded, and a later call tries again (a later
+   * cleanup too).
+   */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      // Stopped from now on, for every cleanup: if a step below fails, what it leaves is a dead cluster's, and is removed later by its records.
-      this.ctx.state.update((r) => (r.stoppedAt = new Date().toISOString()))
-      const t = new Teardown()
-      t.push('state directory, namespace and ports', async () => {
-        try {
-          await removeClusterResources(this.ctx.spec.home, this.ctx.state)
-        } catch (e) {
-          // A host lost during the run keeps its record for a later cleanup: the stop has done what it can, and the loss was told already.
-          const lost = this.ctx.backend.failure?.()
-          if (!(e instanceof HostUnreachableError && lost instanceof HostLostError && e.hosts.every((h) => h === lost.host))) throw e
-          process.stderr.write(`xcluster: ${e.message}\n`)
-        }
-      })
-      t.push('network', () => this.ctx.backend.teardown())
-      t.push('VMs', async () => {
-        const r = await Promise.allSettled(this.vms.map((vm) => vm.stop()))
-        const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined
-        if (bad) throw bad.reason
-      })
-      for (const h of this.stopHooks) t.push(h.label, h.fn)
-      try {
-        await t.run()
-      } finally {
-        disown(this)
-      }
-    })()
+    this.stopping ??= this.teardown().catch((e: unknown) => {
+      this.stopping = undefined
+      throw e
+    })
     return this.stopping
+  }
+
+  private async teardown(): Promise<void> {
+    // Stopped from now on, for every cleanup: if a step below fails, what it leaves is a dead cluster's, and is removed later by its records.
+    // Best effort: on a full disk the record cannot change, and the teardown runs all the same (the owner's death ends the rest).
+    const unwritten = this.ctx.state.tryUpdate((r) => (r.stoppedAt = new Date().toISOString()))
+    if (unwritten) process.stderr.write(`xcluster: cluster ${this.name}: stopping without writing its record (${unwritten.message.split('\n')[0]})\n`)
+    const t = new Teardown()
+    t.push('state directory, namespace and ports', async () => {
+      try {
+        await removeClusterResources(this.ctx.spec.home, this.ctx.state)
+      } catch (e) {
+        // A host lost during the run keeps its record for a later cleanup: the stop has done what it can, and the loss was told already.
+        const lost = this.ctx.backend.failure?.()
+        if (!(e instanceof HostUnreachableError && lost instanceof HostLostError && e.hosts.every((h) => h === lost.host))) throw e
+        process.stderr.write(`xcluster: ${e.message}\n`)
+      }
+    })
+    t.push('network', () => this.ctx.backend.teardown())
+    t.push('VMs', async () => {
+      const r = await Promise.allSettled(this.vms.map((vm) => vm.stop()))
+      const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined
+      if (bad) throw bad.reason
+    })
+    // The harness's steps above are idempotent; a custom start's own undo runs once, unless it failed.
+    for (const h of this.stopHooks) {
+      t.push(h.label, async () => {
+        if (this.hooksDone.has(h)) return
+        await h.fn()
+        this.hooksDone.add(h)
+      })
+    }
+    try {
+      await t.run()
+    } finally {
+      disown(this)
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
-import { ChannelError, ChannelRetiredError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError } from '../errors.ts'
+import { ChannelError, ChannelRetiredError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError, type RcFailure } from '../errors.ts'
 import { shellQuote } from '../plan/quote.ts'
 import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
 import { SshSession } from '../control/ssh.ts'
@@ -39,6 +39,8 @@ export class RunningVm extends GuestVerbs {
   restarter?: (vm: RunningVm) => Promise<void>
   /** Interfaces with a capture running (startCapture, not yet stopCapture). */
   readonly captures = new Set<string>()
+  /** The rc scripts that failed in this VM's last boot (exited non-zero, or not executable); empty when none did. */
+  rcFailures: RcFailure[] = []
 
   constructor(
     readonly plan: VmPlan,
@@ -107,6 +109,7 @@ export class RunningVm extends GuestVerbs {
     this.process = fresh.process
     this.record = fresh.record
     this.channel = fresh.channel
+    this.rcFailures = fresh.rcFailures
   }
 
   /** Adopt a channel opened during readiness. */

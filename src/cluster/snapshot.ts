@@ -9,7 +9,7 @@
 // is; a snapshot under another key is never used. Under
 // XCLUSTER_HOME/snapshots/<key>/.
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { shellQuote } from '../plan/quote.ts'
@@ -17,6 +17,8 @@ import type { ShellChannel } from '../control/shell-channel.ts'
 import { clusterKeys } from '../control/ssh-keys.ts'
 import { vmLoginKey } from '../control/login.ts'
 import { withDirLock } from '../host/dir-lock.ts'
+import { fsyncDir, writeFileDurable } from '../host/durable.ts'
+import { snapshotsDir } from '../host/home.ts'
 import { waitFor } from '../host/wait.ts'
 import { readSecret } from '../host/state-dir.ts'
 import { QEMU } from '../qemu/accel.ts'
@@ -42,6 +44,8 @@ export interface SnapshotMeta {
   qemu: string
   vms: string[]
   bytes: number
+  /** Set (in a listing only) when the snapshot's meta.json cannot be read: why. It is never restored from; prune removes it. */
+  damaged?: string
 }
 
 /** What of a cluster's boot context snapshots use (BootContext has it all). */
@@ -64,9 +68,7 @@ export interface Snapshot {
 /** The default bound on the snapshots of a home, MiB (XCLUSTER_SNAPSHOT_MAX_MB). */
 export const SNAPSHOT_MAX_MB = 8192
 
-export function snapshotsDir(home: string): string {
-  return join(home, 'snapshots')
-}
+export { snapshotsDir }
 
 let qemuVersion: Promise<string> | undefined
 /** QEMU's version line (a snapshot of one QEMU is not loaded by another). */
@@ -107,10 +109,24 @@ export function stateFile(dir: string, vm: string): string {
 
 function readMeta(dir: string): SnapshotMeta | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as SnapshotMeta
+    const m = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as SnapshotMeta
+    return m && typeof m === 'object' && typeof m.key === 'string' && Array.isArray(m.vms) && typeof m.usedAt === 'string' ? m : undefined
   } catch {
     return undefined
   }
+}
+
+/** What a listing says of a snapshot directory whose meta cannot be read: its key (the directory's name) and the disk its files take. */
+function damagedMeta(dir: string): SnapshotMeta {
+  const key = dir.split('/').at(-1)!
+  let bytes = 0
+  try {
+    for (const f of readdirSync(dir)) bytes += statSync(join(dir, f)).blocks * 512
+  } catch {
+    // removed meanwhile
+  }
+  const why = existsSync(join(dir, 'meta.json')) ? 'its meta.json cannot be read' : 'it has no meta.json'
+  return { version: 1, key, name: '?', createdAt: '', usedAt: '', secrets: {}, qemu: '', vms: [], bytes, damaged: why }
 }
 
 /** The snapshot under `key`, when its meta and initrd are there and it has every VM of `vms` (each VM's files are looked for when it boots); its use is recorded. */
@@ -120,18 +136,21 @@ export function findSnapshot(home: string, key: string, vms: string[]): Snapshot
   if (!meta || meta.key !== key || !meta.secrets || !existsSync(join(dir, 'initrd'))) return undefined
   if (!vms.every((vm) => meta.vms.includes(vm))) return undefined
   meta.usedAt = new Date().toISOString()
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
+  try {
+    writeFileDurable(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
+  } catch {
+    // The time of use orders the pruning only: on a full disk the old meta stays, whole.
+  }
   return { dir, meta }
 }
 
-/** Every snapshot of `home`, newest use first. */
+/** Every snapshot of `home`, newest use first; the damaged (meta unreadable) last. */
 export function listSnapshots(home: string): Snapshot[] {
   const root = snapshotsDir(home)
   if (!existsSync(root)) return []
-  return readdirSync(root)
-    .filter((d) => !d.startsWith('.'))
-    .map((d) => ({ dir: join(root, d), meta: readMeta(join(root, d)) }))
-    .filter((s): s is Snapshot => s.meta !== undefined)
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => !d.name.startsWith('.') && d.isDirectory())
+    .map((d) => ({ dir: join(root, d.name), meta: readMeta(join(root, d.name)) ?? damagedMeta(join(root, d.name)) }))
     .sort((a, b) => b.meta.usedAt.localeCompare(a.meta.usedAt))
 }
 
@@ -156,7 +175,8 @@ export async function pruneSnapshots(home: string, maxMb = Number(process.env.XC
     let total = 0
     for (const s of listSnapshots(home)) {
       total += s.meta.bytes
-      if (total > maxMb * 1048576) {
+      // A damaged one is never restored from: it goes whatever the bound.
+      if (s.meta.damaged || total > maxMb * 1048576) {
         rmSync(s.dir, { recursive: true, force: true })
         removed.push(s.meta.key)
       }
@@ -224,17 +244,28 @@ export async function saveSnapshot(ctx: SnapshotContext, vms: RunningVm[], key: 
       ? { ...into.meta, usedAt: now, vms: [...new Set([...into.meta.vms, ...vms.map((v) => v.name)])].sort(), secrets: { ...into.meta.secrets } }
       : { version: 1, key, name: ctx.spec.name, createdAt: now, usedAt: now, secrets: {}, qemu: await qemuVersionLine(), vms: vms.map((v) => v.name).sort(), bytes: 0 }
     for (const vm of vms) meta.secrets[vm.name] = secret
+    // On disk: the allocated blocks (the RAM files are sparse).
+    const size = (f: string): number => (existsSync(f) ? statSync(f).blocks * 512 : 0)
+    const bytesIn = (d: string): number => meta.vms.reduce((n, vm) => n + size(stateFile(d, vm)) + size(ramFile(d, vm)), size(join(d, 'initrd')))
+    if (!into) {
+      // A new snapshot appears with its meta, whole (renamed into place), or not at all: never files without a meta.
+      meta = { ...meta, bytes: bytesIn(tmp) }
+      writeFileDurable(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
+    }
     await withDirLock(join(root, '.lock'), async () => {
       if (into && existsSync(dir)) {
         for (const vm of vms) for (const f of [stateFile, ramFile]) renameSync(f(tmp, vm.name), f(dir, vm.name))
+        meta = { ...meta, bytes: bytesIn(dir) }
+        writeFileDurable(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
       } else {
         rmSync(dir, { recursive: true, force: true })
+        if (into) {
+          meta = { ...meta, bytes: bytesIn(tmp) }
+          writeFileDurable(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n')
+        }
         renameSync(tmp, dir)
+        fsyncDir(root)
       }
-      // On disk: the allocated blocks (the RAM files are sparse).
-      const size = (f: string): number => (existsSync(f) ? statSync(f).blocks * 512 : 0)
-      meta = { ...meta, bytes: meta.vms.reduce((n, vm) => n + size(stateFile(dir, vm)) + size(ramFile(dir, vm)), size(join(dir, 'initrd'))) }
-      writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
     }, 60_000, 'the snapshot lock')
     await pruneSnapshots(ctx.spec.home)
     return { dir, meta }

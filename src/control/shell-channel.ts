@@ -21,6 +21,8 @@ export interface RawExecResult {
 }
 
 const READY = Buffer.from('\x1eXC-READY\n')
+/** Before the ready marker, when rc scripts failed at boot: their report, base64 (see CTL_SCRIPT). */
+const RC_REPORT = /\x1eXC-RC ([A-Za-z0-9+/=]*)\n/
 /** Bound on a telnet login up to the shell's prompt (the wait for the boot's end comes after). */
 const LOGIN_TIMEOUT_MS = 10_000
 const PRINTABLE = /^[\x20-\x7e]*$/
@@ -49,6 +51,8 @@ export class ShellChannel {
   private retired?: ChannelRetiredError
   /** The handshake waits for what `find` finds in the buffer (it returns where that ends, or -1). */
   private waiter?: { find: (buf: Buffer) => number; resolve: () => void; reject: (e: Error) => void }
+  /** The guest's report of the rc scripts that failed at boot (parse it with parseRcReport); '' when none did. */
+  rcReport = ''
 
   private constructor(
     private readonly sock: Duplex,
@@ -122,7 +126,14 @@ export class ShellChannel {
     } finally {
       clearTimeout(timer)
     }
-    const ready = this.expect(READY)
+    // The ready marker; before it, the report of the rc scripts that failed at boot when any did.
+    const ready = this.expectWith((buf) => {
+      const i = buf.indexOf(READY)
+      if (i < 0) return -1
+      const rc = RC_REPORT.exec(buf.subarray(0, i).toString('latin1'))
+      if (rc) this.rcReport = Buffer.from(rc[1], 'base64').toString('utf8')
+      return i + READY.length
+    })
     if (!secret) this.sock.write(telnetEncode('exec /bin/xc-ctl\n'))
     await ready
   }

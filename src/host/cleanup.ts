@@ -1,21 +1,19 @@
 // Removes what a cluster made, by the ids recorded in its state directory:
-// its QEMU processes, relay, namespace, port block and files. Used by stop,
-// by the sweep at each start, and by `xc cleanup`.
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+// its QEMU processes, relay, namespace, port block, name and files. Used by
+// stop, by the sweep at each start, and by `xc cleanup`, which also removes
+// clusters whose record is damaged (damaged.ts).
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { execa } from 'execa'
-import { HostCommandError, HostUnreachableError } from '../errors.ts'
+import { HostUnreachableError } from '../errors.ts'
+import { removeDamagedCluster, sweepDeadTemps } from './damaged.ts'
+import { deleteNetns, netnsExists } from './netns.ts'
+import { namesOf, releaseNames } from './names.ts'
 import { removeRemote } from './remote-cleanup.ts'
 import { targetLabel } from './ssh-host.ts'
 import { waitFor } from './wait.ts'
 import { releasePortBlock } from './port-block.ts'
-import { procCmdline, sameProcess, procStartTime, waitGone } from './proc.ts'
-import { clusterAlive, listStates, type StateDir, type StateRecord } from './state-dir.ts'
-
-/** True when `pid` is a process of the cluster whose state is in `dir` (its argv names the dir). */
-function belongsTo(pid: number, dir: string): boolean {
-  return (procCmdline(pid) ?? []).some((a) => a.includes(dir))
-}
+import { argvNamesDir, procCmdline, processesNamingDir, procStartTime, sameProcess, waitGone } from './proc.ts'
+import { clusterAlive, removeStateDir, scanStates, type StateDir, type StateRecord } from './state-dir.ts'
 
 /**
  * A VM whose launch was recorded but whose pid was not (killed between the
@@ -53,7 +51,7 @@ function pidsOf(s: StateRecord): Victim[] {
 }
 
 async function killAll(list: Victim[], dir: string, removed: string[]): Promise<void> {
-  const kills = list.filter((p) => sameProcess(p.pid, p.startTime) && (p.exact || belongsTo(p.pid, dir)))
+  const kills = list.filter((p) => sameProcess(p.pid, p.startTime) && (p.exact || argvNamesDir(p.pid, dir)))
   for (const p of kills) {
     try {
       process.kill(p.pid, 'SIGKILL')
@@ -63,11 +61,6 @@ async function killAll(list: Victim[], dir: string, removed: string[]): Promise<
     }
   }
   await Promise.all(kills.map((p) => waitGone(p.pid, 3000)))
-}
-
-/** True when the network namespace `ns` exists (ip netns keeps one file per namespace). */
-function netnsExists(ns: string): boolean {
-  return existsSync(join('/run/netns', ns))
 }
 
 /**
@@ -86,47 +79,56 @@ export async function removeClusterResources(home: string, state: StateDir, o: {
   for (const [name, rec] of Object.entries(s.remoteHosts ?? {})) {
     try {
       removed.push(...(await removeRemote(rec)))
-      state.update((r) => delete r.remoteHosts![name])
+      // Best effort (a full disk): the host's record, kept on disk, names what is gone there now, and a later cleanup finds it so.
+      state.tryUpdate((r) => delete r.remoteHosts![name])
     } catch (e) {
       if (o.forget) {
         // Asked to let go of a host that will not answer again: what it has is named, for a person to remove there.
         removed.push(`nothing on host ${name} (${targetLabel(rec)}), which does not answer (${(e as Error).message}): forgot its record; remove by hand there namespace ${rec.netns}, links ${rec.links.join(' ')}, directory ${rec.dir} and the processes naming it`)
-        state.update((r) => delete r.remoteHosts![name])
+        state.tryUpdate((r) => delete r.remoteHosts![name])
       } else unreachable.push(`${name} (${targetLabel(rec)}): ${(e as Error).message}`)
     }
   }
   if (s.keeper) await killAll([{ ...s.keeper, what: 'cluster keeper' }], s.dir, removed)
+  // And any process of the cluster whose pid the record lacks (started, then its record failed: a full disk): its argv names the directory.
+  const unrecorded = processesNamingDir(s.dir).map((pid) => ({ pid, startTime: procStartTime(pid), what: `unrecorded ${procCmdline(pid)?.[0]?.split('/').at(-1) ?? '?'}` }))
+  if (unrecorded.length) await killAll(unrecorded, s.dir, removed)
   for (const ns of [s.netns, ...(s.netnsExtra ?? [])]) {
-    if (!ns || !netnsExists(ns)) continue
-    const argv = ['ip', 'netns', 'delete', ns]
-    const r = await execa(argv[0], argv.slice(1), { reject: false })
-    if (r.exitCode === 0 || !netnsExists(ns)) removed.push(`network namespace ${ns}`)
-    else throw new HostCommandError(`could not delete network namespace ${ns} (still recorded in ${s.dir}): ${r.stderr.trim()}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
+    if (ns && netnsExists(ns)) removed.push(await deleteNetns(ns, s.dir))
   }
-  if (s.portBlock !== undefined) releasePortBlock(s.portBlock, s.id)
+  if (s.portBlock !== undefined) await releasePortBlock(s.portBlock, s.id)
   if (unreachable.length) {
     const names = Object.keys(s.remoteHosts ?? {})
     throw new HostUnreachableError(names, `what cluster ${s.name} made on ${names.length === 1 ? 'host' : 'hosts'} ${names.join(', ')} could not be removed, and stays recorded in ${s.dir}; \`xc cleanup\` removes it once the host answers again (or \`xc cleanup --forget\` lets go of it):\n${unreachable.map((u) => `  - ${u}`).join('\n')}`)
   }
-  if (existsSync(s.dir)) {
-    rmSync(s.dir, { recursive: true, force: true })
-    removed.push(`state directory ${s.dir}`)
-  }
+  for (const n of namesOf(home, s.id)) removed.push(`name ${n}`)
+  await releaseNames(home, s.id)
+  if (removeStateDir(s.dir)) removed.push(`state directory ${s.dir}`)
   return removed
 }
 
 export interface CleanupReport {
   id: string
+  /** Its name; for a damaged record the name it held (an `xc start` cluster's), else `?`. */
   name: string
   removed: string[]
   /** What could not be removed (it stays recorded for the next cleanup). */
   error?: string
+  /** Set when its record could not be read: why. It was removed as a dead cluster whose shape is unknown. */
+  damaged?: string
 }
 
-/** Remove the resources of every cluster whose owner is gone (only those called `name`, when given). Clusters still alive are not touched. */
+/**
+ * Remove the resources of every cluster whose owner is gone (only those
+ * called `name`, when given), and of every cluster whose record is damaged
+ * (it cannot say whether it lives: it is taken for dead, see damaged.ts).
+ * Clusters alive are not touched. Also what killed runs left without a
+ * record: temporary files and directories of processes that are gone.
+ */
 export async function cleanupDeadClusters(home: string, name?: string, o: { forget?: boolean } = {}): Promise<CleanupReport[]> {
   const reports: CleanupReport[] = []
-  for (const state of listStates(home)) {
+  const { states, damaged } = scanStates(home)
+  for (const state of states) {
     if (clusterAlive(state.state) || (name !== undefined && state.state.name !== name)) continue
     try {
       reports.push({ id: state.id, name: state.state.name, removed: await removeClusterResources(home, state, o) })
@@ -134,5 +136,17 @@ export async function cleanupDeadClusters(home: string, name?: string, o: { forg
       reports.push({ id: state.id, name: state.state.name, removed: [], error: (e as Error).message })
     }
   }
+  for (const d of damaged) {
+    const names = namesOf(home, d.id)
+    if (name !== undefined && !names.includes(name)) continue
+    const report: CleanupReport = { id: d.id, name: names[0] ?? '?', removed: [], damaged: d.reason }
+    try {
+      report.removed = await removeDamagedCluster(home, d)
+    } catch (e) {
+      report.error = (e as Error).message
+    }
+    reports.push(report)
+  }
+  sweepDeadTemps(home)
   return reports
 }

@@ -32,7 +32,13 @@ export async function startHelper(argv: string[], o: HelperOptions): Promise<Pro
   })
   const pid = child.pid!
   const rec = { pid, startTime: procStartTime(pid) }
-  o.record(rec)
+  try {
+    o.record(rec)
+  } catch (e) {
+    // Not recorded (a full disk): not left running either.
+    child.kill('SIGKILL')
+    throw e
+  }
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new XcTimeoutError(`${o.what} did not start within 10 s (see ${o.log})`)), 10_000)
     child.stdout!.once('data', () => {

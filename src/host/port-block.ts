@@ -1,19 +1,25 @@
-// Host ports per cluster. Each cluster holds one block of 1024 ports on
-// 127.0.0.1, locked by a file in one directory for the whole machine (not
-// per home: clusters of two homes, or two users, must not share a block,
-// and with it a multicast group), so that clusters side by side never collide:
+// Host ports per cluster. A cluster whose user-mode nets are shared (on the
+// host's loopback) holds one block of 1024 ports on 127.0.0.1, locked by a
+// file in one directory for the whole machine (not per home: clusters of two
+// homes, or two users, must not share a block, and with it a multicast
+// group), so that clusters side by side never collide. Every other cluster
+// has its ports and groups in a namespace of its own and uses one fixed
+// block (NAMESPACED_BLOCK) without any lock:
 //   base+v        telnet forward of VM v
 //   base+256+v    ssh forward of VM v
 //   base+512+k    multicast port of net k (user mode)
-import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { PortLockDirError, XclusterError } from '../errors.ts'
+import { DiskWriteError, PortLockDirError, XclusterError } from '../errors.ts'
+import { withDirLock } from './dir-lock.ts'
 import { runDir } from './home.ts'
 import type { Allocation } from '../plan/plan.ts'
 
 export const BLOCK_SIZE = 1024
 const FIRST_BLOCK = 8 // ports from 8192 (below: common services)
+/** The block of every cluster whose ports and groups are in a namespace of its own (private user nets, bridge mode): taken without a lock. */
+export const NAMESPACED_BLOCK = FIRST_BLOCK
 const LAST_BLOCK = 63 // up to 65535
 
 /** The host's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range), Linux's default if unreadable. */
@@ -100,6 +106,29 @@ function lockDir(): string {
   return dir
 }
 
+/**
+ * The text of the lock file `path`: a regular file, not read through a link
+ * (nor a FIFO, which would hang the read): in a directory every user can
+ * write, another user may have put anything there. Throws otherwise.
+ */
+function readLock(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a file`)
+    return readFileSync(fd, 'utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
 /** Who holds a block: a cluster id and the home of its state directory. */
 export interface BlockOwner {
   id: string
@@ -120,7 +149,7 @@ export function lockedBlocks(): Map<number, BlockOwner> {
   for (const f of readdirSync(dir)) {
     if (!/^\d+$/.test(f)) continue
     try {
-      out.set(Number(f), lockOwner(readFileSync(join(dir, f), 'utf8')))
+      out.set(Number(f), lockOwner(readLock(join(dir, f))))
     } catch {
       // released meanwhile
     }
@@ -169,10 +198,25 @@ export async function busyPorts(block: number, vms: number[]): Promise<number[]>
 }
 
 /**
+ * The machine's lock of port-block allocation (flock on `.lock` in the lock
+ * directory): a stale block's lock is checked and taken over, or a block
+ * released, by one process at a time. Without it, two starts that both saw
+ * a dead owner's lock could both remove it and one of them the other's new
+ * one (a check, then a delete).
+ */
+function underBlockLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withDirLock(join(lockDir(), '.lock'), fn, 60_000, 'the port-block lock')
+}
+
+/**
  * Lock a block for cluster `clusterId` of `home` whose ports for `vms` are
  * free. A lock whose owner is gone (ownerGone) is taken over.
  */
-export async function allocatePortBlock(home: string, clusterId: string, vms: number[]): Promise<number> {
+export function allocatePortBlock(home: string, clusterId: string, vms: number[]): Promise<number> {
+  return underBlockLock(() => allocate(home, clusterId, vms))
+}
+
+async function allocate(home: string, clusterId: string, vms: number[]): Promise<number> {
   const dir = lockDir()
   const blocks = portBlocks()
   if (!blocks.length) {
@@ -184,14 +228,14 @@ export async function allocatePortBlock(home: string, clusterId: string, vms: nu
   const order = [...blocks.slice(start), ...blocks.slice(0, start)]
   for (const block of order) {
     const lock = join(dir, String(block))
-    if (existsSync(lock)) {
-      let owner: BlockOwner
+    if (existsSync(lock) || isLink(lock)) {
+      let owner: BlockOwner | undefined
       try {
-        owner = lockOwner(readFileSync(lock, 'utf8'))
+        owner = lockOwner(readLock(lock))
       } catch {
-        continue
+        // Not a lock file at all (a link, a FIFO, ...): never a cluster's; removed where we may (root, or its owner).
       }
-      if (owner.id === clusterId || !ownerGone(owner)) continue
+      if (owner && (owner.id === clusterId || !ownerGone(owner))) continue
       try {
         rmSync(lock)
       } catch {
@@ -204,8 +248,15 @@ export async function allocatePortBlock(home: string, clusterId: string, vms: nu
     } catch {
       continue // taken by a parallel start between our look and our open
     }
-    writeSync(fd, `${clusterId} ${home}\n`)
-    closeSync(fd)
+    try {
+      writeSync(fd, `${clusterId} ${home}\n`)
+    } catch (e) {
+      // A lock without its owner would be taken for a dead one's: none at all.
+      rmSync(lock, { force: true })
+      throw new DiskWriteError(lock, e)
+    } finally {
+      closeSync(fd)
+    }
     if ((await busyPorts(block, vms)).length === 0) return block
     rmSync(lock, { force: true })
   }
@@ -215,12 +266,20 @@ export async function allocatePortBlock(home: string, clusterId: string, vms: nu
   )
 }
 
-/** Release a block, if `clusterId` holds it. */
-export function releasePortBlock(block: number, clusterId: string): void {
+/** Release a block, if `clusterId` holds it; true when it did. */
+export async function releasePortBlock(block: number, clusterId: string): Promise<boolean> {
   const lock = join(portLockDir(), String(block))
-  try {
-    if (lockOwner(readFileSync(lock, 'utf8')).id === clusterId) rmSync(lock, { force: true })
-  } catch {
-    // already gone
+  const mine = (): boolean => {
+    try {
+      return lockOwner(readLock(lock)).id === clusterId
+    } catch {
+      return false // already gone
+    }
   }
+  if (!mine()) return false
+  return underBlockLock(async () => {
+    if (!mine()) return false
+    rmSync(lock, { force: true })
+    return true
+  })
 }

@@ -1,6 +1,6 @@
 // Facts about host processes, read from /proc, for telling a live owner or
 // VM from a stranger that reused its pid.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { waitFor } from './wait.ts'
 
 /** Start time of `pid` in clock ticks since boot, or undefined when it is gone. */
@@ -22,6 +22,19 @@ export function procCmdline(pid: number): string[] | undefined {
   } catch {
     return undefined
   }
+}
+
+/** True when `pid` is a process of the cluster whose state is in `dir`: its argv names the directory (as argvNames in remote-cleanup.ts tells on a host). */
+export function argvNamesDir(pid: number, dir: string): boolean {
+  return (procCmdline(pid) ?? []).some((a) => a.includes(dir))
+}
+
+/** Every live process (not this one) whose argv names `dir`. */
+export function processesNamingDir(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .map(Number)
+    .filter((pid) => procAlive(pid) && argvNamesDir(pid, dir))
 }
 
 /** True when `pid` runs and is not a zombie. */

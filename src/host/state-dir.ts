@@ -1,11 +1,17 @@
 // The per-cluster state directory: every host resource a cluster makes is
 // recorded here before it is made, so that a later cleanup can remove what a
-// killed run left, by recorded id, never by name pattern.
+// killed run left, by recorded id, never by name pattern. The record is
+// written whole or not at all (durable.ts), and the directory appears with
+// its record in it (made under a temporary name, then renamed): a directory
+// `run/<id>` whose record cannot be read is damage, never a start or a stop
+// in progress, and is treated as a dead cluster of unknown shape (damaged.ts).
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { DiskWriteError } from '../errors.ts'
 import type { NetworkMode } from '../plan/spec.ts'
 import type { ClusterPlan } from '../plan/plan.ts'
+import { fsyncDir, writeFileDurable } from './durable.ts'
 import { runDir } from './home.ts'
 import { procStartTime, sameProcess } from './proc.ts'
 import type { SshTarget } from './ssh-host.ts'
@@ -105,6 +111,29 @@ export function newClusterId(): string {
   return randomBytes(4).toString('hex')
 }
 
+/** The name of a cluster's state directory under run/: its id. */
+export const CLUSTER_ID = /^[0-9a-f]{8}$/
+
+/** The record in `dir`, or why it cannot be read (missing, torn, not JSON, not a record of this directory). */
+export function readRecord(dir: string): { record: StateRecord } | { damaged: string } {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(join(dir, 'state.json'))
+  } catch (e) {
+    return { damaged: `its record state.json cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }
+  }
+  let r: StateRecord
+  try {
+    r = JSON.parse(bytes.toString('utf8')) as StateRecord
+  } catch (e) {
+    return { damaged: `its record state.json is not whole JSON (${bytes.length} bytes: ${(e as Error).message.split('\n')[0].replace(/[^\x20-\x7e]/g, '?')})` }
+  }
+  const id = dir.split('/').at(-1)
+  const ok = r !== null && typeof r === 'object' && r.version === 1 && r.id === id && typeof r.name === 'string' &&
+    typeof r.owner?.pid === 'number' && r.vms !== null && typeof r.vms === 'object' && typeof r.network === 'string'
+  return ok ? { record: { ...r, dir } } : { damaged: `its record state.json is JSON but not a cluster record of ${id} (${bytes.length} bytes)` }
+}
+
 export class StateDir {
   private constructor(
     readonly dir: string,
@@ -119,11 +148,16 @@ export class StateDir {
     return this.record
   }
 
-  /** Make the directory (0700) and record its owner: this process. */
+  /**
+   * Make the directory (0700) with its record (its owner: this process) and
+   * the cluster's secret in it, under a temporary name first: it appears
+   * whole or not at all. A full disk is a DiskWriteError, and leaves nothing.
+   */
   static create(home: string, name: string, network: NetworkMode, detached: boolean): StateDir {
     const id = newClusterId()
-    const dir = join(runDir(home), id)
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const run = runDir(home)
+    const dir = join(run, id)
+    const tmp = join(run, `.new-${id}-${process.pid}`)
     const rec: StateRecord = {
       version: 1,
       id,
@@ -135,26 +169,55 @@ export class StateDir {
       network,
       vms: {},
     }
-    const s = new StateDir(dir, rec)
-    s.save()
-    writeFileSync(join(dir, SECRET_FILE), randomBytes(16).toString('hex') + '\n', { mode: 0o600 })
-    return s
+    try {
+      mkdirSync(run, { recursive: true, mode: 0o700 })
+      mkdirSync(tmp, { mode: 0o700 })
+      writeFileDurable(join(tmp, 'state.json'), JSON.stringify(rec, null, 2) + '\n')
+      writeFileDurable(join(tmp, SECRET_FILE), randomBytes(16).toString('hex') + '\n')
+      renameSync(tmp, dir)
+      fsyncDir(run)
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true })
+      // Named by where the record would have been (the temporary name is gone).
+      throw new DiskWriteError(join(dir, 'state.json'), e instanceof DiskWriteError ? e.cause : e)
+    }
+    return new StateDir(dir, rec)
   }
 
-  static open(dir: string): StateDir {
-    return new StateDir(dir, JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as StateRecord)
+  /** The cluster whose state directory is `dir` (its record read there, unless given); throws when the record cannot be read (see readRecord). */
+  static open(dir: string, record?: StateRecord): StateDir {
+    if (record) return new StateDir(dir, record)
+    const r = readRecord(dir)
+    if ('damaged' in r) throw new Error(`${dir}: ${r.damaged}`)
+    return new StateDir(dir, r.record)
   }
 
-  /** Change the record and write it atomically (write + rename). */
+  /**
+   * Change the record and write it whole (durable.ts). A record made before
+   * its resource: when this throws (DiskWriteError), do not make the resource.
+   */
   update(fn: (r: StateRecord) => void): void {
     fn(this.record)
     this.save()
   }
 
+  /**
+   * The same, for bookkeeping that must not stop a teardown (stoppedAt, a
+   * removed resource's record): the change stays in memory, and a failure
+   * to write it is returned instead of thrown. What the disk keeps then
+   * records more than is left, which a later cleanup finds gone.
+   */
+  tryUpdate(fn: (r: StateRecord) => void): Error | undefined {
+    try {
+      this.update(fn)
+      return undefined
+    } catch (e) {
+      return e as Error
+    }
+  }
+
   private save(): void {
-    const tmp = join(this.dir, `.state.json.${process.pid}.tmp`)
-    writeFileSync(tmp, JSON.stringify(this.record, null, 2) + '\n', { mode: 0o600 })
-    renameSync(tmp, join(this.dir, 'state.json'))
+    writeFileDurable(join(this.dir, 'state.json'), JSON.stringify(this.record, null, 2) + '\n')
   }
 
   path(...parts: string[]): string {
@@ -162,20 +225,54 @@ export class StateDir {
   }
 }
 
-/** Every state directory under `home`. */
-export function listStates(home: string): StateDir[] {
+/** A state directory whose record cannot be read: a cluster whose shape is unknown. */
+export interface DamagedState {
+  id: string
+  dir: string
+  /** Why its record cannot be read. */
+  reason: string
+}
+
+/** Every cluster under `home`: those whose record reads (`states`), and the damaged (`damaged`). */
+export function scanStates(home: string): { states: StateDir[]; damaged: DamagedState[] } {
   const run = runDir(home)
-  if (!existsSync(run)) return []
-  const out: StateDir[] = []
+  const states: StateDir[] = []
+  const damaged: DamagedState[] = []
+  if (!existsSync(run)) return { states, damaged }
   for (const id of readdirSync(run)) {
-    if (!/^[0-9a-f]{8}$/.test(id)) continue
-    try {
-      out.push(StateDir.open(join(run, id)))
-    } catch {
-      // A directory whose state.json is unreadable: half-made; cleanup handles it.
-    }
+    if (!CLUSTER_ID.test(id)) continue
+    const dir = join(run, id)
+    const r = readRecord(dir)
+    // Gone since the listing (stopped meanwhile): nothing.
+    if ('damaged' in r) {
+      if (existsSync(dir)) damaged.push({ id, dir, reason: r.damaged })
+    } else states.push(StateDir.open(dir, r.record))
   }
-  return out
+  return { states, damaged }
+}
+
+/** Every state directory under `home` whose record reads (the damaged ones: scanStates). */
+export function listStates(home: string): StateDir[] {
+  return scanStates(home).states
+}
+
+/**
+ * Remove the state directory `dir` in one step for its readers: renamed to
+ * `.gone-<id>-<pid>` first, then removed, so that `run/<id>` is never seen
+ * half-removed (which would read as damage).
+ */
+export function removeStateDir(dir: string): boolean {
+  const parts = dir.split('/')
+  const trash = [...parts.slice(0, -1), `.gone-${parts.at(-1)}-${process.pid}`].join('/')
+  try {
+    rmSync(trash, { recursive: true, force: true })
+    renameSync(dir, trash)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw e
+  }
+  rmSync(trash, { recursive: true, force: true })
+  return true
 }
 
 /** True when the cluster's owner still runs (or, detached, when a VM of it still runs). */

@@ -1,7 +1,7 @@
 // Builds the VM image into the cache: the kernel (Debian's cloud kernel by
 // default, or the user's), and the base initramfs written here in TypeScript.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs'
 import { which } from '../host/which.ts'
 import { buildToolsDisk, TOOL_PROGRAMS } from './tools-disk.ts'
 import { join } from 'node:path'
@@ -15,7 +15,7 @@ import { BOOT_SCRIPT, CTL_SCRIPT, INITTAB, LOGIN_SCRIPT, PROFILE } from './guest
 import { reseedElf } from './reseed-elf.ts'
 import { osRelease } from './os-release.ts'
 import { imagePaths, xclusterHome } from '../host/home.ts'
-import { extractPvhKernel } from './kernel-elf.ts'
+import { extractPvhKernel, hasPvhNote } from './kernel-elf.ts'
 import { ensureModulesDep, moduleClosure, moduleName, parseModulesDep, stripModuleSignature, trimmedModulesDep } from './modules.ts'
 
 /** Modules loaded at boot: virtio networking (their dependencies come from modules.dep). */
@@ -52,6 +52,10 @@ export interface BuildImageOptions {
   kernel?: string
   /** Its modules directory (lib/modules/<version>); default `$XCLUSTER_MODULES`. */
   modules?: string
+  /** Debian's cloud kernel as packaged, whatever `$XCLUSTER_KERNEL` says. */
+  packaged?: boolean
+  /** Every module of the kernel on the tools disk (a kernel built for the VMs), not only the network ones of TOOL_MODULE_DIRS. */
+  allModules?: boolean
   log?: (line: string) => void
 }
 
@@ -117,6 +121,12 @@ async function busyboxApplets(): Promise<string[]> {
   return stdout.split('\n').map((s) => s.trim()).filter(Boolean)
 }
 
+/** The modules built into the kernel of `modulesDir` (from its modules.builtin; none when it has no such file). */
+export function builtinModules(modulesDir: string): Set<string> {
+  const f = join(modulesDir, 'modules.builtin')
+  return new Set(existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map(moduleName) : [])
+}
+
 /** Entries of the base initramfs. */
 export async function baseEntries(modulesDir: string, kernelVersion: string, modulePaths: string[], opts: { signedModules?: boolean } = {}): Promise<CpioEntry[]> {
   const list = new CpioList()
@@ -144,7 +154,9 @@ export async function baseEntries(modulesDir: string, kernelVersion: string, mod
   // What the system is (xcluster's own test library reads it first); also where Debian keeps it.
   add({ type: 'file', path: 'etc/os-release', data: osRelease() })
   add({ type: 'file', path: 'usr/lib/os-release', data: osRelease() })
-  add({ type: 'file', path: 'etc/xcluster/modules', data: BOOT_MODULES.join(' ') + '\n' })
+  // The boot modules this kernel has as modules (a kernel built for the VMs has them built in: an empty list).
+  const builtin = builtinModules(modulesDir)
+  add({ type: 'file', path: 'etc/xcluster/modules', data: BOOT_MODULES.filter((m) => !builtin.has(m)).join(' ') + '\n' })
   const modRoot = `lib/modules/${kernelVersion}`
   for (const p of modulePaths) {
     // Unsigned: init -> network went from 150-170 ms to 120-140 ms (3+3 boots each, TCG).
@@ -162,6 +174,7 @@ export async function baseEntries(modulesDir: string, kernelVersion: string, mod
 
 /** Where the kernel comes from: explicit option, environment, or Debian's package. */
 export function kernelSource(opts: BuildImageOptions): { kernel?: string; modules?: string } {
+  if (opts.packaged) return {}
   return {
     kernel: opts.kernel ?? (process.env.XCLUSTER_KERNEL || undefined),
     modules: opts.modules ?? (process.env.XCLUSTER_MODULES || undefined),
@@ -198,7 +211,7 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
 
   const codeHash = imageCodeHash()
   const toolKeys = TOOL_PROGRAMS.map((p) => which(p)).map((p) => (p ? fileKey(realpathSync(p)) : 'missing'))
-  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), codeHash, osRelease(), ...toolKeys].join('|')
+  const key = [fileKey(kernel), modulesDir, fileKey(BUSYBOX), codeHash, osRelease(), ...toolKeys, ...(opts.allModules ? ['all-modules'] : [])].join('|')
   if (existsSync(paths.manifest) && existsSync(paths.initrd) && existsSync(paths.kernel) && existsSync(paths.tools)) {
     const old = JSON.parse(readFileSync(paths.manifest, 'utf8')) as ImageManifest
     if (old.key === key && existsSync(old.kernel)) {
@@ -209,7 +222,8 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
 
   log(`building the base initramfs for kernel ${kernelVersion} ...`)
   const deps = parseModulesDep(await ensureModulesDep(modulesDir))
-  const { paths: modulePaths, missing } = moduleClosure(deps, BASE_MODULES)
+  const builtin = builtinModules(modulesDir)
+  const { paths: modulePaths, missing } = moduleClosure(deps, BASE_MODULES.filter((m) => !builtin.has(m)))
   if (missing.length) {
     throw new MissingDependencyError(`kernel ${kernelVersion} has no module ${missing.join(', ')} (virtio networking); use a kernel with virtio_net`)
   }
@@ -220,14 +234,18 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<ImageMan
   writeFileSync(tmpInitrd, initrd)
   renameSync(tmpInitrd, paths.initrd)
   log('building the tools disk (host programs, network modules, dropbear) ...')
-  await buildToolsDisk(paths.tools + '.tmp', modulesDir, kernelVersion, await busyboxApplets())
+  await buildToolsDisk(paths.tools + '.tmp', modulesDir, kernelVersion, await busyboxApplets(), opts.allModules)
   renameSync(paths.tools + '.tmp', paths.tools)
   copyFileSync(kernel, paths.kernel + '.tmp')
   renameSync(paths.kernel + '.tmp', paths.kernel)
-  // PVH direct boot of the vmlinux skips the guest's decompressor (see kernel-elf.ts).
-  const pvh = await extractPvhKernel(readFileSync(paths.kernel))
+  // PVH direct boot of the vmlinux skips the guest's decompressor (see kernel-elf.ts); a kernel
+  // built for the VMs is its vmlinux already.
+  const given = readFileSync(paths.kernel)
+  const elfGiven = hasPvhNote(given)
+  const pvh = elfGiven ? { elf: given } : await extractPvhKernel(given)
   rmSync(paths.vmlinux, { force: true })
-  if ('elf' in pvh) {
+  if (elfGiven) linkSync(paths.kernel, paths.vmlinux)
+  else if ('elf' in pvh) {
     writeFileSync(paths.vmlinux + '.tmp', pvh.elf)
     renameSync(paths.vmlinux + '.tmp', paths.vmlinux)
   } else {

@@ -28,7 +28,9 @@ mkdir /run/xc-login
 echo "xc-phase: init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 PREFIX=1000::1
 [ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
-modprobe -a $(cat /etc/xcluster/modules) || echo "xc: modprobe failed" > /dev/console
+# The virtio modules, unless the kernel has them built in (then the list is empty).
+read -r m < /etc/xcluster/modules
+[ -z "$m" ] || modprobe -a $m || echo "xc: modprobe failed" > /dev/console
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 500 ]; do usleep 10000; i=$((i+1)); done
 mac=$(cat /sys/class/net/eth0/address)
@@ -56,7 +58,7 @@ ip link set eth0 up
 echo "xc-phase: network $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 # The tools disk (tools: true): programs, libraries and modules on /xt.
 if [ "$XCLUSTER_TOOLS" = yes ]; then
-  modprobe virtio_blk
+  modprobe -q virtio_blk
   i=0
   while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
   mkdir -p /xt
@@ -77,7 +79,8 @@ if [ "$layered" = yes ]; then
   i=0
   while [ ! -b /dev/vdb ] && [ $i -lt 300 ]; do usleep 10000; i=$((i+1)); done
   mkdir -p /xp
-  if modprobe overlay && mount -t ext4 -o ro /dev/vdb /xp; then
+  # overlayfs is a module of Debian's kernel, built into the harness's (busybox modprobe then fails).
+  if { modprobe -q overlay || grep -qw overlay /proc/filesystems; } && mount -t ext4 -o ro /dev/vdb /xp; then
     # layer DIR LOWER...: an overlay on /DIR of the LOWERs that exist, over /DIR itself
     # (no subshell nor helper process in it: each costs milliseconds under TCG).
     layer() {
@@ -125,9 +128,22 @@ for d in /xcluster/ovl/all /xcluster/ovl/$role /xcluster/ovl/$name; do
 done
 telnetd -l /etc/xcluster/login
 echo "xc-phase: telnet $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+# rc scripts: stdout to /var/log/<script>.log, stderr to .err. One that exits
+# non-zero or is not executable is recorded in /run/xcluster-rc-failed (its
+# code and last lines, each line prefixed "|"), which xc-ctl hands to the harness.
 for rc in $(ls /etc/init.d/*.rc 2>/dev/null | sort); do
-  [ -x $rc ] || continue
-  $rc start > /var/log/$(basename $rc).log 2>&1 || echo "xc: $rc failed: $(tail -n 3 /var/log/$(basename $rc).log)" > /dev/console
+  b=\${rc##*/}
+  if [ ! -x $rc ]; then
+    echo "xc: $rc is not executable: not run" > /dev/console
+    printf 'script %s\\nnot-executable\\n' $rc >> /run/xcluster-rc-failed
+    continue
+  fi
+  $rc start > /var/log/$b.log 2> /var/log/$b.err
+  code=$?
+  [ $code = 0 ] && continue
+  echo "xc: $rc exited with $code: $(tail -n 1 /var/log/$b.err)" > /dev/console
+  { printf 'script %s\\nexit %s\\nstdout\\n' $rc $code; tail -n 10 /var/log/$b.log | awk '{ print "|" $0 }'
+    echo stderr; tail -n 10 /var/log/$b.err | awk '{ print "|" $0 }'; } >> /run/xcluster-rc-failed
 done
 echo "xc-phase: ready $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 touch /run/xcluster-ready
@@ -213,6 +229,8 @@ cd /
 err=/tmp/.xc-err.$$
 # Ready means booted: overlays unpacked and every rc script done.
 while [ ! -e /run/xcluster-ready ]; do usleep 10000; done
+# The rc scripts that failed (see the boot script), one base64 line before the ready marker.
+[ -s /run/xcluster-rc-failed ] && printf '\\036XC-RC %s\\n' "$(base64 -w 0 /run/xcluster-rc-failed)"
 printf '\\036XC-READY\\n'
 while IFS= read -r line; do
   id=\${line%% *}; rest=\${line#* }

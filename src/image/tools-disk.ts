@@ -100,8 +100,8 @@ export function toolsSetupScript(programs: Array<{ path: string; applet?: string
   return lines.join('\n') + '\n'
 }
 
-/** Build the tools disk image at `out` for the kernel whose modules are in `modulesDir`. */
-export async function buildToolsDisk(out: string, modulesDir: string, kernelVersion: string, applets: string[]): Promise<void> {
+/** Build the tools disk image at `out` for the kernel whose modules are in `modulesDir` (all of them, or those of TOOL_MODULE_DIRS). */
+export async function buildToolsDisk(out: string, modulesDir: string, kernelVersion: string, applets: string[], allModules = false): Promise<void> {
   const mke2fs = which('mke2fs')
   if (!mke2fs) throw new MissingDependencyError('mke2fs is missing: install e2fsprogs (npm run setup does)')
   const stage = mkdtempSync(join(tmpdir(), 'xc-tools-'))
@@ -109,7 +109,7 @@ export async function buildToolsDisk(out: string, modulesDir: string, kernelVers
     await writeProgramOverlay(stage, TOOL_PROGRAMS, TOOL_EXTRA)
     rebaseLinks(stage, '/xt')
     const deps = parseModulesDep(readFileSync(join(modulesDir, 'modules.dep'), 'utf8'))
-    const mods = toolModulePaths(deps)
+    const mods = allModules ? [...deps.keys()].sort() : toolModulePaths(deps)
     const modRoot = join(stage, 'lib', 'modules', kernelVersion)
     for (const p of mods) {
       mkdirSync(dirname(join(modRoot, p)), { recursive: true })

@@ -6,7 +6,7 @@
 // sources, keyrings and apt.conf (proxies) apply, unless XCLUSTER_APT_SOURCES
 // names a sources file of its own (a local mirror).
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
@@ -25,6 +25,21 @@ export interface AptRoot {
   options: string[]
   /** Where downloaded .deb files are kept (shared by every set of this root). */
   debs: string
+  /** The sources' text (their Signed-By keyrings check copied-in lists). */
+  sources: string
+  /** The stamp of the lists this home fetched or verified (./lists-verify.ts). */
+  stamp: string
+  /** The user apt drops to for downloads: _apt as root, as apt does by default; this user otherwise. */
+  sandboxUser: string
+}
+
+/** True when the host has apt's _apt user. */
+function haveAptUser(): boolean {
+  try {
+    return /^_apt:/m.test(readFileSync('/etc/passwd', 'utf8'))
+  } catch {
+    return false
+  }
 }
 
 /** The text of the host's apt sources (what the resolution depends on). */
@@ -49,15 +64,17 @@ export function aptRoot(home: string, sources = process.env.XCLUSTER_APT_SOURCES
   const dir = join(home, 'packages', `apt-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`)
   for (const d of ['lists/partial', 'cache/archives/partial', 'state', 'debs', 'etc/sources.list.d']) mkdirSync(join(dir, d), { recursive: true })
   if (!existsSync(join(dir, 'status'))) writeFileSync(join(dir, 'status'), '')
+  const sandboxUser = process.getuid?.() === 0 ? (haveAptUser() ? '_apt' : 'root') : (process.env.USER ?? 'nobody')
   const options = [
     '-o', `Dir::State=${dir}/state`,
     '-o', `Dir::State::Lists=${dir}/lists`,
     '-o', `Dir::State::status=${dir}/status`,
     '-o', `Dir::State::extended_states=${dir}/state/extended_states`,
     '-o', `Dir::Cache=${dir}/cache`,
-    // The state is this user's own: no lock on the host's, and no drop to _apt (which cannot enter a 0700 home).
+    // The state is this user's own: no lock on the host's. Fetching drops to _apt as root (./fetch.ts: through a
+    // directory _apt can reach, as a home under /root is not); a user cannot switch users, so it fetches as itself.
     '-o', 'Debug::NoLocking=1',
-    '-o', `APT::Sandbox::User=${process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'nobody')}`,
+    '-o', `APT::Sandbox::User=${sandboxUser}`,
     '-o', 'APT::Install-Recommends=0',
     '-o', 'APT::Install-Suggests=0',
     // A name is a name: no regex or glob fallback (else `hell.` or `frr+` would install whatever matches).
@@ -69,17 +86,17 @@ export function aptRoot(home: string, sources = process.env.XCLUSTER_APT_SOURCES
     writeFileSync(join(dir, 'etc', 'sources.list'), '')
     options.push('-o', `Dir::Etc::SourceList=${dir}/etc/sources.list`, '-o', `Dir::Etc::SourceParts=${dir}/etc/sources.list.d`)
   }
-  return { dir, options, debs: join(dir, 'debs') }
+  return { dir, options, debs: join(dir, 'debs'), sources: sources ? readFileSync(sources, 'utf8') : text, stamp: join(dir, 'lists.stamp'), sandboxUser }
 }
 
-function aptGet(): string {
+export function aptGet(): string {
   const p = which('apt-get')
   if (!p) throw new MissingDependencyError('apt-get is not on PATH: packages for the VMs need a Debian host (its apt resolves them)')
   return p
 }
 
 /** The problems apt printed (E: and W: lines and unmet dependencies), one per line. */
-function aptErrors(output: string): string[] {
+export function aptErrors(output: string): string[] {
   return output.split('\n').map((l) => l.trim()).filter((l) => /^(E|Err):/.test(l)).map((l) => l.replace(/^(E|Err):\s*/, ''))
 }
 
@@ -93,17 +110,6 @@ export function listsStamp(root: AptRoot): string {
   const lists = join(root.dir, 'lists')
   const files = readdirSync(lists).filter((f) => f !== 'partial' && f !== 'lock').sort()
   return createHash('sha256').update(files.map((f) => `${f} ${statSync(join(lists, f)).mtimeMs}`).join('\n')).digest('hex').slice(0, 16)
-}
-
-/** Fetch the package lists of `root` (apt-get update); the problems, if it failed. */
-export async function updateLists(root: AptRoot): Promise<string[]> {
-  const r = await execa(aptGet(), [...root.options, '-q', 'update'], { reject: false, all: true, env: { LC_ALL: 'C' } })
-  // Not the Err: lines: apt prints one for each compression it tries of a repository without a Release
-  // file, then gets the next; a list it did not get is an E: or `W: Failed to fetch` line.
-  const errs = (r.all ?? '').split('\n').map((l) => l.trim())
-    .filter((l) => /^(E:|W: Failed to fetch|W: Some index files failed)/.test(l)).map((l) => l.replace(/^[EW]:\s*/, ''))
-  if (r.exitCode === 0 && haveLists(root) && !errs.length) return []
-  return [`apt-get update of the private package lists (${root.dir}) failed: ${errs.join('; ') || (r.all ?? '').trim().split('\n').slice(-3).join(' ')}`]
 }
 
 /** The `Inst` lines of a simulated install: the packages apt would unpack, in its order. */
@@ -137,6 +143,11 @@ export function resolutionProblems(output: string, names: string[]): string[] {
 export async function resolvePackages(root: AptRoot, names: string[]): Promise<{ packages: ResolvedPackage[]; problems: string[] }> {
   const r = await execa(aptGet(), [...root.options, '-s', '-q', 'install', ...names], { reject: false, all: true, env: { LC_ALL: 'C' } })
   const packages = parseSimulation(r.stdout)
+  // A name ending in + that no package has is apt's "install NAME-without-+": not what was asked for (g++ is a package).
+  const misread = names.filter((n) => n.endsWith('+') && !packages.some((p) => p.name === n))
+  if (r.exitCode === 0 && packages.length && misread.length) {
+    return { packages: [], problems: misread.map((n) => `package ${n}: not in the Debian archive the host's apt knows (apt would read the trailing + as "install ${n.replace(/\++$/, '')}"; name that package instead)`) }
+  }
   if (r.exitCode === 0 && packages.length) return { packages, problems: [] }
   return { packages: [], problems: resolutionProblems(r.all ?? '', names) }
 }
@@ -144,38 +155,4 @@ export async function resolvePackages(root: AptRoot, names: string[]): Promise<{
 /** The file name apt gives the .deb of `p` (an epoch's colon as %3a). */
 export function debFile(p: ResolvedPackage): string {
   return `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}.deb`
-}
-
-/**
- * The .deb files of `packages` in root.debs, downloading those not there yet
- * (apt-get download checks them against the lists' hashes). Downloads go to
- * a directory of this process and are renamed in when whole.
- */
-export async function downloadPackages(root: AptRoot, packages: ResolvedPackage[]): Promise<{ files: string[]; problems: string[] }> {
-  const missing = packages.filter((p) => !existsSync(join(root.debs, debFile(p))))
-  if (missing.length) {
-    const tmp = join(root.debs, `.partial-${process.pid}`)
-    rmSync(tmp, { recursive: true, force: true })
-    mkdirSync(tmp)
-    try {
-      const r = await execa(aptGet(), [...root.options, '-q', 'download', ...missing.map((p) => `${p.name}=${p.version}`)], {
-        cwd: tmp, reject: false, all: true, env: { LC_ALL: 'C' },
-      })
-      for (const p of missing) {
-        const f = join(tmp, debFile(p))
-        if (existsSync(f)) renameSync(f, join(root.debs, debFile(p)))
-      }
-      const failed = missing.filter((p) => !existsSync(join(root.debs, debFile(p))))
-      if (failed.length) {
-        const lines = (r.all ?? '').split('\n')
-        // apt's own line about the package, else everything apt reported, else its exit code.
-        const why = (p: ResolvedPackage): string =>
-          lines.find((l) => l.includes(`/${p.name}_`) && /^(E|Err|W)/.test(l.trim()))?.trim() || aptErrors(r.all ?? '').join('; ') || `apt-get download exited ${r.exitCode}`
-        return { files: [], problems: failed.map((p) => `package ${p.name} ${p.version}: download failed: ${why(p)}`) }
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true })
-    }
-  }
-  return { files: packages.map((p) => join(root.debs, debFile(p))), problems: [] }
 }

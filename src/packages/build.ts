@@ -1,15 +1,23 @@
-// Building a package layer from downloaded .deb files: unpack them
-// (dpkg-deb -x, nothing of a package runs), merge /usr as Debian 12 has it,
-// read what the maintainer scripts would have made (./maintainer.ts), and
-// make the read-only ext4 image with mke2fs, as root or under fakeroot.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+// Building a package layer from downloaded .deb files: unpack them without
+// trusting them (./unpack.ts: sandboxed, each path checked), merge /usr as
+// Debian 12 has it, read what the maintainer scripts would have made
+// (./maintainer.ts, ./file-actions.ts) and do it (./emulate.ts), then make
+// the read-only ext4 image with mke2fs. Everything that touches the
+// packages' files runs sandboxed (./sandbox.ts): as root without root's
+// powers over the host, as a user under fakeroot.
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { execa } from 'execa'
-import { MissingDependencyError } from '../errors.ts'
+import { MissingDependencyError, UnsafePackageError } from '../errors.ts'
 import { which } from '../host/which.ts'
 import { BASE_GROUP as GROUP, BASE_PASSWD as PASSWD } from '../plan/model.ts'
+import { accountFiles, bootCommands } from './accounts.ts'
 import type { ResolvedPackage } from './apt.ts'
+import { emulate } from './emulate.ts'
+import { scanFileActions, type FileAction } from './file-actions.ts'
 import { emptyAccounts, scanMaintainerScript, scanSysusers, scanTmpfiles, scanUnit, type Accounts } from './maintainer.ts'
+import { buildOwner, sandboxed, usesFakeroot } from './sandbox.ts'
+import { StageView } from './stage-view.ts'
+import { mergeInto, ownDir, unpackPackages } from './unpack.ts'
 
 /** What a layer holds. */
 export interface LayerManifest {
@@ -20,66 +28,54 @@ export interface LayerManifest {
   users: string[]
   groups: string[]
   bytes: number
+  /** sha256 of each package's .deb, as apt's lists give it (the layer was made from these). */
+  debs?: Record<string, string>
+  /** sha256 of the layer's image. */
+  sha256?: string
 }
 
 /** Documentation is dropped from layers, as in Debian's minimal images (dpkg path-exclude). */
 const DROPPED = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'usr/share/lintian', 'usr/share/bug']
 
-/** First uid and gid of the layer's system users and groups (the base image has 0 and 104). */
-const FIRST_ID = 200
-
-/** Names of the base image's users and groups, with their ids. */
-function baseIds(text: string): Map<string, number> {
-  return new Map(text.trim().split('\n').map((l) => l.split(':')).map((f) => [f[0], Number(f[2])]))
+/** A regular file of the stage (or of the control files) read as text; a link or anything else is not read. */
+function readRegular(path: string): string | undefined {
+  try {
+    return lstatSync(path).isFile() ? readFileSync(path, 'utf8') : undefined
+  } catch {
+    return undefined
+  }
 }
 
-/** passwd and group lines for the layer's accounts, and the id of each name. */
-export function accountFiles(acc: Accounts): { passwd: string; group: string; uid: Map<string, number>; gid: Map<string, number> } {
-  const uid = baseIds(PASSWD)
-  const gid = baseIds(GROUP)
-  const groupLines: string[] = []
-  const passwdLines: string[] = []
-  const wanted = [...acc.groups, ...acc.users.map((u) => u.group ?? 'nogroup')]
-  let next = FIRST_ID
-  for (const g of wanted) {
-    if (gid.has(g)) continue
-    gid.set(g, g === 'nogroup' ? 65534 : next++)
-  }
-  next = FIRST_ID
-  for (const u of acc.users) {
-    if (uid.has(u.name)) continue
-    uid.set(u.name, next++)
-    passwdLines.push(`${u.name}:x:${uid.get(u.name)}:${gid.get(u.group ?? 'nogroup')}:${u.gecos}:${u.home}:${u.shell}`)
-  }
-  const baseGroups = baseIds(GROUP)
-  for (const [g, id] of gid) {
-    if (baseGroups.has(g)) continue
-    const members = acc.members.filter(([, mg]) => mg === g).map(([u]) => u).filter((u) => uid.has(u))
-    groupLines.push(`${g}:x:${id}:${[...new Set(members)].join(',')}`)
-  }
-  return { passwd: passwdLines.map((l) => l + '\n').join(''), group: groupLines.map((l) => l + '\n').join(''), uid, gid }
-}
-
-/** Everything the packages in `stage` (control files in `ctrl/<package>/`) would have made. */
-function scanPackages(stage: string, ctrl: string): Accounts {
+/** Everything the packages (control files in `ctrl/<package>/`, in apt's order) would have made, and their file actions. */
+function scanPackages(view: StageView, ctrl: string, packages: ResolvedPackage[]): { acc: Accounts; actions: FileAction[] } {
   const acc = emptyAccounts()
-  for (const pkg of readdirSync(ctrl).sort()) {
-    for (const script of ['preinst', 'postinst']) {
-      const f = join(ctrl, pkg, script)
-      if (existsSync(f)) scanMaintainerScript(readFileSync(f, 'utf8'), acc)
+  const actions: FileAction[] = []
+  for (const p of packages) {
+    const pre = readRegular(join(ctrl, p.name, 'preinst'))
+    const post = readRegular(join(ctrl, p.name, 'postinst'))
+    if (pre !== undefined) {
+      scanMaintainerScript(pre, acc)
+      scanFileActions(pre, actions)
+    }
+    if (post !== undefined) {
+      scanMaintainerScript(post, acc)
+      scanFileActions(post, actions)
     }
   }
   const each = (dir: string, re: RegExp, fn: (text: string) => void): void => {
-    const d = join(stage, dir)
-    if (!existsSync(d)) return
-    for (const f of readdirSync(d).sort()) if (re.test(f) && statSync(join(d, f)).isFile()) fn(readFileSync(join(d, f), 'utf8'))
+    const { rel, entry } = view.at(dir)
+    if (entry?.kind !== 'dir') return
+    for (const f of readdirSync(join(view.stage, rel)).sort()) {
+      if (!re.test(f)) continue
+      const file = view.at(`/${rel}/${f}`)
+      const text = file.entry?.kind === 'file' ? readRegular(join(view.stage, file.rel)) : undefined
+      if (text !== undefined) fn(text)
+    }
   }
-  for (const base of ['usr/lib', 'lib']) {
-    each(`${base}/sysusers.d`, /\.conf$/, (t) => scanSysusers(t, acc))
-    each(`${base}/tmpfiles.d`, /\.conf$/, (t) => scanTmpfiles(t, acc))
-    each(`${base}/systemd/system`, /\.service$/, (t) => scanUnit(t, acc))
-  }
-  return acc
+  each('/usr/lib/sysusers.d', /\.conf$/, (t) => scanSysusers(t, acc))
+  each('/usr/lib/tmpfiles.d', /\.conf$/, (t) => scanTmpfiles(t, acc))
+  each('/usr/lib/systemd/system', /\.service$/, (t) => scanUnit(t, acc))
+  return { acc, actions }
 }
 
 /**
@@ -87,36 +83,28 @@ function scanPackages(stage: string, ctrl: string): Accounts {
  * merged /usr has them (usrmerge): `#!/bin/bash` must find /usr/bin/bash of
  * the tools, and a package's /lib/x86_64-linux-gnu is /usr/lib's. A name in
  * both places keeps the /usr one, unless that is a link back to the other.
+ * Paths are resolved inside the stage: a link a package ships is never
+ * followed on the host.
  */
 export function mergeUsr(stage: string): void {
-  const move = (from: string, to: string): void => {
-    mkdirSync(to, { recursive: true })
-    for (const name of readdirSync(from)) {
-      const a = join(from, name)
-      const b = join(to, name)
-      const sa = lstatSync(a)
-      const sb = existsSync(b) || isLink(b) ? lstatSync(b) : undefined
-      if (!sb) renameSync(a, b)
-      else if (sa.isDirectory() && sb.isDirectory()) move(a, b)
-      else if (sb.isSymbolicLink() && !sa.isSymbolicLink()) {
-        rmSync(b)
-        renameSync(a, b)
-      }
-    }
-    rmSync(from, { recursive: true, force: true })
-  }
+  const view = new StageView(stage)
   for (const d of ['bin', 'sbin', 'lib', 'lib64']) {
-    const p = join(stage, d)
-    if (isLink(p)) rmSync(p)
-    else if (existsSync(p)) move(p, join(stage, 'usr', d))
-  }
-}
-
-function isLink(p: string): boolean {
-  try {
-    return lstatSync(p).isSymbolicLink()
-  } catch {
-    return false
+    const e = view.lookup(d)
+    if (!e) continue
+    if (e.kind !== 'dir') {
+      rmSync(join(stage, d), { force: true })
+      continue
+    }
+    const to = view.resolve(`/usr/${d}`, true)
+    const parent = to.split('/').slice(0, -1).join('/')
+    if (!view.lookup(parent)) ownDir(join(stage, parent))
+    const there = view.lookup(to)
+    if (there && there.kind !== 'dir') rmSync(join(stage, to), { force: true })
+    if (view.lookup(to)?.kind !== 'dir') renameSync(join(stage, d), join(stage, to))
+    else {
+      mergeInto(view, join(stage, d), to, (_src, existing) => existing !== 'link')
+      rmSync(join(stage, d), { recursive: true, force: true })
+    }
   }
 }
 
@@ -129,72 +117,33 @@ const PAM_COMMON: Record<string, string> = {
   'common-session-noninteractive': 'session\t[default=1]\tpam_permit.so\nsession\trequisite\tpam_deny.so\nsession\trequired\tpam_permit.so\nsession\trequired\tpam_unix.so\n',
 }
 
-/** Files that postinst scripts of well-known packages generate rather than ship. */
-function generatedFiles(stage: string, packages: ResolvedPackage[]): string[] {
-  const written: string[] = []
-  if (packages.some((p) => p.name === 'libpam-runtime')) {
-    mkdirSync(join(stage, 'etc', 'pam.d'), { recursive: true })
-    for (const [f, text] of Object.entries(PAM_COMMON)) {
-      const path = join(stage, 'etc', 'pam.d', f)
-      if (existsSync(path)) continue
-      writeFileSync(path, text)
-      written.push(path)
-    }
+/** Files that postinst scripts of well-known packages generate rather than ship, written (never over anything) into `written`. */
+function generatedFiles(view: StageView, packages: ResolvedPackage[], written: string[]): void {
+  if (!packages.some((p) => p.name === 'libpam-runtime')) return
+  const dir = view.resolve('/etc/pam.d', true)
+  if (!view.lookup(dir)) ownDir(join(view.stage, dir))
+  if (view.lookup(dir)?.kind !== 'dir') return
+  for (const [f, text] of Object.entries(PAM_COMMON)) {
+    if (view.lookup(`${dir}/${f}`)) continue
+    writeFileSync(join(view.stage, dir, f), text, { flag: 'wx', mode: 0o644 })
+    written.push(join(view.stage, dir, f))
   }
-  return written
 }
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
-/**
- * The shell lines that give the accounts' directories: those under /run
- * (a tmpfs in the VM) for the boot-time setup, the others for the build.
- * A system user's own directories (/etc/U, /var/lib/U, /var/log/U, /var/cache/U)
- * are its own, as the maintainer scripts that chown them make them.
- */
-export function dirCommands(acc: Accounts, ids: { uid: Map<string, number>; gid: Map<string, number> }, root: string, existing: (p: string) => boolean): { build: string[]; boot: string[] } {
-  const build: string[] = []
-  const boot: string[] = []
-  const owner = (u?: string, g?: string): string | undefined => {
-    const uid = u === undefined ? undefined : /^\d+$/.test(u) ? Number(u) : ids.uid.get(u)
-    const gid = g === undefined ? undefined : /^\d+$/.test(g) ? Number(g) : ids.gid.get(g)
-    if (uid === undefined && gid === undefined) return undefined
-    return `${uid ?? ''}${gid === undefined ? '' : `:${gid}`}`
+/** The apparent size in bytes and the number of entries of a tree (no link followed). */
+function treeSize(dir: string): { bytes: number; entries: number } {
+  let bytes = 0
+  let entries = 0
+  const walk = (p: string): void => {
+    const st = lstatSync(p)
+    bytes += st.size
+    entries++
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e))
   }
-  const runtime: string[] = []
-  for (const d of acc.dirs) {
-    const atBoot = /^\/(var\/)?run(\/|$)/.test(d.path)
-    const o = owner(d.user, d.group)
-    const mode = d.mode && /^[0-7]{3,4}$/.test(d.mode) ? d.mode : undefined
-    if (atBoot) {
-      const p = d.path.replace(/^\/var\/run/, '/run')
-      if (!runtime.includes(p)) runtime.push(p)
-      if (o) boot.push(`chown ${o} ${q(p)}`)
-      if (mode && !/^0?755$/.test(mode)) boot.push(`chmod ${mode} ${q(p)}`)
-    } else {
-      const p = root + d.path
-      build.push([`mkdir -p ${q(p)}`, ...(o ? [`chown ${o} ${q(p)}`] : []), ...(mode ? [`chmod ${mode} ${q(p)}`] : [])].join(' && '))
-    }
-  }
-  // Directories under /run are made at boot (a tmpfs in the VM), in one mkdir: each process costs milliseconds under TCG.
-  if (runtime.length) boot.unshift(`mkdir -p ${runtime.map(q).join(' ')}`)
-  for (const u of acc.users) {
-    const o = owner(u.name, u.group ?? 'nogroup')
-    for (const base of ['/etc', '/var/lib', '/var/log', '/var/cache']) {
-      if (existing(`${base}/${u.name}`)) build.push(`chown -R ${o} ${q(`${root}${base}/${u.name}`)}`)
-    }
-  }
-  return { build, boot }
-}
-
-/** Run `script` as root: directly when this process is root, else under fakeroot with its ownership database `db`. */
-async function asRoot(script: string, db: string): Promise<void> {
-  const isRoot = process.getuid?.() === 0
-  const fakeroot = which('fakeroot')
-  if (!isRoot && !fakeroot) throw new MissingDependencyError('Building a package layer as a user needs fakeroot (so that its files are owned by root in the VM): run `npm run setup`, or as root: apt-get install fakeroot')
-  const argv = isRoot ? ['sh', '-ec', script] : [fakeroot!, ...(existsSync(db) ? ['-i', db] : []), '-s', db, 'sh', '-ec', script]
-  const r = await execa(argv[0], argv.slice(1), { reject: false, all: true })
-  if (r.exitCode !== 0) throw new MissingDependencyError(`Building a package layer failed (exit ${r.exitCode}): ${(r.all ?? '').trim().split('\n').slice(-5).join(' | ')}`)
+  walk(dir)
+  return { bytes, entries }
 }
 
 /**
@@ -228,49 +177,67 @@ export function pruneFakerootDb(db: string, stage: string, written: string[]): v
   writeFileSync(db, kept.join('\n') + (kept.length ? '\n' : ''))
 }
 
-/** Unpack `files` and make the ext4 image `out` of them with the accounts' setup. */
+/** Unpack `files` and make the ext4 image `out` of them with what the maintainer scripts would have made. */
 export async function buildLayer(files: string[], names: string[], packages: ResolvedPackage[], key: string, out: string): Promise<LayerManifest> {
   const mke2fs = which('mke2fs')
   if (!mke2fs) throw new MissingDependencyError('mke2fs is missing: install e2fsprogs (npm run setup does)')
-  if (!which('dpkg-deb')) throw new MissingDependencyError('dpkg-deb is missing: packages for the VMs need a Debian host')
+  if (!which('dpkg-deb') || !which('tar')) throw new MissingDependencyError('dpkg-deb and tar are missing: packages for the VMs need a Debian host')
   const work = mkdtempSync(`${out}.build-`)
   try {
+    ownDir(work)
+    const { ctrl } = await unpackPackages(work, files, packages)
     const stage = join(work, 'root')
-    const ctrl = join(work, 'ctrl')
-    const db = join(work, 'fakeroot.db')
-    mkdirSync(stage)
-    mkdirSync(ctrl)
-    const unpack = packages.map((p, i) => `dpkg-deb -x ${q(files[i])} ${q(stage)}; dpkg-deb -e ${q(files[i])} ${q(join(ctrl, p.name))}`)
-    await asRoot(unpack.join('\n'), db)
-    for (const d of DROPPED) rmSync(join(stage, d), { recursive: true, force: true })
+    for (const d of DROPPED) {
+      const rel = new StageView(stage).resolve(`/${d}`, false)
+      if (rel) rmSync(join(stage, rel), { recursive: true, force: true })
+    }
     mergeUsr(stage)
-    const generated = generatedFiles(stage, packages)
-    const acc = scanPackages(stage, ctrl)
+    // /etc is there before the scripts' actions (as on any Debian system) and for the accounts.
+    const etc = new StageView(stage).resolve('/etc', true)
+    if (!new StageView(stage).lookup(etc)) ownDir(join(stage, etc))
+    const view = new StageView(stage)
+    if (view.lookup(etc)?.kind !== 'dir') throw new UnsafePackageError(['the packages ship /etc as something other than a directory'])
+    const written: string[] = []
+    generatedFiles(view, packages, written)
+    const { acc, actions } = scanPackages(view, ctrl, packages)
     const ids = accountFiles(acc)
-    const cmds = dirCommands(acc, ids, stage, (p) => existsSync(join(stage, p)) && statSync(join(stage, p)).isDirectory())
-    const xc = join(stage, '.xc')
-    mkdirSync(xc)
+    const problems: string[] = []
+    const lines = emulate(view, acc, actions, ids, problems)
+    if (problems.length) throw new UnsafePackageError(problems.map((p) => `a maintainer script's ${p}`))
     // The accounts as the VM will have them, in the layer's /etc (over the base image's): no work at boot.
     // Locked passwords in /etc/shadow, for PAM's pam_unix (the base image has none).
-    mkdirSync(join(stage, 'etc'), { recursive: true })
-    writeFileSync(join(stage, 'etc', 'passwd'), PASSWD + ids.passwd)
-    writeFileSync(join(stage, 'etc', 'group'), GROUP + ids.group)
-    writeFileSync(join(stage, 'etc', 'shadow'), [...ids.uid.keys()].map((u) => `${u}:*:19000:0:99999:7:::\n`).join(''), { mode: 0o640 })
-    writeFileSync(join(xc, 'packages'), packages.map((p) => `${p.name} ${p.version} ${p.arch}\n`).join(''))
-    writeFileSync(join(xc, 'setup'), ['# Sourced by the boot script once the layer is laid over the root.', ...cmds.boot, ''].join('\n'))
-    const { stdout } = await execa('du', ['-sm', '--apparent-size', stage])
-    const count = (await execa('sh', ['-c', `find ${q(stage)} | wc -l`])).stdout.trim()
-    pruneFakerootDb(db, stage, [join(stage, 'etc', 'passwd'), join(stage, 'etc', 'group'), join(stage, 'etc', 'shadow'), join(xc, 'packages'), join(xc, 'setup'), xc, ...generated])
-    const mib = Math.ceil(Number(stdout.split(/\s/)[0]) * 1.3) + 16
-    const inodes = Math.ceil(Number(count) * 1.2) + 1024
-    await asRoot([
-      `chown -R 0:0 ${q(xc)} ${q(join(stage, 'etc', 'passwd'))} ${q(join(stage, 'etc', 'group'))} ${q(join(stage, 'etc', 'shadow'))}`,
-      ...cmds.build,
-      `${mke2fs} -q -t ext4 -O ^has_journal -m 0 -N ${inodes} -L xcpkgs -d ${q(stage)} ${q(out)} ${mib}M`,
-    ].join('\n'), db)
-    return { key, names, packages, users: [...ids.uid.keys()], groups: [...ids.gid.keys()], bytes: statSync(out).size }
+    const put = (rel: string, text: string, mode = 0o644): void => {
+      const path = join(stage, rel)
+      rmSync(path, { recursive: true, force: true })
+      writeFileSync(path, text, { flag: 'wx', mode })
+      written.push(path)
+    }
+    put(`${etc}/passwd`, PASSWD + ids.passwd)
+    put(`${etc}/group`, GROUP + ids.group)
+    put(`${etc}/shadow`, [...ids.uid.keys()].map((u) => `${u}:*:19000:0:99999:7:::\n`).join(''), 0o640)
+    rmSync(join(stage, '.xc'), { recursive: true, force: true })
+    ownDir(join(stage, '.xc'))
+    written.push(join(stage, '.xc'))
+    put('.xc/packages', packages.map((p) => `${p.name} ${p.version} ${p.arch}\n`).join(''))
+    put('.xc/setup', ['# Sourced by the boot script once the layer is laid over the root.', ...bootCommands(acc, ids), ''].join('\n'))
+    const owner = buildOwner()
+    if (owner !== undefined) for (const w of written) lchownSync(w, owner, owner)
+    const size = treeSize(stage)
+    if (usesFakeroot()) pruneFakerootDb(join(work, 'fakeroot.db'), stage, written)
+    const mib = Math.ceil((size.bytes / 1048576) * 1.3) + 16
+    const inodes = Math.ceil(size.entries * 1.2) + 1024
+    const rel = (p: string): string => q(p.slice(work.length + 1))
+    await sandboxed(work, [
+      `chown 0:0 ${written.map(rel).join(' ')}`,
+      `chown 0:${ids.gid.get('shadow')} ${q(`root/${etc}/shadow`)}`,
+      ...lines,
+      `${mke2fs} -q -t ext4 -O ^has_journal -m 0 -N ${inodes} -L xcpkgs -d root layer.ext4 ${mib}M`,
+    ].join('\n'))
+    renameSync(join(work, 'layer.ext4'), out)
+    lchownSync(out, process.getuid?.() ?? 0, process.getgid?.() ?? 0)
+    chmodSync(out, 0o644)
+    return { key, names, packages, users: [...ids.uid.keys()], groups: [...ids.gid.keys()], bytes: lstatSync(out).size }
   } finally {
     rmSync(work, { recursive: true, force: true })
   }
 }
-

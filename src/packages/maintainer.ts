@@ -2,8 +2,10 @@
 // made on an installed system, read from them rather than run: system users
 // and groups (adduser, addgroup, useradd, groupadd, usermod -a -G, and
 // sysusers.d), and directories (mkdir and install -d of literal paths,
-// tmpfiles.d `d` lines, RuntimeDirectory= and its kin in units, and
-// dpkg-statoverride). Nothing of a package runs on the host. Pure.
+// tmpfiles.d `d` lines, RuntimeDirectory= and its kin in units). What the
+// scripts do to files (ucf, update-alternatives, dpkg-statoverride, chown,
+// ...) is ./file-actions.ts. Nothing of a package runs on the host. Pure.
+import { plainWords, scriptCommands, SPLIT } from './shell-words.ts'
 
 export interface Account {
   name: string
@@ -19,6 +21,8 @@ export interface DirEntry {
   mode?: string
   user?: string
   group?: string
+  /** Owner and mode apply to a directory that exists too (install -d, tmpfiles.d, units); mkdir's only to one it makes. */
+  install?: boolean
 }
 
 export interface Accounts {
@@ -34,36 +38,9 @@ export function emptyAccounts(): Accounts {
   return { users: [], groups: [], members: [], dirs: [] }
 }
 
-/** Marks an unquoted expansion (`$quiet`) in a script's words: the shell splits it into zero or more words. */
-const SPLIT = '\u0000'
-
-/**
- * Shell-like words of one command (quoted parts joined to their word as the
- * shell does, `--gecos="A B"`; no expansion). With `shell`, an unquoted
- * `$name` is kept marked with SPLIT, so that it is not taken for a positional.
- */
-function words(cmd: string, shell = false): string[] {
-  const out: string[] = []
-  for (const [w] of cmd.matchAll(/(?:"[^"]*"|'[^']*'|[^\s"']+)+/g)) {
-    if (shell && /^\$(\{[^{}"']*\}|\w+|[@*#?$!-])$/.test(w)) out.push(SPLIT + w)
-    else out.push(w.replace(/"([^"]*)"|'([^']*)'/g, '$1$2'))
-  }
-  return out
-}
-
-/** The commands of a script: continuations joined, split at newlines, `;`, `&&`, `||` and `|`. */
-function commands(script: string): string[][] {
-  return script
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.replace(/(^|\s)#.*$/, ''))
-    .flatMap((l) => l.split(/;|&&|\|\||\|/))
-    .map((c) => words(c.trim(), true))
-    .filter((w) => w.length)
-}
-
 const literal = (s: string | undefined): s is string => !!s && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(s)
-const literalPath = (s: string | undefined): s is string => !!s && /^\/[A-Za-z0-9_./+-]+$/.test(s)
+/** An absolute path of plain characters (no expansion, glob or quote left). */
+export const literalPath = (s: string | undefined): s is string => !!s && /^\/[A-Za-z0-9_./+~@:,-]+$/.test(s)
 
 /** Options of a command that take a value (so that the value is not a positional). */
 const VALUED: Record<string, string[]> = {
@@ -74,9 +51,16 @@ const VALUED: Record<string, string[]> = {
   usermod: ['-G', '--groups', '-g', '-d', '-s', '-c', '-u', '-l'],
   install: ['-o', '--owner', '-g', '--group', '-m', '--mode'],
   mkdir: ['-m', '--mode'],
+  ucf: ['--sum-file', '--state-dir', '--three-way-file'],
+  touch: ['-d', '-r', '-t', '--date', '--reference'],
+  cp: ['-t', '-S', '--target-directory', '--suffix'],
+  ln: ['-t', '-S', '--target-directory', '--suffix'],
+  chown: ['--reference', '--from'],
+  chgrp: ['--reference'],
+  chmod: ['--reference'],
 }
 
-function parseArgs(tool: string, args: string[]): { opts: Map<string, string>; flags: Set<string>; pos: string[] } {
+export function parseArgs(tool: string, args: string[]): { opts: Map<string, string>; flags: Set<string>; pos: string[] } {
   const opts = new Map<string, string>()
   const flags = new Set<string>()
   const pos: string[] = []
@@ -93,8 +77,7 @@ function parseArgs(tool: string, args: string[]): { opts: Map<string, string>; f
     else if (/^-[a-zA-Z]{2,}$/.test(a) && tool !== 'adduser') for (const ch of a.slice(1)) flags.add(`-${ch}`)
     else if (a.startsWith('-')) flags.add(a)
     // An unquoted expansion is not a positional (`adduser --system $quiet postgres`): it may be options, or nothing.
-    // (dpkg-statoverride's four operands are by position: kept there, and not literal.)
-    else if (!a.startsWith(SPLIT) || tool === 'dpkg-statoverride') pos.push(a)
+    else if (!a.startsWith(SPLIT)) pos.push(a)
   }
   return { opts, flags, pos }
 }
@@ -114,8 +97,8 @@ export function scanMaintainerScript(script: string, into: Accounts = emptyAccou
     })
   }
   const member = (u: string, g: string): void => void (literal(u) && literal(g) && into.members.push([u, g]))
-  for (const w of commands(script)) {
-    const i = w.findIndex((x) => /^(\/usr\/s?bin\/|\/s?bin\/)?(adduser|addgroup|useradd|groupadd|usermod|mkdir|install|dpkg-statoverride)$/.test(x))
+  for (const w of scriptCommands(script)) {
+    const i = w.findIndex((x) => /^(\/usr\/s?bin\/|\/s?bin\/)?(adduser|addgroup|useradd|groupadd|usermod|mkdir|install)$/.test(x))
     if (i < 0) continue
     const tool = w[i].split('/').pop()!
     const { opts, flags, pos } = parseArgs(tool, w.slice(i + 1))
@@ -144,12 +127,9 @@ export function scanMaintainerScript(script: string, into: Accounts = emptyAccou
       for (const g of (opts.get('-G') ?? opts.get('--groups') ?? '').split(',').filter(Boolean)) member(pos[pos.length - 1], g)
     } else if (tool === 'mkdir' || (tool === 'install' && (flags.has('-d') || flags.has('--directory')))) {
       for (const p of pos.filter(literalPath)) {
-        into.dirs.push({ path: p, mode: opts.get('-m') ?? opts.get('--mode'), user: opts.get('-o') ?? opts.get('--owner'), group: opts.get('-g') ?? opts.get('--group') })
+        const d: DirEntry = { path: p, mode: opts.get('-m') ?? opts.get('--mode'), user: opts.get('-o') ?? opts.get('--owner'), group: opts.get('-g') ?? opts.get('--group') }
+        into.dirs.push(tool === 'install' ? { ...d, install: true } : d)
       }
-    } else if (tool === 'dpkg-statoverride' && (flags.has('--add') || flags.has('--update'))) {
-      // dpkg-statoverride [--update] --add USER GROUP MODE PATH
-      const [user, group, mode, path] = pos
-      if (literalPath(path)) into.dirs.push({ path, user, group, mode })
     }
   }
   return into
@@ -158,7 +138,7 @@ export function scanMaintainerScript(script: string, into: Accounts = emptyAccou
 /** sysusers.d lines: u NAME ID "GECOS" HOME SHELL, g NAME ID, m USER GROUP. */
 export function scanSysusers(text: string, into: Accounts = emptyAccounts()): Accounts {
   for (const line of text.split('\n')) {
-    const w = words(line.replace(/#.*$/, '').trim())
+    const w = plainWords(line.replace(/#.*$/, '').trim())
     if (w.length < 2 || !literal(w[1])) continue
     if (w[0] === 'g' && !into.groups.includes(w[1])) into.groups.push(w[1])
     if (w[0] === 'm' && literal(w[2])) into.members.push([w[1], w[2]])
@@ -176,10 +156,10 @@ export function scanSysusers(text: string, into: Accounts = emptyAccounts()): Ac
 /** tmpfiles.d `d` and `D` lines of literal paths: PATH MODE USER GROUP. */
 export function scanTmpfiles(text: string, into: Accounts = emptyAccounts()): Accounts {
   for (const line of text.split('\n')) {
-    const w = words(line.replace(/#.*$/, '').trim())
+    const w = plainWords(line.replace(/#.*$/, '').trim())
     if ((w[0] !== 'd' && w[0] !== 'D') || !literalPath(w[1])) continue
     const val = (x: string | undefined): string | undefined => (x && x !== '-' ? x : undefined)
-    into.dirs.push({ path: w[1], mode: val(w[2]), user: val(w[3]), group: val(w[4]) })
+    into.dirs.push({ path: w[1], mode: val(w[2]), user: val(w[3]), group: val(w[4]), install: true })
   }
   return into
 }
@@ -195,7 +175,7 @@ export function scanUnit(text: string, into: Accounts = emptyAccounts()): Accoun
   const group = get('Group')
   for (const [key, base] of Object.entries(UNIT_DIRS)) {
     for (const d of (get(key) ?? '').split(/\s+/).filter(literal)) {
-      into.dirs.push({ path: `${base}/${d}`, mode: get(`${key}Mode`), user: literal(user) ? user : undefined, group: literal(group) ? group : undefined })
+      into.dirs.push({ path: `${base}/${d}`, mode: get(`${key}Mode`), user: literal(user) ? user : undefined, group: literal(group) ? group : undefined, install: true })
     }
   }
   return into

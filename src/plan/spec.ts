@@ -74,6 +74,8 @@ export interface ClusterSpec<S = unknown> {
   userNets?: UserNets
   /** Start from (and save) a snapshot of this configuration. */
   snapshot: boolean
+  /** An rc script that failed at boot: said on stderr (`report`), or a VmBootError (`fail`). */
+  rcFailures: 'report' | 'fail'
   accel: Accel
   append: string
   appendVm: Record<number, string>

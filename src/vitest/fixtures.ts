@@ -4,13 +4,12 @@
 // gets the tail of every VM's console log attached.
 import { test as base, expect, vi } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { disown, own, stopOwned } from '../cluster/owner.ts'
 import { ClusterConfigError } from '../errors.ts'
+import { vmRuns } from '../plan/check.ts'
+import { formatRcFailures } from '../plan/rc-failure.ts'
 import type { ProgressEvent } from '../plan/spec.ts'
-import { attachClusterReport, type Annotate } from './failure-report.ts'
+import { attachClusterReport, dropScratch, reportScratch, type Annotate } from './failure-report.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
@@ -62,17 +61,32 @@ stopWhenOrphaned()
 /** Clusters started by this worker that are still running, for console tails on failure. */
 const live = new Set<RunningCluster>()
 
-/** The console tails of `cluster`'s VMs, one section each. */
+/**
+ * The console tails of `cluster`'s VMs, one section each, with the rc
+ * scripts that failed at boot; the VMs that printed nothing are named on
+ * one line instead of an empty section each.
+ */
 export function consoleReport(cluster: RunningCluster, lines = 25): string {
-  return cluster.vms.map((vm) => `--- ${vm.name} console (last ${lines} lines) ---\n${vm.consoleTail(lines)}`).join('\n')
+  const parts: string[] = []
+  const quiet: number[] = []
+  for (const vm of cluster.vms) {
+    if (vm.rcFailures.length) parts.push(`--- ${vm.name} rc scripts that failed at boot ---\n${formatRcFailures(vm.name, vm.rcFailures)}`)
+    if (vm.console().trim() === '') quiet.push(vm.num)
+    else parts.push(`--- ${vm.name} console (last ${lines} lines) ---\n${vm.consoleTail(lines)}`)
+  }
+  if (quiet.length) parts.push(`--- nothing on the console of ${vmRuns(quiet)} ---`)
+  return parts.join('\n')
 }
 
 /**
  * The options the fixture starts a cluster with: the std addresses on every
- * NIC unless a topology sets up its own (or the options say otherwise).
+ * NIC unless a topology sets up its own, and an rc script that fails at boot
+ * a VmBootError (the first test fails at once, naming it, instead of its
+ * polls timing out later), unless the options say otherwise.
  */
 export function fixtureOptions(options: ClusterOptions): ClusterOptions {
-  return options.topology === undefined && options.stdAddresses === undefined ? { ...options, stdAddresses: true } : options
+  const std = options.topology === undefined && options.stdAddresses === undefined ? { stdAddresses: true } : {}
+  return { rcFailures: 'fail', ...options, ...std }
 }
 
 /** When a file's cluster stays up after the run: never (the default), always, or when a test of the file failed. */
@@ -93,6 +107,9 @@ export interface CaptureSpec {
   iface: string
   filter?: string
 }
+
+/** The clusters whose rc failures a test's report has (rcFailures: 'report'). */
+const rcReported = new WeakSet<RunningCluster>()
 
 /** A test of this file failed (each test file has its own module instance). */
 let fileFailed = false
@@ -155,8 +172,9 @@ async function clusterFixture(
 
 /**
  * Vitest accepts annotations only while a test runs; the report of a
- * failure can only be made once it has failed. This reopens the test for
- * that, and closes it again.
+ * failure can only be made once it has failed (and the rc report once the
+ * test has met the cluster). This reopens the test for that, and closes it
+ * again.
  */
 async function afterFailure(task: { result?: { state?: string } }, fn: () => Promise<void>): Promise<void> {
   const result = task.result!
@@ -175,7 +193,7 @@ export const test = base
   .extend('captures', { scope: 'file' }, [] as CaptureSpec[])
   .extend('reset', { scope: 'file' }, 'never' as Reset)
   .extend('cluster', { scope: 'file' }, clusterFixture)
-  .extend('failureReport', { auto: true }, async ({ task, annotate, onTestFailed }, { onCleanup }) => {
+  .extend('failureReport', { auto: true }, async ({ task, annotate, onTestFailed, keep }, { onCleanup }) => {
     // The console tails join the test's errors: every reporter shows them under the failure.
     onTestFailed(({ task }) => {
       for (const c of live) {
@@ -186,19 +204,30 @@ export const test = base
         } as never)
       }
     })
-    // The whole consoles, the picture, the plan and the captures, as attachments.
     onCleanup(async () => {
+      // rcFailures: 'report': the rc scripts that failed at boot go into the report of the first test that ran on the cluster.
+      for (const c of live) {
+        if (rcReported.has(c)) continue
+        rcReported.add(c)
+        const failed = c.vms.filter((vm) => vm.rcFailures.length)
+        if (failed.length) await afterFailure(task, () => annotate(failed.map((vm) => formatRcFailures(vm.name, vm.rcFailures)).join('\n'), 'xcluster rc scripts').then(() => {})).catch(() => {})
+      }
+      // The whole consoles, the picture, the plan and the captures, as attachments.
       if (task.result?.state !== 'fail') return
       fileFailed = true
       if (!live.size) return
-      const scratch = mkdtempSync(join(tmpdir(), 'xc-report-'))
-      try {
-        await afterFailure(task, async () => {
-          for (const c of live) await attachClusterReport(c, annotate as Annotate, scratch)
-        })
-      } finally {
-        rmSync(scratch, { recursive: true, force: true })
-      }
+      await afterFailure(task, async () => {
+        for (const [i, c] of [...live].entries()) {
+          const scratch = reportScratch(`${task.file?.filepath}\0${task.id}\0${i}`)
+          try {
+            await attachClusterReport(c, annotate as Annotate, scratch)
+          } finally {
+            dropScratch(scratch)
+          }
+          // The cluster stays up after the run: say how to reach it where the failure is printed, at the end of the run.
+          if (keep !== 'never') await annotate(keptMessage(c).trimEnd(), 'xcluster keep').catch(() => {})
+        }
+      })
     })
     return undefined
   })

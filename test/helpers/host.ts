@@ -6,14 +6,16 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { imagePaths, xclusterHome } from '../../src/host/home.ts'
 import { removeClusterResources } from '../../src/host/cleanup.ts'
-import { listStates, type StateRecord } from '../../src/host/state-dir.ts'
+import { removeDamagedCluster } from '../../src/host/damaged.ts'
+import { scanStates, type StateRecord } from '../../src/host/state-dir.ts'
 import { nsenterArgv } from '../../src/host/rootless.ts'
 import { lockedBlocks } from '../../src/host/port-block.ts'
 
 /**
  * A fresh XCLUSTER_HOME whose image is the one setup built, with a run/ of its
  * own. remove() first removes every cluster recorded there, alive or not (a
- * test that timed out mid-start leaves one), then the directory.
+ * test that timed out mid-start leaves one), and those whose record is
+ * damaged, then the directory.
  */
 export function privateHome(): { home: string; remove: () => Promise<void> } {
   const home = mkdtempSync(join(tmpdir(), 'xc-home-'))
@@ -21,7 +23,9 @@ export function privateHome(): { home: string; remove: () => Promise<void> } {
   return {
     home,
     remove: async () => {
-      for (const s of listStates(home)) await removeClusterResources(home, s)
+      const { states, damaged } = scanStates(home)
+      for (const s of states) await removeClusterResources(home, s)
+      for (const d of damaged) await removeDamagedCluster(home, d)
       rmSync(home, { recursive: true, force: true })
     },
   }

@@ -14,7 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
 import { parseSimulation, resolutionProblems } from '../../src/packages/apt.ts'
 import { emptyAccounts, scanMaintainerScript, scanSysusers, scanTmpfiles, scanUnit } from '../../src/packages/maintainer.ts'
-import { accountFiles, dirCommands, mergeUsr } from '../../src/packages/build.ts'
+import { accountFiles, bootCommands } from '../../src/packages/accounts.ts'
+import { mergeUsr } from '../../src/packages/build.ts'
 
 /** frr 8.4's postinst, the part that makes its accounts and directories (tab-indented, as shipped). */
 const FRR_POSTINST = `#!/bin/sh
@@ -122,7 +123,7 @@ describe('scanMaintainerScript', () => {
     expect(acc.groups).toEqual(['foo'])
   })
 
-  it('reads mkdir, install -d and dpkg-statoverride of literal paths, with owner and mode', () => {
+  it('reads mkdir and install -d of literal paths, with owner and mode (dpkg-statoverride is a file action: it makes nothing)', () => {
     const acc = scanMaintainerScript([
       'mkdir -p /var/lib/a /var/lib/b',
       'install -d -o frr -g frrvty -m 0750 /etc/frr',
@@ -135,9 +136,8 @@ describe('scanMaintainerScript', () => {
     expect(acc.dirs).toEqual([
       { path: '/var/lib/a' },
       { path: '/var/lib/b' },
-      { path: '/etc/frr', user: 'frr', group: 'frrvty', mode: '0750' },
-      { path: '/var/lib/c', mode: '0700' },
-      { path: '/etc/ssl/private', user: 'root', group: 'ssl-cert', mode: '710' },
+      { path: '/etc/frr', user: 'frr', group: 'frrvty', mode: '0750', install: true },
+      { path: '/var/lib/c', mode: '0700', install: true },
     ])
   })
 
@@ -178,7 +178,7 @@ describe('scanSysusers, scanTmpfiles and scanUnit', () => {
       'L /etc/mtab - - - - ../proc/self/mounts',
       'd /run/user/%i 0700 - -',
     ].join('\n'))
-    expect(acc.dirs).toEqual([{ path: '/run/frr', mode: '0755', user: 'frr', group: 'frr' }, { path: '/var/lib/x' }])
+    expect(acc.dirs).toEqual([{ path: '/run/frr', mode: '0755', user: 'frr', group: 'frr', install: true }, { path: '/var/lib/x', install: true }])
   })
 
   it("reads a unit's RuntimeDirectory= and kin, owned by its User= and Group=", () => {
@@ -192,51 +192,44 @@ describe('scanSysusers, scanTmpfiles and scanUnit', () => {
       'LogsDirectory=',
     ].join('\n'))
     expect(acc.dirs).toEqual([
-      { path: '/run/frr', mode: '0750', user: 'frr', group: 'frr' },
-      { path: '/run/frr-extra', mode: '0750', user: 'frr', group: 'frr' },
-      { path: '/var/lib/frr', user: 'frr', group: 'frr' },
+      { path: '/run/frr', mode: '0750', user: 'frr', group: 'frr', install: true },
+      { path: '/run/frr-extra', mode: '0750', user: 'frr', group: 'frr', install: true },
+      { path: '/var/lib/frr', user: 'frr', group: 'frr', install: true },
     ])
   })
 })
 
-describe('accountFiles and dirCommands', () => {
-  it("makes FRR's passwd and group lines, ids from 200, members only of known users", () => {
+describe('accountFiles and bootCommands', () => {
+  it("makes FRR's passwd and group lines after Debian's fixed accounts, ids from 200, members only of known users", () => {
     const acc = scanMaintainerScript(FRR_POSTINST)
     acc.members.push(['nobody-here', 'frr'])
     const f = accountFiles(acc)
-    expect(f.passwd).toBe('frr:x:200:201:Frr routing suite:/nonexistent:/usr/sbin/nologin\n')
-    expect(f.group).toBe('frrvty:x:200:frr\nfrr:x:201:\n')
-    expect(f.uid.get('frr')).toBe(200)
+    // Debian's base-passwd accounts (not the base image's root), then the package's.
+    expect(f.passwd.split('\n').slice(0, 2)).toEqual(['daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin', 'bin:x:2:2:bin:/bin:/usr/sbin/nologin'])
+    expect(f.passwd).toMatch(/\nnobody:x:65534:65534:nobody:\/nonexistent:\/usr\/sbin\/nologin\nfrr:x:200:201:Frr routing suite:\/nonexistent:\/usr\/sbin\/nologin\n$/)
+    expect(f.group).toMatch(/^daemon:x:1:\n.*\nwww-data:x:33:\n.*\nnogroup:x:65534:\nfrrvty:x:200:frr\nfrr:x:201:\n$/s)
+    expect(f.passwd).not.toMatch(/^root:/m)
+    expect([f.uid.get('frr'), f.primary.get('frr'), f.uid.get('www-data'), f.gid.get('adm')]).toEqual([200, 201, 33, 4])
     // The base image's own accounts keep their ids.
     expect([f.uid.get('root'), f.gid.get('root'), f.gid.get('tcpdump')]).toEqual([0, 0, 104])
   })
 
-  it("gives nogroup 65534, and makes no line for the base image's own accounts", () => {
-    const acc = scanMaintainerScript('adduser --system _apt\nadduser --system --group tcpdump\nadduser --system --group two\n')
+  it("gives a bare system user nogroup, and makes no line for the base image's or Debian's own accounts", () => {
+    const acc = scanMaintainerScript('adduser --system _apt\nadduser --system --group tcpdump\nadduser --system --group two\nadduser --system --group www-data\n')
     const f = accountFiles(acc)
-    expect(f.passwd).toBe('_apt:x:200:65534::/nonexistent:/usr/sbin/nologin\ntwo:x:201:200::/nonexistent:/usr/sbin/nologin\n')
-    expect(f.group).toBe('two:x:200:\nnogroup:x:65534:\n')
+    expect(f.passwd).toMatch(/\n_apt:x:42:65534::\/nonexistent:\/usr\/sbin\/nologin\n.*\ntwo:x:200:200::\/nonexistent:\/usr\/sbin\/nologin\n$/s)
+    expect(f.passwd.match(/^www-data:/gm)).toHaveLength(1)
+    expect(f.group).toMatch(/\nnogroup:x:65534:\ntwo:x:200:\n$/)
   })
 
-  it('makes the directories at build time, those under /run at boot, and gives a user its own', () => {
+  it('makes the directories under /run at boot (one mkdir, then owners and modes other than 755), none other', () => {
     const acc = scanMaintainerScript(FRR_POSTINST)
-    scanTmpfiles('d /run/frr 0755 frr frr -\nd /var/run/old 0700 0 0 -\nd /var/lib/ghost 0700 ghost - -\nd /var/lib/odd u+rwx - frrvty -\n', acc)
-    const ids = accountFiles(acc)
-    const out = dirCommands(acc, ids, '/stage', (p) => p === '/etc/frr' || p === '/var/log/frr')
-    // One mkdir for every directory under /run, then only the chowns and the modes other than mkdir's own 755.
-    expect(out.boot).toEqual([
+    scanTmpfiles('d /run/frr 0755 frr frr -\nd /var/run/old 0700 0 0 -\nd /var/lib/ghost 0700 ghost - -\nd /run/../etc 0700 - - -\n', acc)
+    expect(bootCommands(acc, accountFiles(acc))).toEqual([
       "mkdir -p '/run/frr' '/run/old'",
       "chown 200:201 '/run/frr'",
       "chown 0:0 '/run/old'",
       "chmod 0700 '/run/old'",
-    ])
-    expect(out.build).toEqual([
-      "mkdir -p '/stage/var/log/frr' && chmod 0755 '/stage/var/log/frr'",
-      // An owner nobody defines is no chown; a mode that is not octal is no chmod.
-      "mkdir -p '/stage/var/lib/ghost' && chmod 0700 '/stage/var/lib/ghost'",
-      "mkdir -p '/stage/var/lib/odd' && chown :200 '/stage/var/lib/odd'",
-      "chown -R 200:201 '/stage/etc/frr'",
-      "chown -R 200:201 '/stage/var/log/frr'",
     ])
   })
 })

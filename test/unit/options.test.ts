@@ -30,6 +30,7 @@ describe('checkOptions defaults', () => {
       netSetup: undefined,
       rootless: undefined,
       snapshot: false,
+      rcFailures: 'report',
       accel: 'auto',
       append: '',
       appendVm: {},
@@ -201,8 +202,9 @@ describe('checkOptions problems', () => {
   it('reports unknown option keys alongside other problems', () => {
     const problems = problemsOf({ nvms: 3, router: 1, nvm: -1 })
     expect(problems).toHaveLength(3)
-    expect(problems[0]).toMatch(/^Unknown option `nvms`\. Known options: name, nvm, nrouters, /)
-    expect(problems[1]).toMatch(/^Unknown option `router`\. Known options: /)
+    // A near miss gets the option it most likely means; a word near none gets the list.
+    expect(problems[0]).toBe('Unknown option `nvms`: did you mean `nvm`?')
+    expect(problems[1]).toBe('Unknown option `router`: did you mean `nrouters`?')
     expect(problems[2]).toBe('Expected `nvm` to be an integer 1-200, got `-1`')
   })
 
@@ -227,7 +229,7 @@ describe('checkOptions problems', () => {
 
   it('rejects a net list with a net twice', () => {
     expect(problemsOf({ netsVm: [0, 1, 1] })).toEqual(['`netsVm` lists a net twice: `[0,1,1]`'])
-    expect(problemsOf({ nets: { 5: [0, 2, 2] } })).toEqual(['`nets[5]` lists a net twice: `[0,2,2]`'])
+    expect(problemsOf({ nvm: 5, nets: { 5: [0, 2, 2] } })).toEqual(['`nets[5]` lists a net twice: `[0,2,2]`'])
   })
 
   it('rejects empty, non-list and too long net lists', () => {
@@ -350,7 +352,7 @@ describe('checkOptions problems', () => {
       'Expected `bootTimeout` to be an integer 1-3600000, got `0`',
       'Expected `bootConcurrency` to be an integer 1-256, got `257`',
       'Expected `home` to be a path, got `""` (an empty string)',
-      'Expected `kernel` to be a path, got `5`',
+      'Expected `kernel` to be a kernel\'s name (xcluster, debian, or one `xc kernel build` made) or a path, got `5`',
       'Expected `onProgress` to be a function, got `yes`',
     ])
   })
@@ -371,5 +373,40 @@ describe('checkOptions problems', () => {
     expect(spec.netsVm).toEqual([0, 1])
     expect(spec.mem).toBe(128)
     expect(DEFAULTS.netsVm).toEqual([0, 1])
+  })
+})
+
+describe('per-VM options name VMs of the cluster', () => {
+  it.each(['nets', 'memVm', 'smpVm', 'appendVm', 'overlaysVm', 'packagesVm'])('%s keyed by a VM the counts do not make is an error that says how to have it', (key) => {
+    const value = { nets: [0, 1], memVm: 256, smpVm: 2, appendVm: 'quiet', overlaysVm: ['/tmp'], packagesVm: ['frr'] }[key]
+    expect(problemsOf({ nrouters: 2, [key]: { 203: value } })).toEqual([
+      `\`${key}[203]\` names vm-203, which the cluster does not have (its VMs: vm-001..vm-004, vm-201, vm-202): raise \`nrouters\` to 3, add 203 to \`extraVms\`, or drop it`,
+    ])
+    expect(problemsOf({ nrouters: 3, [key]: { 203: value } })).toEqual([])
+    expect(problemsOf({ nrouters: 2, extraVms: [203], [key]: { 203: value } })).toEqual([])
+  })
+
+  it('names the count of the role (testers too) and lists long clusters as runs', () => {
+    expect(problemsOf({ nvm: 100, memVm: { 150: 256 }, smpVm: { 150: 2 }, impairments: { 221: { 1: { delayMs: 1 } } }, tools: true })).toEqual([
+      '`memVm[150]` and `smpVm[150]` name vm-150, which the cluster does not have (its VMs: vm-001..vm-100, vm-201, vm-202): raise `nvm` to 150, add 150 to `extraVms`, or drop them',
+      '`impairments[221]` names vm-221, which the cluster does not have (its VMs: vm-001..vm-100, vm-201, vm-202): raise `ntesters` to 1, add 221 to `extraVms`, or drop it',
+    ])
+  })
+
+  it("leaves a topology's own per-VM defaults alone when the user's counts leave their VMs out", () => {
+    // diamond's defaults have nets for routers 201-204; two routers use two of them.
+    expect(problemsOf({ topology: 'diamond', nrouters: 2 })).toEqual([])
+  })
+})
+
+describe('did you mean', () => {
+  it.each([
+    ['nrouter', 'nrouters'], ['nvms', 'nvm'], ['ntester', 'ntesters'], ['memvm', 'memVm'], ['overlay', 'overlays'], ['packges', 'packages'], ['stdAdresses', 'stdAddresses'], ['tool', 'tools'],
+  ])('%s -> %s', (typo, meant) => {
+    expect(problemsOf({ [typo]: 1 })[0]).toBe(`Unknown option \`${typo}\`: did you mean \`${meant}\`?`)
+  })
+
+  it('a word near no option gets the list of all', () => {
+    expect(problemsOf({ colour: 'red' })[0]).toMatch(/^Unknown option `colour`\. Known options: name, nvm, nrouters, .*, rcFailures, budgets, budgetsVm, budgetScale$/)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { resolveSettings, type Setting } from '../../src/cli/settings.ts'
+import { dropEnvForAbsentVms, resolveSettings, type Setting } from '../../src/cli/settings.ts'
 import { checkOptions } from '../../src/cluster/options.ts'
 
 const settingOf = (settings: Setting[], key: string): Setting | undefined => settings.find((s) => s.key === key)
@@ -134,5 +134,19 @@ describe('resolveSettings', () => {
     expect(spec.nets).toEqual({ 201: [0, 1, 3] })
     expect(spec.memVm).toEqual({ 201: 256 })
     expect(spec.netSetup).toBe('/x')
+  })
+})
+
+describe("xcluster's per-VM variables for VMs the cluster does not have", () => {
+  it('are dropped from the environment with a warning (as xcluster ignored them); the command line keeps them for the check', () => {
+    const { options, settings } = resolveSettings({ nets204: '0,1' }, { __nets203: '0,1,3', __mem203: '256', __nets201: '0,1,2,3' })
+    const warned: string[] = []
+    dropEnvForAbsentVms(options, settings, [1, 2, 201, 202], (l) => warned.push(l))
+    expect(options.nets).toEqual({ 201: [0, 1, 2, 3], 204: [0, 1] })
+    expect(options.memVm).toEqual({})
+    expect(warned.sort()).toEqual([
+      '__mem203 is for vm-203, which this cluster does not have: ignored',
+      '__nets203 is for vm-203, which this cluster does not have: ignored',
+    ])
   })
 })
