@@ -146,7 +146,7 @@ const status: Command = {
     const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: ns ?? null, vms }
     // The home's other clusters: listed when no --name was given and none is called default (xc ls), named otherwise.
     const others = clusterRows(xclusterHome()).filter((r) => r.id !== state?.id)
-    const running = others.filter((r) => r.running).map((r) => r.name)
+    const running = others.filter((r) => r.running).map((r) => r.name).sort()
     if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n')
     else if (!state && values.name === undefined) process.stdout.write(`no cluster named default; the clusters of this home (xc ls):\n${formatRows(others, xclusterHome())}`)
     else if (!state) {

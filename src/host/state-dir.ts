@@ -271,6 +271,19 @@ export function removeStateDir(dir: string): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw e
   }
+  // The record goes last: what cannot be removed (a busy or immutable file)
+  // puts the directory back under its id, its record whole, so the cluster
+  // stays listed and the next cleanup finishes the job.
+  try {
+    for (const f of readdirSync(trash)) if (f !== 'state.json') rmSync(join(trash, f), { recursive: true, force: true })
+  } catch (e) {
+    try {
+      renameSync(trash, dir)
+    } catch {
+      // Left as .gone-*: the sweep of dead temporaries finds it.
+    }
+    throw e
+  }
   rmSync(trash, { recursive: true, force: true })
   return true
 }
