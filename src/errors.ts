@@ -202,6 +202,18 @@ export class TeardownError extends XclusterError {
   }
 }
 
+/** A step of a snapshot failed: saving a VM, loading one, re-keying a restored one, or restore() of a cluster that has none. */
+export class SnapshotError extends XclusterError {
+  constructor(
+    readonly step: 'save' | 'load' | 'rekey' | 'restore',
+    /** The VM, where the step was about one. */
+    readonly vm: string | undefined,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
 /** A boot that was not started because another VM of the same start failed first. */
 export class NotStartedError extends XclusterError {}
 

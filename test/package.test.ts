@@ -26,6 +26,8 @@ test('vm-001 reaches vm-002 and the router, not what is not there', async ({ clu
 })
 `
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
+/** The README and the manual's pages: their ts examples are typechecked as a user's project sees them. */
+const MANUAL = [README, ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(join(ROOT, 'docs', f), 'utf8'))].join('\n')
 let project: string
 let home: string
 let removeHome: () => Promise<void>
@@ -120,13 +122,13 @@ describe('xcluster installed from its tarball into a new project', () => {
     expect([other.exitCode, other.stderr]).toEqual([1, expect.stringContaining('exports no function `yourstart` or `cmd_yourstart`; its functions: mystart.')])
   })
 
-  test("tsc in the project (TypeScript's own `tsc --init` config): the matchers are typed through xcluster/vitest, every ts example of the README checks, a misspelled fixture name is caught", async () => {
+  test("tsc in the project (TypeScript's own `tsc --init` config): the matchers are typed through xcluster/vitest, every ts example of the README and the manual checks, a misspelled fixture name is caught", async () => {
     // The repo's TypeScript (the 5.9 a user installs), run in the project: it sees only the project's node_modules.
     const tsc = (...args: string[]) => run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...args])
     expect((await tsc('--init')).exitCode).toBe(0)
     writeFileSync(join(project, 'typed.test.ts'), TYPED)
     // The README's ts examples, as files of the project (not *.test.ts: checked, not run here).
-    const blocks = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
+    const blocks = [...MANUAL.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
     expect(blocks.length).toBeGreaterThan(5)
     blocks.forEach((b, i) => writeFileSync(join(project, `readme-${i + 1}.ts`), b))
     const ok = await tsc('-p', '.', '--noEmit')

@@ -1,8 +1,9 @@
-// The README cannot drift: every code block of it that is a test runs here
-// as written (one Vitest run of its own, with the repo's aliases and no
-// timeouts of ours, as in a new project), and its table of bad inputs is the
-// one the validation prints.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// The README and the manual (docs/*.md) cannot drift: every code block of
+// them that is a test runs here as written (one Vitest run of its own, with
+// the repo's aliases and no timeouts of ours, as in a new project), every
+// link between the pages lands on a page and a heading that exist, and the
+// table of bad inputs is the one the validation prints.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
@@ -11,14 +12,19 @@ import { privateHome } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
+/** The README, then the manual's pages in their order on disk: path (from the repo) and text. */
+const PAGES: [string, string][] = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)].map((p) => [p, readFileSync(join(ROOT, p), 'utf8')])
+const README = PAGES.map(([, t]) => t).join('\n')
 
-/** The README's copies of experiment files: a ```ts block right after a line that ends with `experiments/<dir>/<file>.ts`, whole: */
+/** GitHub's anchor of a heading. */
+const anchorOf = (h: string): string => h.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')
+
+/** The pages' copies of experiment files: a ```ts block right after a line that ends with `experiments/<dir>/<file>.ts`, whole: */
 function copies(): Array<[file: string, text: string]> {
   return [...README.matchAll(/`(experiments\/[\w-]+\/[\w.-]+\.ts)`, whole:\n\n```ts\n([\s\S]*?)```/g)].map((m) => [m[1], m[2]])
 }
 
-/** The ```ts blocks of the README that are Vitest files (they import xcluster/vitest and define a test), but the copies of experiments (run as experiments). */
+/** The ```ts blocks of the README and the manual that are Vitest files (they import xcluster/vitest and define a test), but the copies of experiments (run as experiments). */
 function testBlocks(): string[] {
   const copied = new Set(copies().map(([, text]) => text))
   return [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes("from 'xcluster/vitest'") && /\btest\(/.test(b) && !copied.has(b))
@@ -27,7 +33,25 @@ function testBlocks(): string[] {
 const dir = join(ROOT, 'test-results', `readme-${process.pid}`)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe('the README', () => {
+describe('the README and the manual', () => {
+  test('every link between the pages lands on a page and a heading that exist', () => {
+    const anchors = new Map(PAGES.map(([p, t]) => [p, new Set([...t.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,4} (.+)$/gm)].map((m) => anchorOf(m[1])))]))
+    const broken: string[] = []
+    let links = 0
+    for (const [p, t] of PAGES) {
+      for (const m of t.matchAll(/\]\(([^)\s]*?)(?:#([^)\s]+))?\)/g)) {
+        const [target, anchor] = [m[1], m[2]]
+        if (/^[a-z]+:/.test(target) || /\.(svg|png)$/.test(target)) continue
+        const to = target === '' ? p : join(p, '..', target).replace(/^\.\//, '')
+        links++
+        if (!anchors.has(to)) broken.push(`${p}: ${m[0]} (no page ${to})`)
+        else if (anchor && !anchors.get(to)!.has(anchor)) broken.push(`${p}: ${m[0]} (no heading #${anchor} in ${to})`)
+      }
+    }
+    expect(links).toBeGreaterThan(20)
+    expect(broken).toEqual([])
+  })
+
   test('has the test blocks this file runs (the seed example, writing an experiment, the VM handles, net 0 in bridge mode, custom start, Debian packages, snapshots)', () => {
     const blocks = testBlocks()
     expect(blocks.length).toBe(7)

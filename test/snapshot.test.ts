@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { startCluster, type RunningCluster } from '../src/index.ts'
+import { SnapshotError, startCluster, type RunningCluster } from '../src/index.ts'
 import { readSecret } from '../src/host/state-dir.ts'
 import { vmLoginKey } from '../src/control/login.ts'
-import { listSnapshots, stateFile } from '../src/cluster/snapshot.ts'
+import { listSnapshots, stateFile } from '../src/cluster/snapshot/store.ts'
 import { leftovers, privateHome } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
@@ -229,7 +229,10 @@ describe('stale and broken snapshots', () => {
         expect(c.snapshot).toMatchObject({ saved: false, restored: false })
         expect(c.snapshot!.saveFailed).toBeDefined()
         expect(await c.vm(1).run('hostname')).toBe('vm-001\n')
-        await expect(c.restore()).rejects.toThrow(/no snapshot: saving it failed/)
+        const err = await c.restore().catch((e: unknown) => e)
+        expect(err).toBeInstanceOf(SnapshotError)
+        expect(err).toMatchObject({ step: 'restore', vm: undefined })
+        expect((err as Error).message).toContain(c.snapshot!.saveFailed)
       } finally {
         await c.stop()
       }

@@ -4,11 +4,11 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { attachCluster, findCluster, lookupCluster } from '../cluster/attach.ts'
+import { clusterStatus } from '../cluster/status.ts'
 import { checkOptions } from '../cluster/options.ts'
 import { setupImages } from '../cluster/kernel.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
 import type { CustomStart } from '../cluster/start-context.ts'
-import { remoteVmsAlive } from '../cluster/ssh-hosts.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import { ClusterConfigError, XclusterError } from '../errors.ts'
 import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
@@ -16,8 +16,7 @@ import { removeDamagedCluster } from '../host/damaged.ts'
 import { namesOf } from '../host/names.ts'
 import { xclusterHome } from '../host/home.ts'
 import { allocationOf } from '../host/port-block.ts'
-import { sameProcess } from '../host/proc.ts'
-import { clusterAlive, scanStates } from '../host/state-dir.ts'
+import { scanStates } from '../host/state-dir.ts'
 import { buildImage } from '../image/build-image.ts'
 import { planCluster } from '../plan/plan.ts'
 import { getTopology } from '../topology/index.ts'
@@ -123,27 +122,8 @@ const status: Command = {
       return 0
     }
     const state = found && !found.state.state.stoppedAt ? found.state : undefined
-    const alive = state ? clusterAlive(state.state) : false
-    // Rootless, the namespace has no name: the pid of the relay that holds it (nsenter -t PID -U -n --preserve-credentials).
-    const ns = state?.state.rootless ? `rootless:${state.state.relay?.pid ?? '?'}` : state?.state.netns
-    // On ssh hosts a VM's pid is that host's: asked there.
-    const remote = state?.state.remoteHosts ? await remoteVmsAlive(state.state) : new Map<string, boolean | undefined>()
-    const vms = state
-      ? Object.values(state.state.vms).sort((a, b) => a.num - b.num).map((v) => {
-          const p = state.state.plan?.vms.find((x) => x.num === v.num)
-          const up = v.host ? remote.get(v.name) === true : !!v.process && sameProcess(v.process.pid, v.process.startTime)
-          return {
-            name: v.name,
-            alive: up,
-            pid: v.process?.pid,
-            uptimeSec: up && v.startedAt ? Math.round((Date.now() - Date.parse(v.startedAt)) / 1000) : 0,
-            ...(v.host ? { host: v.host, reachable: remote.get(v.name) !== undefined } : {}),
-            telnet: state.state.network === 'user' ? `127.0.0.1:${p?.telnetPort}` : `${ns ?? `xc-${state.id}-${state.state.plan?.hosts?.[0]}`}:192.168.0.${v.num}:23`,
-            ssh: state.state.network === 'user' ? `127.0.0.1:${p?.sshPort}` : `${ns}:192.168.0.${v.num}:22`,
-          }
-        })
-      : []
-    const out = { name, running: alive, id: state?.id ?? null, network: state?.state.network ?? null, netns: ns ?? null, vms }
+    const out = await clusterStatus(name, state)
+    const { running: alive, vms } = out
     // The home's other clusters: listed when no --name was given and none is called default (xc ls), named otherwise.
     const others = clusterRows(xclusterHome()).filter((r) => r.id !== state?.id)
     const running = others.filter((r) => r.running).map((r) => r.name).sort()
@@ -155,7 +135,7 @@ const status: Command = {
       if (unknown.length) process.stdout.write(`damaged records in ${home} (whose name is unknown): ${unknown.map((d) => d.id).join(' ')}; \`xc cleanup\` removes what they left\n`)
     }
     else {
-      process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.rootless ? ' (rootless: the relay pid holding it)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
+      process.stdout.write(`cluster ${name} (${out.id}), ${out.network} networking${out.netns ? `, namespace ${out.netns}${state.state.relay && !state.state.netns ? ' (the pid of the relay holding it: nsenter -t PID)' : ''}` : ''}: ${alive ? 'running' : 'dead'}\n`)
       for (const v of vms) {
         const where = 'host' in v ? `  host ${v.host}${v.reachable ? '' : ' (not answering)'}` : ''
         process.stdout.write(`  ${v.name}  ${v.alive ? 'alive' : 'dead '}  pid ${v.pid ?? '-'}${where}  up ${v.uptimeSec}s  telnet ${v.telnet}\n`)

@@ -1,7 +1,7 @@
 // xc snapshot list | rm KEY | prune: the snapshots of the home
 // (snapshot: true, xc start --snapshot=yes).
 import { xclusterHome } from '../host/home.ts'
-import { listSnapshots, pruneSnapshots, removeSnapshot, SNAPSHOT_MAX_MB } from '../cluster/snapshot.ts'
+import { listSnapshots, pruneSnapshots, removeSnapshot, SNAPSHOT_MAX_MB } from '../cluster/snapshot/store.ts'
 import { strictArgs, type Command } from './args.ts'
 import { CliUsageError } from './cli-error.ts'
 

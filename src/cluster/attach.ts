@@ -7,7 +7,7 @@ import { ClusterConfigError, XclusterError } from '../errors.ts'
 import { runDir, xclusterHome } from '../host/home.ts'
 import { nameHolder } from '../host/names.ts'
 import { clusterAlive, listStates, readRecord, StateDir, type DamagedState } from '../host/state-dir.ts'
-import { QemuProcess } from '../qemu/launcher.ts'
+import { stderrLogger } from '../log.ts'
 import { prepareBoot } from './boot.ts'
 import { reconnectSshHosts } from './ssh-hosts.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
@@ -78,17 +78,15 @@ export async function attachCluster(name = 'default', homeOverride?: string): Pr
   }
   const plan = s.plan!
   // On ssh hosts: connected again from the records; each VM followed there (its liveness, console and monitor).
-  const ssh = spec.sshHosts ? await reconnectSshHosts(s) : undefined
-  const ctx = await prepareBoot(spec, state, plan, refused, undefined, ssh)
+  const ssh = spec.sshHosts ? await reconnectSshHosts(s, (spec.log ?? stderrLogger()).child(`cluster ${s.name}`)) : undefined
+  const boot = await prepareBoot(spec, state, plan, refused, undefined, ssh)
   const vms: RunningVm[] = []
   for (const vmPlan of plan.vms) {
     const rec = s.vms[vmPlan.name]
     if (!rec?.process) continue
-    const remote = ctx.backend.remote
-    if (rec.host && remote) {
-      if (!ssh?.hosts.has(rec.host)) continue
-      vms.push(new RunningVm(vmPlan, rec, QemuProcess.remote(rec.process, rec.qmp, await remote.adopt(vmPlan, rec.process, rec)), ctx.backend))
-    } else vms.push(new RunningVm(vmPlan, rec, QemuProcess.adopt(rec.process, rec.qmp), ctx.backend))
+    // A VM on an ssh host that does not answer cannot be followed: it is left out (its record stays for cleanup).
+    if (rec.host && !ssh?.hosts.has(rec.host)) continue
+    vms.push(new RunningVm(vmPlan, rec, await boot.runner.adopt(vmPlan, rec.process, rec), boot.backend, boot.failure))
   }
-  return new RunningCluster(ctx, vms)
+  return new RunningCluster(boot, vms)
 }

@@ -2,7 +2,7 @@
 // to the host as pcap bytes.
 import { writeFileSync } from 'node:fs'
 import { GuestCommandError } from '../errors.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 import type { RawExecResult } from '../control/shell-channel.ts'
 
 /** What a capture needs of a VM. */

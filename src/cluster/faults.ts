@@ -7,7 +7,7 @@
 // QEMU has no impairment of its own for user or socket networks, and the host
 // kernel of these machines has no sch_netem for the taps of bridge mode.
 import { XclusterError } from '../errors.ts'
-import { show, type Checker } from '../plan/check.ts'
+import { show, type Checker } from '../pure/check.ts'
 import { impairmentProblems, netemArgs, type Impairment } from '../plan/impairment.ts'
 
 export interface LinkTarget {

@@ -1,7 +1,7 @@
 // The options that come as lists for all VMs, per role and per VM number:
 // overlays and Debian packages. Pure; the overlay search path is
 // ./overlay-path.ts, the package layers ./packages.ts.
-import { show, type Checker } from '../plan/check.ts'
+import { show, type Checker } from '../pure/check.ts'
 import type { ClusterSpec, Role } from '../plan/spec.ts'
 
 export interface ListOptions {

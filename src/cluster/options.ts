@@ -2,22 +2,23 @@
 // normalised: checkOptions composes the checks that live beside their
 // features (networking in ../net/options.ts, topologies in
 // ../topology/apply.ts, impairments in ./faults.ts, overlays and packages in
-// ./list-options.ts, VM numbers and kernel lines in ./vm-options.ts, links
-// in ../plan/net-check.ts, budgets in ../plan/budget-check.ts) and returns
+// ./list-options.ts, per-VM nets, memory and kernel lines in ./vm-options.ts, links
+// in ./link-options.ts, budgets in ./budget-options.ts) and returns
 // the spec with every problem found. Pure: the host's part of the
 // validation (programs, paths, rights) is ./validate.ts.
+import type { Logger } from '../log.ts'
 import { isIPv6 } from 'node:net'
-import { Checker, didYouMean, isInt, show } from '../plan/check.ts'
-import { checkBudgetScale, checkBudgets } from '../plan/budget-check.ts'
+import { Checker, didYouMean, isInt, show } from '../pure/check.ts'
+import { checkBudgetScale, checkBudgets } from './budget-options.ts'
 import type { Budgets } from '../plan/budgets.ts'
 import type { Impairment } from '../plan/impairment.ts'
-import { checkLinks, checkStdAddresses } from '../plan/net-check.ts'
+import { checkLinks, checkStdAddresses } from './link-options.ts'
 import { DEFAULTS, LIMITS, netsOf, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
+import { checkAppend, checkPerVm, vmNumbers } from './vm-options.ts'
 import { applyTopology } from '../topology/apply.ts'
 import { checkImpairments } from './faults.ts'
 import { checkOverlays, checkPackages } from './list-options.ts'
-import { checkAppend, vmNumbers } from './vm-options.ts'
 import type { CustomStart } from './start-context.ts'
 
 export type { CustomNetwork }
@@ -185,6 +186,8 @@ export interface ClusterOptions {
   /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
+  /** Where the cluster's lines go (default: stderr, at XCLUSTER_LOG's level: debug shows every host command). The Vitest fixture gives one that writes into the test's output. */
+  logger?: Logger
   onProgress?: (event: ProgressEvent) => void
   /**
    * An rc script that exits non-zero, or a `/etc/init.d/*.rc` that is not
@@ -205,9 +208,13 @@ export const KNOWN_OPTIONS: readonly string[] = [
   'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets', 'links',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
-  'onProgress', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
+  'onProgress', 'logger', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
   'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures', 'budgets', 'budgetsVm', 'budgetScale',
 ]
+
+function isLogger(l: unknown): l is Logger {
+  return typeof l === 'object' && l !== null && ['debug', 'info', 'warn', 'error', 'child'].every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
+}
 
 /**
  * Normalise and validate options. Returns the spec and every problem found;
@@ -235,21 +242,11 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const netsVm = c.netList('netsVm', opts.netsVm, DEFAULTS.netsVm)!
   const netsRouter = c.netList('netsRouter', opts.netsRouter, DEFAULTS.netsRouter)!
   const netsTester = c.netList('netsTester', opts.netsTester, DEFAULTS.netsTester)!
-  const nets = c.perVm('nets', opts.nets, (k, val) => c.netList(k, val))
+  const { nets, memVm, smpVm, appendVm } = checkPerVm(c, opts)
 
   const mem = c.int('mem', opts.mem, DEFAULTS.mem, [LIMITS.memMin, LIMITS.memMax],
     isInt(opts.mem) && opts.mem < LIMITS.memMin ? ` (this kernel does not boot with less than ${LIMITS.memMin} MiB)` : '')
-  const memVm = c.perVm('memVm', opts.memVm, (k, val) => {
-    if (isInt(val) && val >= LIMITS.memMin && val <= LIMITS.memMax) return val
-    c.add(`Expected \`${k}\` to be an integer ${LIMITS.memMin}-${LIMITS.memMax} (MiB; the kernel does not boot with less than ${LIMITS.memMin}), got ${show(val)}`)
-    return undefined
-  })
   const smp = c.int('smp', opts.smp, DEFAULTS.smp, LIMITS.smp)
-  const smpVm = c.perVm('smpVm', opts.smpVm, (k, val) => {
-    if (isInt(val) && val >= LIMITS.smp[0] && val <= LIMITS.smp[1]) return val
-    c.add(`Expected \`${k}\` to be an integer ${LIMITS.smp[0]}-${LIMITS.smp[1]}, got ${show(val)}`)
-    return undefined
-  })
   const overlays = checkOverlays(c, opts)
   const { network, netSetup } = checkNetwork(c, opts.network)
 
@@ -259,7 +256,6 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     else c.add(`Expected \`accel\` to be 'auto', 'kvm' or 'tcg', got ${show(opts.accel)}`)
   }
   const append = c.string('append', opts.append, '')
-  const appendVm = c.perVm('appendVm', opts.appendVm, (k, val) => (typeof val === 'string' ? val : void c.add(`Expected \`${k}\` to be a string, got ${show(val)}`)))
   checkAppend(c, append, appendVm)
   const prefix = opts.prefix ?? DEFAULTS.prefix
   if (typeof prefix !== 'string' || !/^[0-9a-fA-F:]+$/.test(prefix) || !isIPv6(`${prefix}:192.168.0.1`)) {
@@ -290,6 +286,8 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const budgetsVm = c.perVm('budgetsVm', opts.budgetsVm, (k, val) => checkBudgets(c, k, val))
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
+  const logger = opts.logger
+  if (logger !== undefined && !isLogger(logger)) c.add(`Expected \`logger\` to be a Logger (debug, info, warn, error, child), got ${show(logger)}`)
   const vms = vmNumbers(c, counts, opts.extraVms)
   const given = { nets, netsVm, netsRouter, netsTester }
   const links = checkLinks(c, opts.links, vms, (vm) => netsOf(given, vm), new Set([...vms].flatMap((vm) => netsOf(given, vm))))
@@ -324,6 +322,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     bootTimeout, bootConcurrency, tbSize,
     budgets, budgetsVm, budgetScale: checkBudgetScale(c, 'budgetScale', opts.budgetScale) ?? 'auto',
     start, onProgress,
+    ...(isLogger(logger) ? { log: logger } : {}),
     home: typeof opts.home === 'string' && opts.home ? opts.home : '',
     kernel: typeof opts.kernel === 'string' && opts.kernel ? opts.kernel : undefined,
     modules: typeof opts.modules === 'string' && opts.modules ? opts.modules : undefined,

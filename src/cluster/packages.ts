@@ -3,19 +3,17 @@
 // before any VM starts, so that a bad name is a ClusterConfigError and
 // nothing runs.
 import { ClusterConfigError, UnsafePackageError } from '../errors.ts'
+import { stderrLogger, type Logger } from '../log.ts'
 import { packageLayer, type PackageLayer } from '../packages/layer.ts'
 import { packagesOf, vmName, type ClusterSpec } from '../plan/spec.ts'
-
-/** Progress of a layer build, on stderr: a first build takes tens of seconds. */
-function stderrLog(line: string): void {
-  process.stderr.write(`xcluster: ${line}\n`)
-}
 
 /**
  * The layer of each VM of `vms` that has packages. Every set's problems
  * are collected (each names its VMs) and thrown together.
  */
-export async function packageLayers(spec: ClusterSpec, vms: number[], log: (line: string) => void = stderrLog): Promise<Map<number, PackageLayer>> {
+export async function packageLayers(spec: ClusterSpec, vms: number[], logger: Logger = spec.log ?? stderrLogger()): Promise<Map<number, PackageLayer>> {
+  // Progress of a layer build: a first build takes tens of seconds.
+  const log = (line: string): void => logger.info(line)
   const sets = new Map<string, number[]>()
   for (const vm of vms) {
     const names = packagesOf(spec, vm)

@@ -1,24 +1,24 @@
 // A started cluster: its VMs by number or name, its wait budgets and
 // waitUntil, scale-out and scale-in, and stop (reverse order, idempotent,
 // keeps going past a failure).
-import { ClusterConfigError, HostLostError, HostUnreachableError, XclusterError } from '../errors.ts'
-import { removeClusterResources } from '../host/cleanup.ts'
-import { BLOCK_SIZE, busyPorts } from '../host/port-block.ts'
+import { ClusterConfigError, SnapshotError, XclusterError } from '../errors.ts'
+import { busyPorts } from '../host/port-block.ts'
 import type { StateDir } from '../host/state-dir.ts'
-import { Teardown } from '../host/teardown.ts'
 import { topologySvg } from '../diagram/svg.ts'
-import { hostExec } from '../net/backend.ts'
+import type { HostResult } from '../net/backend.ts'
 import { getTopology } from '../topology/index.ts'
 import { linkNetBetween } from '../plan/links.ts'
 import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { bootEach } from './admission.ts'
-import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
+import { bootVm, type BootContext } from './boot.ts'
+import type { ClusterSnapshot } from './snapshot/session.ts'
 import { writeInitrd } from './initrd.ts'
-import { checkOptions, type ClusterOptions } from './options.ts'
+import { checkScaleOut, type PerVmOptions } from './vm-options.ts'
 import type { RunningVm } from './running-vm.ts'
 import { WaitBudgets, type WaitUntilOptions } from './budgets.ts'
 import { resolveWait, retryUntil } from './wait-until.ts'
 import { disown } from './owner.ts'
+import { applyImpairments, stopParts } from './stop.ts'
 import type { StopHook } from './start-context.ts'
 
 export class RunningCluster implements AsyncDisposable {
@@ -29,11 +29,11 @@ export class RunningCluster implements AsyncDisposable {
   private readonly hooksDone = new Set<StopHook>()
 
   constructor(
-    private readonly ctx: BootContext,
+    private readonly boot: BootContext,
     vms: RunningVm[],
     private readonly stopHooks: StopHook[] = [],
   ) {
-    this.budgets = WaitBudgets.of(ctx.spec, ctx.accel, vms.map((v) => v.record))
+    this.budgets = WaitBudgets.of(boot.spec, boot.accel, vms.map((v) => v.record))
     for (const vm of vms) this.adopt(vm)
   }
 
@@ -61,14 +61,14 @@ export class RunningCluster implements AsyncDisposable {
   async restart(num: number): Promise<void> {
     const vm = this.vm(num)
     await vm.stop()
-    await this.ctx.backend.releaseVm(vm.plan)
-    vm.adoptFrom(await bootVm(this.ctx, vm.plan))
+    this.boot.runner.release(vm.plan)
+    await this.boot.backend.releaseVm(vm.plan)
+    vm.adoptFrom(await bootVm(this.boot, vm.plan))
   }
 
   /** How this cluster started: from a snapshot, cold with a snapshot saved, cold after a snapshot that did not restore; undefined without `snapshot: true`. */
-  get snapshot(): { key: string; restored: boolean; saved: boolean; fellBack?: string; saveFailed?: string; dir?: string } | undefined {
-    const s = this.ctx.snapshot
-    return s && { key: s.key, restored: !!s.from && !s.saved && !s.coldVms?.length, saved: !!s.saved, fellBack: s.fellBack, saveFailed: s.saveFailed, dir: s.from?.dir }
+  get snapshot(): ClusterSnapshot['summary'] | undefined {
+    return this.boot.snapshot?.summary
   }
 
   /**
@@ -80,37 +80,29 @@ export class RunningCluster implements AsyncDisposable {
    * scale-out), or whose state does not load, boots cold.
    */
   async restore(): Promise<void> {
-    const from = this.ctx.snapshot?.from
-    if (!from) {
-      const failed = this.ctx.snapshot?.saveFailed
-      throw new XclusterError(failed ? `restore(): this cluster has no snapshot: saving it failed (${failed})` : 'restore() needs a cluster started with `snapshot: true`')
+    const snap = this.boot.snapshot
+    if (!snap) throw new SnapshotError('restore', undefined, 'restore() needs a cluster started with `snapshot: true`')
+    snap.restorable()
+    const release = async (vp: VmPlan): Promise<void> => {
+      this.boot.runner.release(vp)
+      await this.boot.backend.releaseVm(vp)
     }
-    const results = await bootEach(this.ctx.spec, this.vms, async (vm) => {
+    const results = await bootEach(this.boot.spec, this.vms, async (vm) => {
       await vm.closeChannel()
       await vm.process.stop(0)
-      await this.ctx.backend.releaseVm(vm.plan)
-      let fresh: RunningVm
-      if (from.meta.vms.includes(vm.name)) {
-        fresh = await restoreOrBoot(this.ctx, vm.plan, from, (e) =>
-          void process.stderr.write(`xcluster: cluster ${this.name}: ${vm.name} did not restore from snapshot ${from.meta.key} (${e.message.split('\n')[0]}); booting it cold\n`),
-        )
-      } else {
-        fresh = await bootVm(this.ctx, vm.plan)
-      }
-      vm.adoptFrom(fresh)
+      await release(vm.plan)
+      vm.adoptFrom(await snap.restoreVm(vm.plan, (vp, from) => bootVm(this.boot, vp, undefined, from), release))
     })
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed) throw failed.reason
-    for (const [num, nets] of Object.entries(this.ctx.spec.impairments)) {
-      for (const [net, imp] of Object.entries(nets)) await this.vm(Number(num)).link(Number(net)).impair(imp)
-    }
+    await applyImpairments(this.boot.spec, (n) => this.byNum.get(n))
   }
 
   /** The net of the point-to-point link between VMs `a` and `b` (option `links`); `vm(a).link(net)` is its end in `a`. */
   linkNet(a: number, b: number): number {
-    const net = linkNetBetween(this.ctx.spec.links, a, b)
+    const net = linkNetBetween(this.boot.spec.links, a, b)
     if (net === undefined) {
-      const all = this.ctx.spec.links.map(([x, y]) => `${vmName(x)}-${vmName(y)}`).join(', ')
+      const all = this.boot.spec.links.map(([x, y]) => `${vmName(x)}-${vmName(y)}`).join(', ')
       throw new XclusterError(`No link between ${vmName(a)} and ${vmName(b)} in cluster ${this.name}; its links: ${all || 'none (option `links`)'}`)
     }
     return net
@@ -124,24 +116,24 @@ export class RunningCluster implements AsyncDisposable {
   }
 
   get state(): StateDir {
-    return this.ctx.state
+    return this.boot.state
   }
   get id(): string {
-    return this.ctx.plan.id
+    return this.boot.plan.id
   }
   get name(): string {
-    return this.ctx.plan.name
+    return this.boot.plan.name
   }
   /** The plan of the VMs running now. */
   get plan(): ClusterPlan {
-    return { ...this.ctx.plan, vms: this.ctx.plan.vms.filter((v) => this.byNum.has(v.num)) }
+    return { ...this.boot.plan, vms: this.boot.plan.vms.filter((v) => this.byNum.has(v.num)) }
   }
   get stateDir(): string {
-    return this.ctx.state.dir
+    return this.boot.state.dir
   }
   /** The cluster's topology, when it has one. */
   get topology(): string | undefined {
-    return this.ctx.spec.topology
+    return this.boot.spec.topology
   }
 
   /** The picture of the running cluster (SVG), with its topology's labels. */
@@ -152,7 +144,7 @@ export class RunningCluster implements AsyncDisposable {
 
   /** The cluster's network namespace (bridge mode), else undefined. */
   get netns(): string | undefined {
-    return this.ctx.state.state.netns
+    return this.boot.state.state.netns
   }
 
   /**
@@ -161,8 +153,8 @@ export class RunningCluster implements AsyncDisposable {
    * private user-mode nets (where their loopback is), on the host with shared
    * ones. Resolves whatever the exit code.
    */
-  async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    return hostExec(this.ctx.backend, argv, opts.timeout ?? 30_000)
+  async hostExec(argv: string[], opts: { timeout?: number } = {}): Promise<HostResult> {
+    return this.boot.backend.exec(argv, opts.timeout ?? 30_000)
   }
 
   /**
@@ -171,7 +163,7 @@ export class RunningCluster implements AsyncDisposable {
    * its pid. Not with ssh hosts.
    */
   hostArgv(argv: string[]): string[] {
-    return this.ctx.backend.wrap(argv)
+    return this.boot.backend.wrap(argv)
   }
 
   /** Every running VM, by number. */
@@ -194,16 +186,15 @@ export class RunningCluster implements AsyncDisposable {
   /** The plan with `planned` in place of any VM of the same number. */
   private withVms(planned: VmPlan[]): ClusterPlan {
     const nums = new Set(planned.map((v) => v.num))
-    return { ...this.ctx.plan, vms: [...this.ctx.plan.vms.filter((v) => !nums.has(v.num)), ...planned].sort((a, b) => a.num - b.num) }
+    return { ...this.boot.plan, vms: [...this.boot.plan.vms.filter((v) => !nums.has(v.num)), ...planned].sort((a, b) => a.num - b.num) }
   }
 
   /** Add VMs with the same rules as start (role by number, nets, memory), optionally with per-VM overrides. */
-  async scaleOut(nums: number[], overrides: Pick<ClusterOptions, 'nets' | 'memVm' | 'smpVm' | 'appendVm'> = {}): Promise<RunningVm[]> {
-    if (this.ctx.refused) throw this.ctx.refused
-    const { spec: extra, problems } = checkOptions({ ...overrides, nvm: 1, nrouters: 0, ntesters: 0, extraVms: nums.filter((n) => n !== 1) })
-    for (const n of nums) if (this.byNum.has(n)) problems.push(`${vmName(n)} is already running`)
+  async scaleOut(nums: number[], overrides: PerVmOptions = {}): Promise<RunningVm[]> {
+    if (this.boot.refused) throw this.boot.refused
+    const { spec: extra, problems } = checkScaleOut(nums, overrides, new Set(this.byNum.keys()), this.boot.spec.append)
     if (problems.length) throw new ClusterConfigError(problems)
-    const base = this.ctx.spec
+    const base = this.boot.spec
     const spec = {
       ...base,
       vms: nums,
@@ -212,27 +203,27 @@ export class RunningCluster implements AsyncDisposable {
       smpVm: { ...base.smpVm, ...extra.smpVm },
       appendVm: { ...base.appendVm, ...extra.appendVm },
     }
-    const planned = planCluster(spec, this.ctx.plan.allocation).vms
-    const busy = await busyPorts(this.ctx.plan.allocation.telnetBase / BLOCK_SIZE, nums)
-    if (this.ctx.plan.network === 'user' && busy.length) {
-      throw new XclusterError(`Cannot scale out: host ports ${busy.join(', ')} of this cluster's block are taken by another program`)
-    }
+    const planned = planCluster(spec, this.boot.plan.allocation).vms
+    // Shared user nets: the forwards are on the host's loopback, where another program may have taken a port of the block.
+    const block = this.boot.state.state.portBlock
+    const busy = block === undefined ? [] : await busyPorts(block, nums)
+    if (busy.length) throw new XclusterError(`Cannot scale out: host ports ${busy.join(', ')} of this cluster's block are taken by another program`)
     // New VMs boot from an initrd written for the grown plan (hosts, topology scripts).
-    const before = this.ctx.plan
-    this.ctx.plan = this.withVms(planned)
-    await writeInitrd(this.ctx.spec, this.ctx.plan, await this.ctx.image(), this.ctx.state, this.ctx.initrd)
-    const results = await bootEach(this.ctx.spec, planned, (vp) => bootVm(this.ctx, vp))
+    const before = this.boot.plan
+    this.boot.plan = this.withVms(planned)
+    await writeInitrd(this.boot.spec, this.boot.plan, await this.boot.image(), this.boot.state, this.boot.initrd)
+    const results = await bootEach(this.boot.spec, planned, (vp) => bootVm(this.boot, vp))
     const started = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<RunningVm>).value)
     for (const vm of started) this.adopt(vm)
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
     if (failed) {
       // What did not boot leaves no host side and no plan entry behind.
       const up = new Set(started.map((v) => v.num))
-      for (const vp of planned.filter((v) => !up.has(v.num))) await this.ctx.backend.releaseVm(vp).catch(() => {})
-      this.ctx.plan = { ...before, vms: [...before.vms, ...planned.filter((v) => up.has(v.num))].sort((a, b) => a.num - b.num) }
+      for (const vp of planned.filter((v) => !up.has(v.num))) await this.boot.backend.releaseVm(vp).catch(() => {})
+      this.boot.plan = { ...before, vms: [...before.vms, ...planned.filter((v) => up.has(v.num))].sort((a, b) => a.num - b.num) }
     }
-    this.ctx.state.update((r) => {
-      r.plan = this.ctx.plan
+    this.boot.state.update((r) => {
+      r.plan = this.boot.plan
       for (const vp of planned) if (!this.byNum.has(vp.num)) delete r.vms[vp.name]
     })
     if (failed) throw failed.reason
@@ -244,10 +235,11 @@ export class RunningCluster implements AsyncDisposable {
     const vms = nums.map((n) => this.vm(n))
     await Promise.all(vms.map((vm) => vm.stop()))
     for (const vm of vms) {
-      await this.ctx.backend.releaseVm(vm.plan)
+      this.boot.runner.release(vm.plan)
+      await this.boot.backend.releaseVm(vm.plan)
       this.byNum.delete(vm.num)
     }
-    this.ctx.state.update((r) => {
+    this.boot.state.update((r) => {
       for (const vm of vms) delete r.vms[vm.name]
     })
   }
@@ -269,35 +261,10 @@ export class RunningCluster implements AsyncDisposable {
   private async teardown(): Promise<void> {
     // Stopped from now on, for every cleanup: if a step below fails, what it leaves is a dead cluster's, and is removed later by its records.
     // Best effort: on a full disk the record cannot change, and the teardown runs all the same (the owner's death ends the rest).
-    const unwritten = this.ctx.state.tryUpdate((r) => (r.stoppedAt = new Date().toISOString()))
-    if (unwritten) process.stderr.write(`xcluster: cluster ${this.name}: stopping without writing its record (${unwritten.message.split('\n')[0]})\n`)
-    const t = new Teardown()
-    t.push('state directory, namespace and ports', async () => {
-      try {
-        await removeClusterResources(this.ctx.spec.home, this.ctx.state)
-      } catch (e) {
-        // A host lost during the run keeps its record for a later cleanup: the stop has done what it can, and the loss was told already.
-        const lost = this.ctx.backend.failure?.()
-        if (!(e instanceof HostUnreachableError && lost instanceof HostLostError && e.hosts.every((h) => h === lost.host))) throw e
-        process.stderr.write(`xcluster: ${e.message}\n`)
-      }
-    })
-    t.push('network', () => this.ctx.backend.teardown())
-    t.push('VMs', async () => {
-      const r = await Promise.allSettled(this.vms.map((vm) => vm.stop()))
-      const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined
-      if (bad) throw bad.reason
-    })
-    // The harness's steps above are idempotent; a custom start's own undo runs once, unless it failed.
-    for (const h of this.stopHooks) {
-      t.push(h.label, async () => {
-        if (this.hooksDone.has(h)) return
-        await h.fn()
-        this.hooksDone.add(h)
-      })
-    }
+    const unwritten = this.boot.state.tryUpdate((r) => (r.stoppedAt = new Date().toISOString()))
+    if (unwritten) this.boot.log.warn(`stopping without writing its record (${unwritten.message.split('\n')[0]})`)
     try {
-      await t.run()
+      await stopParts({ home: this.boot.spec.home, state: this.boot.state, boot: this.boot, vms: this.vms, hooks: this.stopHooks, hooksDone: this.hooksDone, log: this.boot.log })
     } finally {
       disown(this)
     }

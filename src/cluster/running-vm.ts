@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { ChannelError, ChannelRetiredError, GuestCommandError, MonitorError, XcTimeoutError, XclusterError, type RcFailure } from '../errors.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 import { ShellChannel, type ExecResult, type RawExecResult } from '../control/shell-channel.ts'
 import { SshSession } from '../control/ssh.ts'
 import { hostPublicKey } from '../control/ssh-keys.ts'
@@ -47,6 +47,8 @@ export class RunningVm extends GuestVerbs {
     public record: VmRecord,
     public process: QemuProcess,
     private readonly backend: NetworkBackend,
+    /** Why the cluster cannot be used any more (a lost ssh host), once it cannot. */
+    private readonly failure: () => Error | undefined = () => undefined,
   ) {
     super()
   }
@@ -63,6 +65,16 @@ export class RunningVm extends GuestVerbs {
   get nics(): NicPlan[] {
     return this.plan.nics
   }
+  /** The cluster's state directory (its secret, its ssh keys); a record of an older start has only its console's directory. */
+  get stateDir(): string {
+    return this.record.dir ?? dirname(this.record.console)
+  }
+
+  /** QEMU's own output (stderr) of this VM. */
+  get qemuLog(): string {
+    return this.record.qemuLog ?? this.record.console.replace(/\.console$/, '.qemu.log')
+  }
+
   get alive(): boolean {
     return this.process.alive
   }
@@ -84,7 +96,7 @@ export class RunningVm extends GuestVerbs {
    * connection.
    */
   async openStream(port: number): Promise<Duplex> {
-    if (!this.alive || this.backend.failure?.()) throw this.deadError()
+    if (!this.alive || this.failure()) throw this.deadError()
     return this.backend.connect(this.plan, port, this.process.record.pid)
   }
 
@@ -96,7 +108,7 @@ export class RunningVm extends GuestVerbs {
 
   /** The cluster's secret, which the VM's telnet login asks for (see LOGIN_SCRIPT). */
   secret(): string {
-    return readSecret(dirname(this.record.console))
+    return readSecret(this.stateDir)
   }
 
   /** Take over the QEMU, records and channel of `fresh`, a new boot of this VM (restart). */
@@ -133,7 +145,7 @@ export class RunningVm extends GuestVerbs {
 
   /** Why the VM cannot be used: the cluster's failure (a lost ssh host), or its QEMU gone. */
   private deadError(cause?: unknown): XclusterError {
-    const failure = this.backend.failure?.()
+    const failure = this.failure()
     if (failure instanceof XclusterError) return failure
     return new ChannelError(
       `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'})\n--- console of ${this.name} (last lines) ---\n${this.consoleTail()}`,
@@ -149,7 +161,7 @@ export class RunningVm extends GuestVerbs {
 
   /** exec with stdout and stderr as bytes, exactly as the command wrote them. */
   async execRaw(command: string, opts: ExecOptions = {}): Promise<RawExecResult> {
-    if (!this.alive || this.backend.failure?.()) throw this.deadError()
+    if (!this.alive || this.failure()) throw this.deadError()
     const timeout = opts.timeout ?? DEFAULT_EXEC_TIMEOUT
     for (let attempt = 1; ; attempt++) {
       try {
@@ -208,9 +220,9 @@ export class RunningVm extends GuestVerbs {
       const s = await this.sshSession.catch(() => undefined)
       if (s) return s
     }
-    const key = join(dirname(this.record.console), 'id_ed25519')
+    const key = join(this.stateDir, 'id_ed25519')
     if (!existsSync(key)) throw new ChannelError(`${this.name}: no ssh key: ssh needs a cluster started with tools: true`)
-    const hostKey = await hostPublicKey(join(dirname(this.record.console), 'dropbear_ed25519_host_key'))
+    const hostKey = await hostPublicKey(join(this.stateDir, 'dropbear_ed25519_host_key'))
     this.sshSession = this.openStream(SSH_PORT).then((sock) => SshSession.open(sock, this.name, readFileSync(key), hostKey))
     this.sshSession.catch(() => (this.sshSession = undefined))
     return this.sshSession
@@ -244,7 +256,7 @@ export class RunningVm extends GuestVerbs {
 
   /** Send a QMP command to the VM's monitor. */
   async monitor(execute: string, args?: object): Promise<unknown> {
-    const failure = this.backend.failure?.()
+    const failure = this.failure()
     if (failure) throw failure
     if (!this.alive) throw new MonitorError(this.record.qmp, execute, `${this.name} is not running (QEMU ${this.process.exitReason ?? 'stopped'}): no monitor for ${execute}`)
     try {

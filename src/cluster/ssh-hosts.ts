@@ -5,15 +5,16 @@
 // Every problem of every host is one HostCheckError, and nothing is left open.
 import { isIP } from 'node:net'
 import { HostCheckError } from '../errors.ts'
+import type { Logger } from '../log.ts'
 import { argvNames } from '../host/remote-cleanup.ts'
 import { safeDirScript } from '../host/remote-dir.ts'
 import { SshHost, targetLabel } from '../host/ssh-host.ts'
 import { UNDERLAY_MTU } from '../net/bridge-backend.ts'
-import type { HostFacts, SshHosts } from '../net/ssh-backend.ts'
+import type { HostFacts, SshHosts } from '../host/ssh-cluster.ts'
 import { placeVms } from '../plan/placement.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
 import type { StateRecord } from '../host/state-dir.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 
 /** What each host is asked: one line per fact. */
 const PROBE = `echo "uid $(id -u)"
@@ -125,7 +126,7 @@ export async function connectSshHosts(spec: ClusterSpec): Promise<SshHosts> {
  * does not answer is left out and said so: its VMs cannot be reached, and a
  * stop keeps its record for a later cleanup.
  */
-export async function reconnectSshHosts(s: StateRecord): Promise<SshHosts> {
+export async function reconnectSshHosts(s: StateRecord, log: Logger): Promise<SshHosts> {
   const hosts = new Map<string, SshHost>()
   const facts = new Map<string, HostFacts>()
   const recs = Object.values(s.remoteHosts ?? {})
@@ -134,7 +135,7 @@ export async function reconnectSshHosts(s: StateRecord): Promise<SshHosts> {
     const r = recs[i]
     facts.set(r.name, { cores: 0, memMiB: 0, underlay: r.underlay ?? r.address, kvm: r.kvm === true })
     if (d.status === 'fulfilled') hosts.set(r.name, d.value)
-    else process.stderr.write(`xcluster: host ${r.name} (${targetLabel(r)}) of cluster ${s.name} does not answer (${(d.reason as Error).message}): its VMs cannot be reached; a stop keeps what it has recorded for \`xc cleanup\`\n`)
+    else log.warn(`host ${r.name} (${targetLabel(r)}) of cluster ${s.name} does not answer (${(d.reason as Error).message}): its VMs cannot be reached; a stop keeps what it has recorded for \`xc cleanup\``)
   })
   return { hosts, facts }
 }

@@ -2,24 +2,24 @@
 // -> the start procedure -> impairments -> RunningCluster. Any failure on
 // the way removes what was made, by the records in the state directory.
 import { ClusterNameTakenError, DiskWriteError, XclusterError } from '../errors.ts'
-import { cleanupDeadClusters, removeClusterResources } from '../host/cleanup.ts'
+import { cleanupDeadClusters } from '../host/cleanup.ts'
 import { isDiskFull, noSpaceLeft } from '../host/durable.ts'
 import { nameTakenBy, takeName } from '../host/names.ts'
 import { startKeeper } from '../host/keeper.ts'
 import { ensureReaper } from '../host/reaper.ts'
 import { allocatePortBlock, allocationOf, NAMESPACED_BLOCK } from '../host/port-block.ts'
 import { clusterAlive, listStates, StateDir } from '../host/state-dir.ts'
-import { Teardown } from '../host/teardown.ts'
+import { stderrLogger } from '../log.ts'
 import { planCluster } from '../plan/plan.ts'
 import { prepareBoot, type BootContext } from './boot.ts'
 import { own } from './owner.ts'
 import { packageLayers } from './packages.ts'
-import { saveSnapshot } from './snapshot.ts'
 import { connectSshHosts } from './ssh-hosts.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
 import { verbEvent } from './verb-log.ts'
 import { defaultStart, StartContext } from './start-context.ts'
+import { applyImpairments, stopParts } from './stop.ts'
 import { resolvedOptions, validateOptions } from './validate.ts'
 
 export interface StartOptions {
@@ -49,7 +49,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     for (const h of ssh?.hosts.values() ?? []) h.close()
     throw e
   }
-  let ctx: BootContext | undefined
+  let boot: BootContext | undefined
   let sc: StartContext | undefined
   try {
     if (start.detached) await claimName(home, spec.name, state.id)
@@ -70,31 +70,14 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     })
     // A keeper parents this machine's processes of a detached cluster; on ssh hosts QEMU daemonizes there instead.
     if (start.detached && !ssh) await startKeeper(state)
-    ctx = await prepareBoot(spec, state, plan, undefined, layers, ssh)
-    sc = new StartContext(ctx)
+    boot = await prepareBoot(spec, state, plan, undefined, layers, ssh)
+    sc = new StartContext(boot)
     await (spec.start ?? defaultStart)(sc)
-    if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await ctx.boot()` in it')
-    // snapshot: true, and none to restore from (or it did not restore): save one at this ready point, before any test command and before the impairments (which are applied again after each restore).
-    const snap = ctx.snapshot
-    if (snap?.key && (!snap.from || snap.coldVms?.length)) {
-      // Without one: every VM; after a partial restore only those that booted cold (the others run from the snapshot's own RAM files).
-      const vms = snap.from ? sc.vms.filter((v) => snap.coldVms!.includes(v.name)) : sc.vms
-      try {
-        snap.from = await saveSnapshot(ctx, vms, snap.key, snap.from)
-        snap.saved = true
-      } catch (e) {
-        // The cluster is up: a failed save costs the next start its snapshot, not this start.
-        snap.saveFailed = (e as Error).message.split('\n')[0]
-        process.stderr.write(`xcluster: cluster ${spec.name}: the snapshot could not be saved (${snap.saveFailed}); the cluster runs without one\n`)
-        if (!snap.coldVms?.length) snap.from = undefined
-      }
-    }
-    for (const [num, nets] of Object.entries(spec.impairments)) {
-      const vm = sc.vms.find((v) => v.num === Number(num))
-      if (!vm) throw new XclusterError(`impairments: no VM ${num} in the cluster`)
-      for (const [net, imp] of Object.entries(nets)) await vm.link(Number(net)).impair(imp)
-    }
-    const cluster = new RunningCluster(ctx, sc.vms, sc.stopHooks)
+    if (!sc.booted) throw new XclusterError('The custom start returned without booting any VM: call `await boot.boot()` in it')
+    // snapshot: true: save what it lacks at this ready point, before any test command and before the impairments (applied again after each restore).
+    await boot.snapshot?.saveAfterStart(sc.vms)
+    await applyImpairments(spec, (n) => sc!.vms.find((v) => v.num === n))
+    const cluster = new RunningCluster(boot, sc.vms, sc.stopHooks)
     // Told once, at the start (an attach of `xc` measures the same from the records, silently).
     verbEvent({ kind: 'scale', cluster: cluster.name, scale: cluster.budgets.scale, how: cluster.budgets.how })
     // A detached cluster belongs to its keeper; any other to this process, which stops it on SIGINT, SIGTERM and SIGHUP.
@@ -103,14 +86,10 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
   } catch (e) {
     // Bookkeeping is best effort here: a full disk must not keep the teardown from running.
     state.tryUpdate((r) => (r.stoppedAt = new Date().toISOString()))
-    const t = new Teardown()
-    t.push('state', () => removeClusterResources(home, state).then(() => {}))
-    t.push('network', () => (ctx ? ctx.backend.teardown() : ssh && void [...ssh.hosts.values()].forEach((h) => h.close())))
-    t.push('VMs', async () => void (await Promise.allSettled((sc?.vms ?? []).map((vm) => vm.stop()))))
-    for (const h of sc?.stopHooks ?? []) t.push(h.label, h.fn)
     // The start's own error is the one to see; a teardown failure goes with it as its cause.
     const err = asDiskWriteError(e, state.dir)
-    await t.run().catch((te) => {
+    const log = (spec.log ?? stderrLogger()).child(`cluster ${spec.name}`)
+    await stopParts({ home, state, boot: boot, ssh, vms: sc?.vms ?? [], hooks: sc?.stopHooks ?? [], hooksDone: new Set(), log }).catch((te) => {
       if (err instanceof Error && err.cause === undefined) Object.defineProperty(err, 'cause', { value: te, enumerable: false })
     })
     throw err

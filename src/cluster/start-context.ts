@@ -4,13 +4,14 @@
 // there, boot the VMs, and register what to undo at stop.
 import { NotStartedError, VmBootError, XclusterError } from '../errors.ts'
 import { startDaemon } from '../host/daemons.ts'
-import { hostExec } from '../net/backend.ts'
-import { ipv4Of, ipv6Of, macOf, type ClusterPlan } from '../plan/plan.ts'
+import type { HostResult } from '../net/backend.ts'
+import { ipv4Of, ipv6Of, macOf, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { vmName, type ProgressEvent } from '../plan/spec.ts'
 import { bootEach } from './admission.ts'
-import { bootVm, restoreOrBoot, type BootContext } from './boot.ts'
+import { bootVm, type BootContext } from './boot.ts'
 import { writeInitrd } from './initrd.ts'
-import { findSnapshot, snapshotKey } from './snapshot.ts'
+import { ClusterSnapshot } from './snapshot/session.ts'
+import type { Snapshot } from './snapshot/store.ts'
 import type { RunningVm } from './running-vm.ts'
 
 /** A custom start procedure; the default is `defaultStart`. */
@@ -28,52 +29,52 @@ export class StartContext {
   readonly vms: RunningVm[] = []
   readonly stopHooks: StopHook[] = []
 
-  constructor(private readonly ctx: BootContext) {}
+  constructor(private readonly cluster: BootContext) {}
 
   /** The plan; change it (e.g. addNic) before boot(). */
   get plan(): ClusterPlan {
-    return this.ctx.plan
+    return this.cluster.plan
   }
   get clusterId(): string {
-    return this.ctx.plan.id
+    return this.cluster.plan.id
   }
   get stateDir(): string {
-    return this.ctx.state.dir
+    return this.cluster.state.dir
   }
   /** The cluster's namespace in bridge mode (after prepareNetwork), else undefined. */
   get netns(): string | undefined {
-    return this.ctx.state.state.netns
+    return this.cluster.state.state.netns
   }
   get booted(): boolean {
     return this.vms.length > 0
   }
 
   private progress(kind: ProgressEvent['kind'], vm: string): void {
-    this.ctx.spec.onProgress?.({ kind, vm, ready: this.vms.length, total: this.ctx.plan.vms.length, elapsedMs: Date.now() - this.t0 })
+    this.cluster.spec.onProgress?.({ kind, vm, ready: this.vms.length, total: this.cluster.plan.vms.length, elapsedMs: Date.now() - this.t0 })
   }
 
   /** Give VM `vm` one more NIC, on net `net` (the next ethN), with the model's MAC and addresses. */
   addNic(vm: number, net: number): void {
     if (this.booted) throw new XclusterError('addNic: the VMs are booted already; change the plan before boot()')
-    const v = this.ctx.plan.vms.find((x) => x.num === vm)
+    const v = this.cluster.plan.vms.find((x) => x.num === vm)
     if (!v) throw new XclusterError(`addNic: no VM ${vm} in the plan`)
     if (v.nics.some((n) => n.net === net)) throw new XclusterError(`addNic: VM ${vm} is on net ${net} already`)
     const index = v.nics.length
-    v.nics.push({ ifname: `eth${index}`, index, net, mac: macOf(vm, net), ipv4: ipv4Of(net, vm), ipv6: ipv6Of(net, vm, this.ctx.plan.prefix), id: `n${net}` })
-    if (!this.ctx.plan.nets.includes(net)) this.ctx.plan.nets = [...this.ctx.plan.nets, net].sort((a, b) => a - b)
-    this.ctx.state.update((r) => (r.plan = this.ctx.plan))
+    v.nics.push({ ifname: `eth${index}`, index, net, mac: macOf(vm, net), ipv4: ipv4Of(net, vm), ipv6: ipv6Of(net, vm, this.cluster.plan.prefix), id: `n${net}` })
+    if (!this.cluster.plan.nets.includes(net)) this.cluster.plan.nets = [...this.cluster.plan.nets, net].sort((a, b) => a - b)
+    this.cluster.state.update((r) => (r.plan = this.cluster.plan))
   }
 
   /** Prepare the host side of the networks (namespace, bridges and relay in bridge mode). */
   async prepareNetwork(): Promise<void> {
     if (this.prepared) return
     this.prepared = true
-    await this.ctx.backend.prepare()
+    await this.cluster.backend.prepare()
   }
 
   /** Run a program on the host side of the networks (inside the namespace in bridge mode). */
-  async hostExec(argv: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    return hostExec(this.ctx.backend, argv, 60_000)
+  async hostExec(argv: string[]): Promise<HostResult> {
+    return this.cluster.backend.exec(argv, 60_000)
   }
 
   /**
@@ -84,9 +85,9 @@ export class StartContext {
    * stay in the foreground. Resolves to its pid once it runs.
    */
   async spawn(name: string, argv: string[]): Promise<number> {
-    if (this.ctx.backend.remote) throw new XclusterError(`spawn ${name}: cluster ${this.ctx.plan.name} runs on ssh hosts, where the harness starts only QEMU`)
+    if (this.cluster.spec.sshHosts) throw new XclusterError(`spawn ${name}: cluster ${this.cluster.plan.name} runs on ssh hosts, where the harness starts only QEMU`)
     await this.prepareNetwork()
-    return (await startDaemon(this.ctx.state, this.ctx.spawner, name, this.ctx.backend.wrap(argv))).pid!
+    return (await startDaemon(this.cluster.state, this.cluster.spawner, name, this.cluster.backend.wrap(argv))).pid!
   }
 
   /**
@@ -111,31 +112,24 @@ export class StartContext {
   /** Boot `vms` (default: every VM of the plan) and wait until their shells answer. */
   async boot(vms?: number[]): Promise<RunningVm[]> {
     await this.prepareNetwork()
-    const { ctx } = this
+    const cluster = this.cluster
     if (!this.initrdWritten) {
       this.initrdWritten = true
-      await writeInitrd(ctx.spec, ctx.plan, await ctx.image(), ctx.state, ctx.initrd)
+      await writeInitrd(cluster.spec, cluster.plan, await cluster.image(), cluster.state, cluster.initrd)
     }
-    if (ctx.spec.snapshot && !ctx.snapshot) {
-      const key = await snapshotKey(ctx)
-      ctx.snapshot = { key, from: findSnapshot(ctx.spec.home, key, ctx.plan.vms.map((v) => v.name)) }
+    if (cluster.spec.snapshot && !cluster.snapshot) cluster.snapshot = await ClusterSnapshot.find(cluster)
+    const release = async (vp: VmPlan): Promise<void> => {
+      cluster.runner.release(vp)
+      await cluster.backend.releaseVm(vp)
     }
-    const nums = vms ?? ctx.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
+    const nums = vms ?? cluster.plan.vms.map((v) => v.num).filter((n) => !this.vms.some((v) => v.num === n))
     const started: RunningVm[] = []
-    const results = await bootEach(ctx.spec, nums, async (num) => {
-      const vmPlan = ctx.plan.vms.find((v) => v.num === num)
+    const results = await bootEach(cluster.spec, nums, async (num) => {
+      const vmPlan = cluster.plan.vms.find((v) => v.num === num)
       if (!vmPlan) throw new XclusterError(`boot: no VM ${num} in the plan`)
       const onLaunch = (): void => this.progress('booting', vmName(num))
-      const from = ctx.snapshot?.from
-      let vm: RunningVm
-      if (from && from.meta.vms.includes(vmPlan.name)) {
-        vm = await restoreOrBoot(ctx, vmPlan, from, (e) => {
-          fellBack(ctx, e)
-          ctx.snapshot!.coldVms = [...(ctx.snapshot!.coldVms ?? []), vmPlan.name]
-        }, onLaunch)
-      } else {
-        vm = await bootVm(ctx, vmPlan, onLaunch)
-      }
+      const boot = (vp: VmPlan, from?: Snapshot): Promise<RunningVm> => bootVm(cluster, vp, onLaunch, from)
+      const vm = cluster.snapshot ? await cluster.snapshot.boot(vmPlan, boot, release) : await boot(vmPlan)
       this.vms.push(vm)
       started.push(vm)
       this.progress('ready', vm.name)
@@ -151,13 +145,6 @@ export class StartContext {
     }
     return started
   }
-}
-
-/** A VM did not restore from the snapshot: it boots cold; the first such VM says so, once, and the snapshot is saved again after the start. */
-function fellBack(ctx: BootContext, e: Error): void {
-  if (!ctx.snapshot || ctx.snapshot.fellBack) return
-  ctx.snapshot.fellBack = e.message.split('\n')[0]
-  process.stderr.write(`xcluster: cluster ${ctx.spec.name}: snapshot ${ctx.snapshot.key} did not restore (${ctx.snapshot.fellBack}); booting cold what did not, and saving it again\n`)
 }
 
 /** What startCluster does unless told otherwise. */

@@ -4,6 +4,7 @@
 // (./preflight.ts). Only the spec it returns flows on.
 import { resolve } from 'node:path'
 import { ClusterConfigError, PermissionError } from '../errors.ts'
+import { stderrLogger, type Logger } from '../log.ts'
 import { xclusterHome } from '../host/home.ts'
 import { canUnshareNet, rootlessByDefault, userNamespaceProblem } from '../host/rootless.ts'
 import type { ClusterSpec, Role, UserNets } from '../plan/spec.ts'
@@ -18,7 +19,7 @@ export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStar
   spec.home = xclusterHome(spec.home || undefined)
   spec.kernel ??= process.env.XCLUSTER_KERNEL || undefined
   spec.rootless = spec.network === 'bridge' && !spec.sshHosts && (spec.rootless ?? rootlessByDefault())
-  spec.userNets = spec.network === 'user' && !spec.sshHosts ? userNetsHere(spec.userNets, problems) : undefined
+  spec.userNets = spec.network === 'user' && !spec.sshHosts ? userNetsHere(spec.userNets, problems, spec.log ?? stderrLogger()) : undefined
   // XCLUSTER_SNAPSHOT=1: snapshots for every cluster whose options do not say otherwise and can have them (no custom start, net-setup hook or ssh hosts).
   if (options?.snapshot === undefined && process.env.XCLUSTER_SNAPSHOT === '1' && !spec.start && !spec.netSetup && !spec.sshHosts) spec.snapshot = true
   if (spec.kernel) spec.modules ??= process.env.XCLUSTER_MODULES || undefined
@@ -45,7 +46,7 @@ let sharedSaid = false
  * make no namespace (then shared, said once). Asked for private where it
  * cannot be: a problem.
  */
-function userNetsHere(asked: UserNets | undefined, problems: string[]): UserNets {
+function userNetsHere(asked: UserNets | undefined, problems: string[], log: Logger): UserNets {
   const env = process.env.XCLUSTER_USER_NETS
   if (asked === undefined && env !== undefined && env !== '' && env !== 'private' && env !== 'shared') problems.push(`Expected XCLUSTER_USER_NETS to be 'private' or 'shared', got \`${env}\``)
   const want: UserNets = asked ?? (env === 'shared' ? 'shared' : 'private')
@@ -58,7 +59,7 @@ function userNetsHere(asked: UserNets | undefined, problems: string[]): UserNets
   }
   if (!sharedSaid) {
     sharedSaid = true
-    process.stderr.write(`xcluster: user-mode nets go on the host's loopback, where every local user can reach them (${why}); userNets: 'shared' or XCLUSTER_USER_NETS=shared says that is meant\n`)
+    log.warn(`user-mode nets go on the host's loopback, where every local user can reach them (${why}); userNets: 'shared' or XCLUSTER_USER_NETS=shared says that is meant`)
   }
   return 'shared'
 }

@@ -6,7 +6,7 @@
 // RunningVm extends this with what a verb needs: a name, a number and exec.
 import { GuestCommandError, UnexpectedSuccessError } from '../errors.ts'
 import type { ExecResult } from '../control/shell-channel.ts'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 import { WaitBudgets, type WaitUntilOptions } from './budgets.ts'
 import { resolveWait, retryUntil, type Attempt } from './wait-until.ts'
 

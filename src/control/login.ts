@@ -4,7 +4,7 @@
 // and its name, and proves nothing but that it can check an answer; the
 // client proves it knows that key by answering a fresh nonce.
 import { createHash } from 'node:crypto'
-import { CHALLENGE_PROMPT } from '../plan/model.ts'
+import { CHALLENGE_PROMPT } from '../pure/protocol.ts'
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 

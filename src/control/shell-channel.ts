@@ -2,6 +2,7 @@
 // the interactive shell (`exec /bin/xc-ctl`, see ../image/guest-files.ts) and
 // then runs commands one at a time, each answered with its own stdout,
 // stderr and exit status, without prompt, echo or escape codes.
+import { MARK, RS } from '../pure/protocol.ts'
 import type { Duplex } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import { ChannelError, ChannelRetiredError, ImpostorError, XcTimeoutError } from '../errors.ts'
@@ -20,9 +21,9 @@ export interface RawExecResult {
   exitCode: number
 }
 
-const READY = Buffer.from('\x1eXC-READY\n')
+const READY = Buffer.from(`${RS}${MARK.ready}\n`)
 /** Before the ready marker, when rc scripts failed at boot: their report, base64 (see CTL_SCRIPT). */
-const RC_REPORT = /\x1eXC-RC ([A-Za-z0-9+/=]*)\n/
+const RC_REPORT = new RegExp(`${RS}${MARK.rcReport} ([A-Za-z0-9+/=]*)\\n`)
 /** Bound on a telnet login up to the shell's prompt (the wait for the boot's end comes after). */
 const LOGIN_TIMEOUT_MS = 10_000
 const PRINTABLE = /^[\x20-\x7e]*$/
@@ -218,8 +219,8 @@ export class ShellChannel {
         let timer: NodeJS.Timeout | undefined
         this.pending = {
           id,
-          errMark: Buffer.from(`\x1eXC-ERR ${id}\n`),
-          endMark: Buffer.from(`\x1eXC-END ${id} `),
+          errMark: Buffer.from(`${RS}${MARK.err} ${id}\n`),
+          endMark: Buffer.from(`${RS}${MARK.end} ${id} `),
           resolve: (r) => {
             clearTimeout(timer)
             resolve(r)

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import ssh2 from 'ssh2'
 import { ChannelError, GuestCommandError, ImpostorError, XcTimeoutError } from '../errors.ts'
-import { shellQuote as quote } from '../plan/quote.ts'
+import { shellQuote as quote } from '../pure/quote.ts'
 import { fingerprint } from '../host/ssh-host.ts'
 import type { ExecResult } from './shell-channel.ts'
 

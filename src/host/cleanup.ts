@@ -3,7 +3,6 @@
 // stop, by the sweep at each start, and by `xc cleanup`, which also removes
 // clusters whose record is damaged (damaged.ts).
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { HostUnreachableError } from '../errors.ts'
 import { removeDamagedCluster, sweepDeadTemps } from './damaged.ts'
 import { deleteNetns, netnsExists } from './netns.ts'

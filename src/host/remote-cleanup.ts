@@ -6,7 +6,7 @@
 // cleanup (a dead owner's cluster, a host lost during a run and reachable
 // again) over a new one.
 import { XclusterError } from '../errors.ts'
-import { shellQuote as q } from '../plan/quote.ts'
+import { shellQuote as q } from '../pure/quote.ts'
 import { SshHost } from './ssh-host.ts'
 import type { RemoteHostRecord } from './state-dir.ts'
 

@@ -3,7 +3,7 @@
 // component root's, none writable by another user (an ancestor may be
 // sticky, as /tmp), made 0700 where missing, checked again after it is made.
 // Pure: the sh scripts that do it there.
-import { shellQuote as q } from '../plan/quote.ts'
+import { shellQuote as q } from '../pure/quote.ts'
 
 /** `/a/b/c` -> `/a`, `/a/b`, `/a/b/c`. */
 export function pathPrefixes(dir: string): string[] {

@@ -3,8 +3,10 @@
 // that die with it, or through the keeper of a detached cluster (xc start),
 // which parents them after this process has exited.
 import { execa } from 'execa'
+import type { Logger } from '../log.ts'
+import { commandLine } from './run.ts'
 import { keeperSpawn } from './keeper.ts'
-import { procStartTime } from './proc.ts'
+import { procStartTime, sameProcess, waitGone } from './proc.ts'
 import type { ProcessRecord } from './state-dir.ts'
 import { which } from './which.ts'
 
@@ -14,7 +16,7 @@ export interface Spawned {
   exited?: Promise<string>
 }
 
-/** A process this machine cannot see by its pid (QEMU on an ssh host): how to ask after it and end it. */
+/** A process and how to ask after it and end it: by its pid on this machine (pidHandle), or through its session on an ssh host. */
 export interface ProcHandle {
   readonly alive: boolean
   /** Why it is gone, once it is. */
@@ -23,6 +25,33 @@ export interface ProcHandle {
   kill(): void
   /** Resolves true once it is gone, false after `timeoutMs`. */
   waitGone(timeoutMs: number): Promise<boolean>
+}
+
+/**
+ * The handle of process `record` on this machine: alive while its pid is the
+ * process that started at its recorded start time; `exited` (a child of this
+ * process) tells why it ended.
+ */
+export function pidHandle(record: ProcessRecord, exited?: Promise<string>): ProcHandle {
+  let why: string | undefined
+  void exited?.then((w) => (why = w))
+  return {
+    get alive() {
+      return why === undefined && sameProcess(record.pid, record.startTime)
+    },
+    get exitReason() {
+      return why
+    },
+    kill() {
+      if (!sameProcess(record.pid, record.startTime)) return
+      try {
+        process.kill(record.pid, 'SIGKILL')
+      } catch {
+        // gone between the check and the kill
+      }
+    },
+    waitGone: (ms) => waitGone(record.pid, ms),
+  }
 }
 
 export interface Spawner {
@@ -45,8 +74,10 @@ export function dieWithParent(argv: string[]): string[] {
 /** Children of this process that die with it: by the kernel (dieWithParent), and by execa's cleanup on a normal exit. */
 export class DirectSpawner implements Spawner {
   readonly kind = 'direct' as const
+  constructor(private readonly logger?: Logger) {}
 
   async spawn(argv: string[], log: string): Promise<Spawned> {
+    this.logger?.debug(`start: ${commandLine(argv)} (output to ${log})`)
     const [file, ...args] = dieWithParent(argv)
     const out = { file: log, append: true }
     // QEMU makes its monitor socket with the umask it inherits: 0600, not 0755.
@@ -65,14 +96,18 @@ export class DirectSpawner implements Spawner {
 /** Children of the detached cluster's keeper at `socket` (see keeper.mjs). */
 export class KeeperSpawner implements Spawner {
   readonly kind = 'keeper' as const
-  constructor(readonly socket: string) {}
+  constructor(
+    readonly socket: string,
+    private readonly logger?: Logger,
+  ) {}
 
   async spawn(argv: string[], log: string): Promise<Spawned> {
+    this.logger?.debug(`start through the keeper: ${commandLine(argv)} (output to ${log})`)
     return { record: await keeperSpawn(this.socket, argv, log) }
   }
 }
 
 /** The spawner of a cluster whose keeper socket is `keeper` (none: direct). */
-export function spawnerFor(keeper: string | undefined): Spawner {
-  return keeper ? new KeeperSpawner(keeper) : new DirectSpawner()
+export function spawnerFor(keeper: string | undefined, logger?: Logger): Spawner {
+  return keeper ? new KeeperSpawner(keeper, logger) : new DirectSpawner(logger)
 }

@@ -27,6 +27,10 @@ export interface VmRecord {
   console: string
   qmp: string
   pidfile: string
+  /** QEMU's own output (stderr). */
+  qemuLog?: string
+  /** The cluster's state directory (its secret, its ssh keys). */
+  dir?: string
   process?: ProcessRecord
   startedAt?: string
   /** When its shell answered after a cold boot (not after a restore): with startedAt, its boot time, which scales the wait budgets. */

@@ -1,6 +1,6 @@
 // The files of the base image that run inside the VM: busybox init's
 // inittab, the boot script, the telnet login and the control channel.
-import { CHALLENGE_PROMPT, LOGIN_ANSWER_SEC, LOGIN_PENDING_MAX } from '../plan/model.ts'
+import { CHALLENGE_PROMPT, LOGIN_ANSWER_SEC, LOGIN_PENDING_MAX, MARK, PHASE, RS_PRINTF } from '../pure/protocol.ts'
 
 /** busybox init runs the boot script once, then keeps PID 1 and reaps orphans. */
 export const INITTAB = `::sysinit:/etc/xcluster/boot
@@ -25,7 +25,7 @@ mount -t devpts -o ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mkdir /run/xc-login
-echo "xc-phase: init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+echo "${PHASE} init $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 PREFIX=1000::1
 [ -r /etc/xcluster/cluster.env ] && . /etc/xcluster/cluster.env
 # The virtio modules, unless the kernel has them built in (then the list is empty).
@@ -55,7 +55,7 @@ echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
 ip addr add 192.168.0.$v/24 dev eth0
 ip -6 addr add $PREFIX:192.168.0.$v/120 dev eth0
 ip link set eth0 up
-echo "xc-phase: network $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+echo "${PHASE} network $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 # The tools disk (tools: true): programs, libraries and modules on /xt.
 if [ "$XCLUSTER_TOOLS" = yes ]; then
   modprobe -q virtio_blk
@@ -127,7 +127,7 @@ for d in /xcluster/ovl/all /xcluster/ovl/$role /xcluster/ovl/$name; do
   done
 done
 telnetd -l /etc/xcluster/login
-echo "xc-phase: telnet $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+echo "${PHASE} telnet $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 # rc scripts: stdout to /var/log/<script>.log, stderr to .err. One that exits
 # non-zero or is not executable is recorded in /run/xcluster-rc-failed (its
 # code and last lines, each line prefixed "|"), which xc-ctl hands to the harness.
@@ -145,7 +145,7 @@ for rc in $(ls /etc/init.d/*.rc 2>/dev/null | sort); do
   { printf 'script %s\\nexit %s\\nstdout\\n' $rc $code; tail -n 10 /var/log/$b.log | awk '{ print "|" $0 }'
     echo stderr; tail -n 10 /var/log/$b.err | awk '{ print "|" $0 }'; } >> /run/xcluster-rc-failed
 done
-echo "xc-phase: ready $(cut -d' ' -f1 /proc/uptime)" > /dev/console
+echo "${PHASE} ready $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 touch /run/xcluster-ready
 `
 
@@ -230,17 +230,17 @@ err=/tmp/.xc-err.$$
 # Ready means booted: overlays unpacked and every rc script done.
 while [ ! -e /run/xcluster-ready ]; do usleep 10000; done
 # The rc scripts that failed (see the boot script), one base64 line before the ready marker.
-[ -s /run/xcluster-rc-failed ] && printf '\\036XC-RC %s\\n' "$(base64 -w 0 /run/xcluster-rc-failed)"
-printf '\\036XC-READY\\n'
+[ -s /run/xcluster-rc-failed ] && printf '${RS_PRINTF}${MARK.rcReport} %s\\n' "$(base64 -w 0 /run/xcluster-rc-failed)"
+printf '${RS_PRINTF}${MARK.ready}\\n'
 while IFS= read -r line; do
   id=\${line%% *}; rest=\${line#* }
   mode=\${rest%% *}; cmd=\${rest#* }
   [ "$mode" = b ] && cmd=$(printf '%s' "$cmd" | base64 -d)
   ( eval "$cmd" ) </dev/null 2>$err
   rc=$?
-  printf '\\036XC-ERR %s\\n' "$id"
+  printf '${RS_PRINTF}${MARK.err} %s\\n' "$id"
   [ -s $err ] && cat $err
-  printf '\\036XC-END %s %d\\n' "$id" $rc
+  printf '${RS_PRINTF}${MARK.end} %s %d\\n' "$id" $rc
 done
 `
 

@@ -6,7 +6,6 @@ import { dirname, join, resolve } from 'node:path'
 import { execa } from 'execa'
 import { MissingDependencyError } from '../errors.ts'
 import { which } from '../host/which.ts'
-import type { CpioEntry } from './cpio.ts'
 
 /** The shared objects `ldd` lists for `path` (loader included), as absolute paths. */
 export async function sharedLibraries(path: string): Promise<string[]> {

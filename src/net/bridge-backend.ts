@@ -5,14 +5,15 @@
 // (ip netns); rootless they are in a user namespace of the cluster's own,
 // held by the relay and entered by its pid (nsenter).
 import type { Duplex } from 'node:stream'
-import { execa } from 'execa'
+import type { Logger } from '../log.ts'
+import { runHost } from '../host/run.ts'
 import { HostCommandError } from '../errors.ts'
 import { nsenterArgv, unshareArgv } from '../host/rootless.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { sameProcess } from '../host/proc.ts'
 import type { Spawner } from '../host/spawner.ts'
 import { HOST_VM_NUMBER, ipv4Of, ipv6Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { nicDevice, type NetworkBackend } from './backend.ts'
+import { execWrapped, nicDevice, type HostResult, type NetworkBackend } from './backend.ts'
 import { RELAY, relayConnect, startClusterRelay, startRelayProcess, stopClusterRelay } from './ns-relay.ts'
 
 /** The namespace of cluster `id`. */
@@ -96,6 +97,7 @@ export class BridgeBackend implements NetworkBackend {
     private readonly state: StateDir,
     private readonly spawner: Spawner,
     rootless = false,
+    private readonly log?: Logger,
   ) {
     this.netns = netnsName(plan.id)
     this.relaySocket = state.path('relay.sock')
@@ -124,7 +126,7 @@ export class BridgeBackend implements NetworkBackend {
 
   private async ipBatch(lines: string[], ns = this.netns, tool = 'ip'): Promise<void> {
     const argv = this.rootless ? this.inNs(ns, [tool, '-batch', '-']) : [tool, '-n', ns, '-batch', '-']
-    const r = await execa(argv[0], argv.slice(1), { input: lines.join('\n') + '\n', reject: false })
+    const r = await runHost(this.log, argv, { input: lines.join('\n') + '\n' })
     if (r.exitCode !== 0) {
       throw new HostCommandError(`${argv.join(' ')} failed: ${r.stderr.trim()}\n${lines.join('\n')}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
     }
@@ -157,7 +159,7 @@ export class BridgeBackend implements NetworkBackend {
         if (extra.length) r.netnsExtra = extra
       })
       for (const ns of [this.netns, ...extra]) {
-        const add = await execa('ip', ['netns', 'add', ns], { reject: false })
+        const add = await runHost(this.log, ['ip', 'netns', 'add', ns])
         if (add.exitCode !== 0) {
           throw new HostCommandError(`ip netns add ${ns} failed: ${add.stderr.trim()}`, { argv: ['ip', 'netns', 'add', ns], exitCode: add.exitCode, stderr: add.stderr })
         }
@@ -209,6 +211,10 @@ export class BridgeBackend implements NetworkBackend {
 
   wrap(argv: string[], vm?: VmPlan): string[] {
     return this.inNs(this.netnsOf(vm), argv)
+  }
+
+  exec(argv: string[], timeoutMs: number): Promise<HostResult> {
+    return execWrapped((a) => this.wrap(a), argv, timeoutMs, this.log)
   }
 
   connect(vm: VmPlan, port: number): Promise<Duplex> {

@@ -6,13 +6,14 @@
 // daemons it starts go through the harness (XCLUSTER_SPAWN), which records
 // them before they start and ends them at stop.
 import type { Duplex } from 'node:stream'
-import { execa } from 'execa'
+import type { Logger } from '../log.ts'
+import { runHost } from '../host/run.ts'
 import { HostCommandError } from '../errors.ts'
 import { startDaemon } from '../host/daemons.ts'
 import type { Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import type { ClusterPlan, NicPlan, VmPlan } from '../plan/plan.ts'
-import type { NetworkBackend } from './backend.ts'
+import type { HostResult, NetworkBackend } from './backend.ts'
 import type { NetSetup, NetSetupContext } from '../plan/net-setup.ts'
 import { serveSpawns, spawnProgram } from './spawn-service.ts'
 
@@ -36,6 +37,7 @@ export class CustomBackend implements NetworkBackend {
     private readonly state: StateDir,
     private readonly hook: NetSetup,
     private readonly spawner: Spawner,
+    private readonly log?: Logger,
   ) {}
 
   get mode(): 'user' | 'bridge' {
@@ -90,8 +92,7 @@ export class CustomBackend implements NetworkBackend {
     const service = await serveSpawns(socket, (name, argv) => this.spawn(name, argv))
     try {
       const argv = this.base.wrap([this.hook, String(vm.num), String(nic.net)])
-      const r = await execa(argv[0], argv.slice(1), {
-        reject: false,
+      const r = await runHost(this.log, argv, {
         timeout: SCRIPT_TIMEOUT_MS,
         env: {
           XCLUSTER_TELNET_BASE: String(ctx.telnetBase),
@@ -128,6 +129,10 @@ export class CustomBackend implements NetworkBackend {
 
   wrap(argv: string[], vm?: VmPlan): string[] {
     return this.base.wrap(argv, vm)
+  }
+
+  exec(argv: string[], timeoutMs: number): Promise<HostResult> {
+    return this.base.exec(argv, timeoutMs)
   }
 
   /** The base reaches the VM: a hook that sets up net 0 in user mode keeps the harness's host ports (telnetPort, sshPort). */

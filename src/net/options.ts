@@ -2,7 +2,7 @@
 // net-setup hook on a base) and `hosts` (a cluster across simulated hosts,
 // or across ssh hosts). They add their problems to the caller's Checker;
 // only an ssh host's key and known_hosts files are looked for.
-import { isInt, show, type Checker } from '../plan/check.ts'
+import { isInt, show, type Checker } from '../pure/check.ts'
 import type { NetSetup } from '../plan/net-setup.ts'
 import { existsSync } from 'node:fs'
 import { isIPv4 } from 'node:net'

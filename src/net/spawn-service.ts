@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { shellQuote } from '../plan/quote.ts'
+import { shellQuote } from '../pure/quote.ts'
 
 const CLIENT = fileURLToPath(new URL('./spawn-client.mjs', import.meta.url))
 

@@ -2,45 +2,24 @@
 // the cluster's own with one bridge per net (as in bridge mode here), the
 // taps of the VMs that run there, and per net a VXLAN device made in the
 // host's own namespace (so that it sends on the host's network) and moved
-// into the cluster's, flooding to every other host. QEMU runs there in that
-// namespace, started by an ssh session whose end ends it (a watchdog reads
-// the session's stdin); its console comes back on the session's stdout, its
-// monitor is reached through ssh (direct-streamlocal), and a VM's telnet and
-// ssh through socat in the first host's namespace, where the host side of
-// net 0 (192.168.0.250) is. A host lost during a run stops the
-// cluster: what the other hosts run is removed, what the lost host has
-// stays recorded for a later cleanup.
-import { createHash, randomBytes } from 'node:crypto'
-import { appendFileSync, createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs'
-import { createServer, isIP, type Server } from 'node:net'
-import { basename } from 'node:path'
+// into the cluster's, flooding to every other host. A VM's telnet and ssh
+// are reached through socat in the first host's namespace, where the host
+// side of net 0 (192.168.0.250) is. QEMU there is the runner's
+// (qemu/ssh-runner.ts); what each host has is removed by the cluster's
+// RemoteHosts (cluster/remote-hosts.ts).
+import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { HostCommandError, HostLostError, XclusterError, XcTimeoutError } from '../errors.ts'
-import { argvNames, removeRemote } from '../host/remote-cleanup.ts'
-import { cachedFileScript, safeDirScript } from '../host/remote-dir.ts'
-import type { ProcHandle } from '../host/spawner.ts'
+import { HostCommandError, XclusterError, XcTimeoutError } from '../errors.ts'
+import { safeDirScript } from '../host/remote-dir.ts'
+import { sshNetns, sshRunDir, type SshHosts } from '../host/ssh-cluster.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import type { RemoteHostRecord, StateDir } from '../host/state-dir.ts'
 import { ipv4Of, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { shellQuote as q } from '../plan/quote.ts'
+import { shellQuote as q } from '../pure/quote.ts'
 import type { ClusterSpec } from '../plan/spec.ts'
-import { nicDevice, type NetworkBackend, type RemoteVms } from './backend.ts'
+import type { Logger } from '../log.ts'
+import { nicDevice, type HostResult, type NetworkBackend } from './backend.ts'
 import { bridgeBatch, bridgeName, tapBatch, tapName } from './bridge-backend.ts'
-
-/** What the harness read on an ssh host before the start. */
-export interface HostFacts {
-  cores: number
-  memMiB: number
-  /** The address the other hosts reach it at (VXLAN). */
-  underlay: string
-  kvm: boolean
-}
-
-/** The connected ssh hosts of a cluster, by name, and what was read on each. */
-export interface SshHosts {
-  hosts: Map<string, SshHost>
-  facts: Map<string, HostFacts>
-}
 
 /** The VXLAN device of net `net` of cluster `id` (made in a host's own namespace: the name is unique per cluster). */
 export function remoteVxlanName(id: string, net: number): string {
@@ -128,106 +107,20 @@ export function fdbLines(plan: ClusterPlan, vms: VmPlan[], peers: VxlanPeer[]): 
   })
 }
 
-/**
- * The sh script that runs QEMU (`argv`) in namespace `ns` for one ssh
- * session: its pid and exit code are told on stderr after a \x01 mark;
- * QEMU is killed when the session's stdin ends (the harness closed it, or
- * the connection is gone). Pure.
- */
-export function launchScript(ns: string, argv: string[], dir: string): string {
-  return [
-    'exec 3<&0',
-    `cd ${q(dir)} || exit 1`,
-    `ip netns exec ${q(ns)} ${argv.map(q).join(' ')} </dev/null 3<&- &`,
-    'q=$!',
-    `printf '\\001xc-pid %s\\n' "$q" >&2`,
-    // The watchdog: no stdout or stderr of its own, so that the session can close when QEMU has exited.
-    `( cat <&3 >/dev/null 2>&1; ${argvNames('$q', q(dir))} && kill -KILL $q ) >/dev/null 2>&1 &`,
-    'exec 3<&-',
-    'wait $q; rc=$?',
-    `printf '\\001xc-exit %s\\n' "$rc" >&2`,
-    'exit $rc',
-  ].join('\n')
-}
-
-/**
- * `command` (a simple command) run so that it ends when the ssh session's
- * stdin does: sshd does not end a session's programs when its connection
- * goes, and a `tail -F` that has nothing to write would live on. Pure.
- */
-export function untilStdinEnds(command: string): string {
-  return ['exec 3<&0', `${command} </dev/null 3<&- &`, 't=$!', '( cat <&3 >/dev/null 2>&1; kill $t 2>/dev/null ) >/dev/null 2>&1 &', 'exec 3<&-', 'wait $t'].join('\n')
-}
-
-/**
- * A handle on a process on a host, known through a session: `gone` settles
- * when that session closes, `exit()` says why once it is known (it always is
- * by then). Pure.
- */
-function sessionHandle(gone: Promise<void>, exit: () => string | undefined, kill: () => void): ProcHandle {
-  return {
-    get alive() {
-      return exit() === undefined
-    },
-    get exitReason() {
-      return exit()
-    },
-    kill,
-    waitGone: (ms) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]),
-  }
-}
-
-/** The sha256 of a file, once per path, size and mtime in this process. */
-const hashes = new Map<string, Promise<string>>()
-function fileHash(path: string): Promise<string> {
-  const st = statSync(path)
-  const key = `${path}\0${st.size}\0${st.mtimeMs}`
-  let h = hashes.get(key)
-  if (!h) {
-    h = new Promise((resolve, reject) => {
-      const sha = createHash('sha256')
-      createReadStream(path).on('data', (d) => sha.update(d)).on('error', reject).on('end', () => resolve(sha.digest('hex')))
-    })
-    hashes.set(key, h)
-  }
-  return h
-}
-
 export class SshBackend implements NetworkBackend {
   readonly mode = 'bridge' as const
-  readonly remote: RemoteVms
-  private lostError?: HostLostError
-  private removingOthers?: Promise<void>
-  private readonly qmpServers = new Map<string, Server>()
-  private readonly staged = new Map<string, Promise<string>>()
   /** VMs whose MACs have static VXLAN entries on the other hosts. */
   private readonly fdbDone = new Set<string>()
 
   constructor(
     private readonly plan: ClusterPlan,
     private readonly state: StateDir,
-    private readonly spec: Pick<ClusterSpec, 'sshHosts' | 'accel'>,
+    private readonly spec: Pick<ClusterSpec, 'sshHosts'>,
     private readonly ssh: SshHosts,
-  ) {
-    for (const [name, h] of ssh.hosts) h.onLost((why) => this.lose(name, why))
-    this.remote = {
-      hostOf: (vm) => this.hostOf(vm),
-      accelOf: (vm) => (this.spec.accel !== 'tcg' && this.ssh.facts.get(this.hostOf(vm))?.kvm ? 'kvm' : 'tcg'),
-      stage: (vm, local) => this.stage(this.hostOf(vm), local),
-      files: (vm) => {
-        const dir = this.runDir(this.hostOf(vm))
-        // Bound to this process, the console comes back on the session's stdout; detached, it is a file there, followed by tail.
-        return { console: this.detached ? `${dir}/${vm.name}.console` : '/dev/stdout', qmp: `${dir}/${vm.name}.qmp`, pidfile: `${dir}/${vm.name}.pid` }
-      },
-      launch: (vm, argv, local) => (this.detached ? this.launchDetached(vm, argv, local) : this.launch(vm, argv, local)),
-      adopt: (vm, record, local) => this.follow(vm, record.pid, local),
-    }
-  }
-
-  /** Started by `xc start`: its QEMUs outlive this process (daemonized there), and xc stop removes them. */
-  private get detached(): boolean {
-    return this.state.state.detached
-  }
+    /** Why the cluster cannot be used any more (a host lost), when it cannot. */
+    private readonly failure: () => Error | undefined,
+    private readonly log?: Logger,
+  ) {}
 
   private get names(): string[] {
     return this.plan.hosts ?? []
@@ -244,11 +137,11 @@ export class SshBackend implements NetworkBackend {
   }
 
   private netnsOn(name: string): string {
-    return `xc-${this.plan.id}-${name}`
+    return sshNetns(this.plan.id, name)
   }
 
   private runDir(name: string): string {
-    return `${this.spec.sshHosts![name].dir}/run/${this.plan.id}-${name}`
+    return sshRunDir(this.spec.sshHosts![name].dir, this.plan.id, name)
   }
 
   private recordOf(name: string): RemoteHostRecord {
@@ -264,6 +157,7 @@ export class SshBackend implements NetworkBackend {
 
   /** Run `script` with sh on host `name`; a non-zero exit is a HostCommandError naming the host. */
   private async sh(name: string, script: string, what: string, timeoutMs = 60_000): Promise<string> {
+    this.log?.child(`host ${name}`).debug(`${what}: sh -s <<<${JSON.stringify(script.length > 400 ? script.slice(0, 400) + '...' : script)}`)
     const r = await this.host(name).run('sh -s', { input: script, timeoutMs })
     if (r.code !== 0) throw new HostCommandError(`host ${name} (${this.host(name).label}): ${what} failed (exit ${r.code}): ${r.stderr.trim()}`, { argv: ['sh', '-s'], exitCode: r.code, stderr: r.stderr })
     return r.stdout
@@ -306,22 +200,25 @@ export class SshBackend implements NetworkBackend {
   }
 
   wrap(): string[] {
-    throw new XclusterError('a cluster on ssh hosts runs its programs there: QEMU through remote.launch, host commands through exec')
+    throw new XclusterError('a cluster on ssh hosts runs its programs there, not on this machine: use hostExec (on the first host)')
   }
 
-  async exec(argv: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  async exec(argv: string[], timeoutMs: number): Promise<HostResult> {
     const name = this.names[0]
     try {
-      const r = await this.host(name).run(`ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')}`, { timeoutMs })
+      const command = `ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')}`
+      this.log?.child(`host ${name}`).debug(`run: ${command}`)
+      const r = await this.host(name).run(command, { timeoutMs })
       return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code }
     } catch (e) {
       if (e instanceof XcTimeoutError) return { stdout: '', stderr: e.message, exitCode: -1 }
-      throw this.lostError ?? e
+      throw this.failure() ?? e
     }
   }
 
   async connect(vm: VmPlan, port: number): Promise<Duplex> {
-    if (this.lostError) throw this.lostError
+    const failure = this.failure()
+    if (failure) throw failure
     // From the host side of net 0 (192.168.0.250, on the first host), as in bridge mode here: a VM on another host is reached over the VXLAN.
     const name = this.names[0]
     const ch = await this.host(name).session(`exec ip netns exec ${q(this.netnsOn(name))} socat STDIO TCP:${ipv4Of(0, vm.num)}:${port},connect-timeout=3`)
@@ -329,206 +226,12 @@ export class SshBackend implements NetworkBackend {
     return ch
   }
 
-  /** The remote path of `local` on host `name`: copied into its cache once (by the file's hash), or a file of the cluster's own into its directory there. */
-  private stage(name: string, local: string): Promise<string> {
-    // By content's identity: a file written again (the initramfs of a scale-out) is copied again.
-    const st = statSync(local)
-    const key = `${name}\0${local}\0${st.size}\0${st.mtimeMs}`
-    let p = this.staged.get(key)
-    if (!p) {
-      p = (async () => {
-        const h = this.host(name)
-        // The cluster's own files (its initramfs) go to its directory there, and go with it; the image and layers to the cache, by hash.
-        const own = local.startsWith(this.state.dir + '/')
-        const cache = own ? this.runDir(name) : `${this.spec.sshHosts![name].dir}/cache`
-        const remote = own ? `${cache}/${basename(local)}` : `${cache}/${(await fileHash(local)).slice(0, 20)}-${basename(local)}`
-        // Reused only when it is what was put there: root's, unchanged, its hash the local file's.
-        if (!own && (await h.run('sh -s', { input: cachedFileScript(remote, await fileHash(local)) })).code === 0) return remote
-        const mb = Math.round(statSync(local).size / 1e6)
-        if (mb >= 10) process.stderr.write(`xcluster: host ${name}: copying ${basename(local)} (${mb} MB) to ${cache} (once: it is kept there by its hash)\n`)
-        const tmp = `${remote}.${randomBytes(4).toString('hex')}.tmp`
-        await h.upload(local, tmp)
-        const mv = await h.run(`mv -f ${q(tmp)} ${q(remote)}`)
-        if (mv.code !== 0) throw new HostCommandError(`host ${name}: mv ${tmp} ${remote} failed: ${mv.stderr.trim()}`, { argv: ['mv', tmp, remote], exitCode: mv.code, stderr: mv.stderr })
-        return remote
-      })()
-      this.staged.set(key, p)
-      p.catch(() => this.staged.delete(key))
-    }
-    return p
-  }
-
-  private async launch(vm: VmPlan, argv: string[], local: { console: string; qmp: string; log: string }): Promise<{ record: { pid: number }; handle: ProcHandle }> {
-    if (this.lostError) throw this.lostError
-    const name = this.hostOf(vm)
-    const h = this.host(name)
-    const dir = this.runDir(name)
-    this.qmpServers.get(vm.name)?.close()
-    const ch = await h.session(launchScript(this.netnsOn(name), argv, dir))
-    const consoleOut = createWriteStream(local.console, { flags: 'a' })
-    const log = createWriteStream(local.log, { flags: 'a' })
-    ch.pipe(consoleOut)
-    let exit: string | undefined
-    let told: (pid: number) => void
-    const pid = new Promise<number>((resolve) => (told = resolve))
-    let rest = ''
-    ch.stderr.on('data', (d: Buffer) => {
-      rest += d.toString()
-      const lines = rest.split('\n')
-      rest = lines.pop()!
-      for (const line of lines) {
-        const m = /^\x01xc-(pid|exit) (\d+)$/.exec(line)
-        if (!m) log.write(line + '\n')
-        else if (m[1] === 'pid') told(Number(m[2]))
-        else {
-          const rc = Number(m[2])
-          exit = rc > 128 ? `was killed by signal ${rc - 128} on host ${name}` : `exited with code ${rc} on host ${name}`
-        }
-      }
-    })
-    const gone = new Promise<void>((resolve) =>
-      ch.once('close', () => {
-        exit ??= h.lost ? `was lost with host ${name} (${h.lost})` : `is gone (its ssh session to host ${name} ended)`
-        told(-1)
-        log.end()
-        this.qmpServers.get(vm.name)?.close()
-        resolve()
-      }),
-    )
-    const handle = sessionHandle(gone, () => exit, () => ch.end())
-    const remotePid = await pid
-    this.serveQmp(vm.name, local.qmp, h, this.remote.files(vm).qmp)
-    return { record: { pid: remotePid }, handle }
-  }
-
-  /**
-   * Detached (xc start): QEMU daemonizes there, with its console in a file
-   * there; it runs on after this process, until xc stop. This process follows
-   * it (follow) while it lives.
-   */
-  private async launchDetached(vm: VmPlan, argv: string[], local: { console: string; qmp: string; log: string }): Promise<{ record: { pid: number }; handle: ProcHandle }> {
-    const name = this.hostOf(vm)
-    const { pidfile } = this.remote.files(vm)
-    const r = await this.host(name).run(
-      `cd ${q(this.runDir(name))} || exit 1
-ip netns exec ${q(this.netnsOn(name))} ${argv.map(q).join(' ')} -daemonize </dev/null || exit $?
-` +
-      `i=0; while [ ! -s ${q(pidfile)} ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; cat ${q(pidfile)}`,
-      { timeoutMs: 60_000 },
-    )
-    if (r.stderr) appendFileSync(local.log, r.stderr)
-    const pid = Number(r.stdout.trim())
-    if (r.code !== 0 || !(pid > 0)) {
-      const exit = `exited with code ${r.code} on host ${name}`
-      return { record: { pid: 0 }, handle: sessionHandle(Promise.resolve(), () => exit, () => {}) }
-    }
-    return { record: { pid }, handle: await this.follow(vm, pid, local) }
-  }
-
-  /**
-   * Follow a detached VM's QEMU (pid `pid` there): a session that ends when
-   * it does (tail --pid), its console file copied on from where the local
-   * copy ends, and its monitor served here.
-   */
-  private async follow(vm: VmPlan, pid: number, local: { console: string; qmp: string }): Promise<ProcHandle> {
-    const name = this.hostOf(vm)
-    const h = this.host(name)
-    const dir = this.runDir(name)
-    const mine = argvNames(pid, q(dir))
-    // Both end with QEMU (--pid) or with this process's session, whichever comes first.
-    const watch = await h.session(`${mine} || exit 1\n${untilStdinEnds(`tail --pid=${pid} -s 0.2 -f /dev/null`)}`)
-    const offset = existsSync(local.console) ? statSync(local.console).size : 0
-    const con = await h.session(untilStdinEnds(`tail --pid=${pid} -s 0.2 -c +${offset + 1} -F ${q(`${dir}/${vm.name}.console`)} 2>/dev/null`))
-    con.pipe(createWriteStream(local.console, { flags: 'a' }))
-    let exit: string | undefined
-    const gone = new Promise<void>((resolve) =>
-      watch.once('close', () => {
-        exit = h.lost ? `was lost with host ${name} (${h.lost})` : `is gone (on host ${name})`
-        con.close()
-        this.qmpServers.get(vm.name)?.close()
-        resolve()
-      }),
-    )
-    watch.resume()
-    this.serveQmp(vm.name, local.qmp, h, this.remote.files(vm).qmp)
-    return sessionHandle(gone, () => exit, () => void h.run(`${mine} && kill -KILL ${pid}`).catch(() => {}))
-  }
-
-  /** The VM's monitor on this machine at `path`, each connection forwarded to its socket on the host. */
-  private serveQmp(vm: string, path: string, h: SshHost, remotePath: string): void {
-    const server = createServer((sock) => {
-      h.forwardUnix(remotePath).then(
-        (up) => {
-          sock.pipe(up).pipe(sock)
-          up.on('close', () => sock.destroy())
-          sock.on('close', () => up.end())
-          sock.on('error', () => up.end())
-        },
-        () => sock.destroy(),
-      )
-    })
-    // A socket file left by another process (xc start, an earlier xc) is stale: each process serves its own.
-    rmSync(path, { force: true })
-    server.on('error', (e) => process.stderr.write(`xcluster: the monitor of ${vm} at ${path}: ${e.message}\n`))
-    const umask = process.umask(0o177)
-    try {
-      server.listen(path)
-    } finally {
-      process.umask(umask)
-    }
-    server.unref()
-    this.qmpServers.set(vm, server)
-  }
-
   async releaseVm(vm: VmPlan): Promise<void> {
-    this.qmpServers.get(vm.name)?.close()
-    this.qmpServers.delete(vm.name)
     const name = this.hostOf(vm)
     const lines = vm.nics.map((nic) => `link delete ${tapName(vm.num, nic.net)}`)
     await this.sh(name, `ip -n ${q(this.netnsOn(name))} -batch - <<'XC_EOF'\n${lines.join('\n')}\nXC_EOF\n`, `removing the taps of ${vm.name}`).catch(() => {})
   }
 
-  failure(): Error | undefined {
-    return this.lostError
-  }
-
-  /** Host `name` is lost: the cluster cannot go on; what the other hosts run is removed now. */
-  private lose(name: string, why: string): void {
-    if (this.lostError) return
-    this.state.update((r) => {
-      if (r.remoteHosts?.[name]) r.remoteHosts[name].lost = why
-    })
-    const others = this.names.filter((n) => n !== name)
-    const rec = this.state.state.remoteHosts?.[name]
-    this.lostError = new HostLostError(name, why,
-      `host ${name} (${this.host(name).label}) of cluster ${this.plan.name} was lost: ${why}. ` +
-      `The cluster is stopped: its VMs and networks on ${others.length ? `host ${others.join(', ')}` : 'no other host'} are removed; ` +
-      `what it made on ${name}${rec ? ` (namespace ${rec.netns}, directory ${rec.dir})` : ''} stays recorded in ${this.state.dir}, and \`xc cleanup\` removes it once ${name} answers again`)
-    process.stderr.write(`xcluster: ${this.lostError.message}\n`)
-    this.removingOthers = this.removeFrom(others)
-  }
-
-  /** Remove what the cluster made on `names` over their connections; a record goes once its host has removed it. */
-  private async removeFrom(names: string[]): Promise<void> {
-    await Promise.all(names.map(async (n) => {
-      const rec = this.state.state.remoteHosts?.[n]
-      const h = this.ssh.hosts.get(n)
-      if (!rec || !h || h.lost) return
-      try {
-        await removeRemote(rec, h)
-        this.state.update((r) => delete r.remoteHosts![n])
-      } catch (e) {
-        // It stays recorded: the cluster's cleanup tries again over a new connection.
-        process.stderr.write(`xcluster: host ${n}: ${(e as Error).message}\n`)
-      }
-    }))
-  }
-
-  async teardown(): Promise<void> {
-    await this.removingOthers
-    for (const s of this.qmpServers.values()) s.close()
-    this.qmpServers.clear()
-    await this.removeFrom(this.names)
-    for (const h of this.ssh.hosts.values()) h.close()
-  }
+  /** Nothing of its own to remove: what each host has goes with the cluster's RemoteHosts (namespace, links, directory). */
+  async teardown(): Promise<void> {}
 }

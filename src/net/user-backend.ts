@@ -14,14 +14,15 @@
 // (the telnet login's challenge still keeps them out of the VMs).
 import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { execa } from 'execa'
+import type { Logger } from '../log.ts'
+import { runHost } from '../host/run.ts'
 import { ChannelError, HostCommandError, ImpostorError, XcTimeoutError } from '../errors.ts'
 import { canUnshareNet, enterNetArgv, privateNetArgv } from '../host/rootless.ts'
 import { loopbackPeerHeldBy } from '../host/socket-owner.ts'
 import type { Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { HOST_VM_NUMBER, SSH_PORT, TELNET_PORT, ipv4Of, ipv6Of, mcastGroupOf, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
-import { CONNECT_TIMEOUT_MS, nicDevice, type NetworkBackend } from './backend.ts'
+import { CONNECT_TIMEOUT_MS, execWrapped, nicDevice, type HostResult, type NetworkBackend } from './backend.ts'
 import { linkEnd, linkPorts } from '../plan/links.ts'
 import { RELAY, relayConnect, startClusterRelay, stopClusterRelay } from './ns-relay.ts'
 
@@ -84,6 +85,7 @@ export class UserBackend implements NetworkBackend {
     private readonly state: StateDir,
     private readonly spawner: Spawner,
     isolated: boolean,
+    private readonly log?: Logger,
   ) {
     // A cluster started by another process (attach) keeps the way it was started.
     this.private = state.state.userNets ? state.state.userNets === 'private' : isolated
@@ -108,7 +110,7 @@ export class UserBackend implements NetworkBackend {
     await startClusterRelay(this.state, this.spawner, privateNetArgv([process.execPath, RELAY, this.relaySocket], userNs), this.relaySocket)
     // The namespace's loopback carries the forwards and the multicast nets.
     const argv = this.wrap(['ip', 'link', 'set', 'lo', 'up'])
-    const r = await execa(argv[0], argv.slice(1), { reject: false })
+    const r = await runHost(this.log, argv)
     if (r.exitCode !== 0) throw new HostCommandError(`${argv.join(' ')} failed: ${r.stderr.trim()}`, { argv, exitCode: r.exitCode, stderr: r.stderr })
   }
 
@@ -120,6 +122,10 @@ export class UserBackend implements NetworkBackend {
 
   wrap(argv: string[]): string[] {
     return this.private ? enterNetArgv(this.relayPid(), argv, this.state.state.rootless === true) : argv
+  }
+
+  exec(argv: string[], timeoutMs: number): Promise<HostResult> {
+    return execWrapped((a) => this.wrap(a), argv, timeoutMs, this.log)
   }
 
   async connect(vm: VmPlan, port: number, owner?: number): Promise<Duplex> {

@@ -17,7 +17,7 @@
 // cluster and VM that asks for the same resolved set shares it. Nothing in
 // the cache is used unverified (./trust.ts says how).
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ClusterConfigError, DiskWriteError } from '../errors.ts'

@@ -3,7 +3,7 @@
 // by what it waits for; overridable per cluster and per VM, and scaled by
 // how slow this machine is right now (measured from the cluster's own
 // boots). Pure: the numbers and the scale's arithmetic (their checks are
-// ./budget-check.ts).
+// ../cluster/budget-options.ts).
 
 /**
  * The nominal budgets, ms: what each wait needs at most on the reference

@@ -47,18 +47,6 @@ export function vmName(vm: number): string {
   return `vm-${String(vm).padStart(3, '0')}`
 }
 
-/**
- * What a VM's telnet login prints first when its cluster has a key: this
- * prompt, the VM's name, a space and a fresh nonce, then a newline. The client
- * answers with the login answer (see control/login.ts); the key never crosses
- * the socket.
- */
-export const CHALLENGE_PROMPT = 'xc-challenge: '
-/** How long the guest waits for the answer to its challenge, s. */
-export const LOGIN_ANSWER_SEC = 10
-/** How many logins may wait for their answer at once in one VM; more are refused at once. */
-export const LOGIN_PENDING_MAX = 8
-
 /** The base image's accounts (/etc/passwd, /etc/group); a package layer adds its own after them. */
 export const BASE_PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:104:104::/nonexistent:/bin/false\n'
 export const BASE_GROUP = 'root:x:0:\ntcpdump:x:104:\n'

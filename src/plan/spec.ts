@@ -2,6 +2,7 @@
 // problem checked (by ../cluster/options.ts). Pure data and what derives
 // from it; the plan is built from it.
 import type { Budgets } from './budgets.ts'
+import type { Logger } from '../log.ts'
 import type { Impairment } from './impairment.ts'
 import { linkNetsOf, type Link } from './links.ts'
 import type { NetSetup } from './net-setup.ts'
@@ -95,6 +96,8 @@ export interface ClusterSpec<S = unknown> {
   kernel?: string
   modules?: string
   onProgress?: (event: ProgressEvent) => void
+  /** Where the cluster's lines go (default: stderr, at XCLUSTER_LOG's level). */
+  log?: Logger
 }
 
 /** The Debian packages of VM `vm`: the common ones, its role's and its own, sorted, each once. */

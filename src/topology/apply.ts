@@ -1,6 +1,6 @@
 // A topology's part of the options: its defaults under the user's own
 // options, and the tools it needs turned on. Pure.
-import { show, type Checker } from '../plan/check.ts'
+import { show, type Checker } from '../pure/check.ts'
 import { getTopology, TOPOLOGIES } from './index.ts'
 
 type Options = Record<string, unknown> & { topology?: unknown; tools?: unknown; nets?: object; memVm?: object; smpVm?: object }

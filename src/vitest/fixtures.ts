@@ -2,12 +2,13 @@
 // file with test.override) and `cluster` (one cluster per file by default,
 // stopped after the file's last test, also when tests fail). A failing test
 // gets the tail of every VM's console log attached.
+import { makeLogger, type Logger } from '../log.ts'
 import { test as base, expect, vi } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { disown, own, stopOwned } from '../cluster/owner.ts'
 import { ClusterConfigError } from '../errors.ts'
-import { vmRuns } from '../plan/check.ts'
-import { formatRcFailures } from '../plan/rc-failure.ts'
+import { vmRuns } from '../pure/check.ts'
+import { formatRcFailures } from '../pure/rc-failure.ts'
 import type { ProgressEvent } from '../plan/spec.ts'
 import { attachClusterReport, dropScratch, reportScratch, type Annotate } from './failure-report.ts'
 import { startCluster } from '../cluster/start-cluster.ts'
@@ -123,11 +124,18 @@ function keptMessage(c: RunningCluster): string {
   ].join('\n') + '\n'
 }
 
-/** Progress on stderr for a slow boot: VMs up out of total, once the start has taken 5 s. */
-function progressLine(name: string): (e: ProgressEvent) => void {
+/**
+ * The fixture's logger: through the console, which Vitest gives to the test
+ * (or hook) running at the time, so that what a cluster says lands in that
+ * test's output in every reporter; warnings and errors on its stderr.
+ */
+export const testLogger = (): Logger => makeLogger((line, level) => (level === 'warn' || level === 'error' ? console.warn(line) : console.log(line)))
+
+/** Progress for a slow boot: VMs up out of total, once the start has taken 5 s. */
+function progressLine(log: Logger): (e: ProgressEvent) => void {
   return (e) => {
     if (e.kind === 'booting' || e.elapsedMs < 5000) return
-    process.stderr.write(`xcluster: cluster ${name}: ${e.vm} ${e.kind}, ${e.ready}/${e.total} up after ${(e.elapsedMs / 1000).toFixed(1)} s\n`)
+    log.info(`${e.vm} ${e.kind}, ${e.ready}/${e.total} up after ${(e.elapsedMs / 1000).toFixed(1)} s`)
   }
 }
 
@@ -146,8 +154,9 @@ async function clusterFixture(
   const kept = keep !== 'never'
   const name = clusterOptions.name ?? (kept ? `keep-${randomBytes(3).toString('hex')}` : 'default')
   if (reset !== 'never' && reset !== 'each') throw new ClusterConfigError([`Expected the fixture option \`reset\` to be 'never' or 'each', got \`${String(reset)}\``])
+  const logger = clusterOptions.logger ?? testLogger()
   const options = {
-    ...fixtureOptions(clusterOptions), name, onProgress: clusterOptions.onProgress ?? progressLine(name),
+    ...fixtureOptions(clusterOptions), name, logger, onProgress: clusterOptions.onProgress ?? progressLine(logger.child(`cluster ${name}`)),
     ...(reset === 'each' ? { snapshot: clusterOptions.snapshot ?? true } : {}),
   }
   if (reset === 'each' && options.snapshot === false) throw new ClusterConfigError(["The fixture option `reset: 'each'` goes back to the cluster's snapshot: drop `snapshot: false`"])
@@ -162,7 +171,7 @@ async function clusterFixture(
     if (keep === 'always' || (keep === 'on-failure' && fileFailed)) {
       disown(cluster)
       await Promise.all(cluster.vms.map((vm) => vm.closeChannel()))
-      process.stderr.write(keptMessage(cluster))
+      console.warn(keptMessage(cluster).trimEnd())
       return
     }
     await cluster.stop()

@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { planOf } from '../../src/cluster/plan-of.ts'
+import type { ClusterPlan } from '../../src/plan/plan.ts'
 import { bridgeBatch, bridgeName, netnsName, tapBatch, tapName } from '../../src/net/bridge-backend.ts'
-import { allocationOf } from '../../src/host/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
-import { planCluster } from '../../src/plan/plan.ts'
+import type { ClusterOptions } from '../../src/cluster/options.ts'
 
-function plan(opts: ClusterOptions) {
-  const { spec, problems } = checkOptions({ network: 'bridge', ...opts })
-  expect(problems).toEqual([])
-  return planCluster(spec, allocationOf('k3x9', 22))
-}
+
+const plan = (opts: ClusterOptions): ClusterPlan => planOf({ network: 'bridge', ...opts }, { id: 'k3x9', block: 22 })
 
 describe('names', () => {
   it('names the namespace, bridges and taps', () => {

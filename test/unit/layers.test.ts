@@ -1,6 +1,6 @@
 // The structure of src/: no import cycles (type imports included), and
 // imports that only point down the layers of the flow:
-//   errors.ts < plan/ < host/ < mechanisms (image, kernel, qemu, control, net,
+//   errors.ts, log.ts < plan/ < pure/ < host/ < mechanisms (image, kernel, qemu, control, net,
 //   topology, diagram, packages; each uses only plan/ and host/) < cluster/ < faces
 //   (cli/, vitest/, index.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -13,7 +13,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const SRC = join(ROOT, 'src')
 
 const RANK: Record<string, number> = {
-  'errors.ts': 0, plan: 1, host: 2,
+  'errors.ts': 0, 'log.ts': 0, plan: 1, pure: 1.5, host: 2,
   image: 3, qemu: 3, control: 3, net: 3, topology: 3, diagram: 3, packages: 3, kernel: 3,
   cluster: 4, cli: 5, vitest: 5, 'index.ts': 5,
 }

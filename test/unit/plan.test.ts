@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { planOf } from '../../src/cluster/plan-of.ts'
+import type { ClusterPlan } from '../../src/plan/plan.ts'
 import { BLOCK_SIZE, allocationOf } from '../../src/host/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
-import { hostsFile, ipv4Of, ipv6Of, macOf, mcastGroupOf, planCluster, vmName } from '../../src/plan/plan.ts'
+import type { ClusterOptions } from '../../src/cluster/options.ts'
+import { hostsFile, ipv4Of, ipv6Of, macOf, mcastGroupOf, vmName } from '../../src/plan/plan.ts'
 
-function plan(opts: ClusterOptions, block = 20) {
-  const { spec, problems } = checkOptions(opts)
-  expect(problems).toEqual([])
-  return planCluster(spec, allocationOf('c1', block))
-}
+const plan = (opts: ClusterOptions, block = 20): ClusterPlan => planOf(opts, { id: 'c1', block })
 
 describe('allocationOf', () => {
   it('gives block 20 its ports and multicast groups', () => {

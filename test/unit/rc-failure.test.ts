@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatRcFailures, parseRcReport, rcFailureLine } from '../../src/plan/rc-failure.ts'
+import { formatRcFailures, parseRcReport, rcFailureLine } from '../../src/pure/rc-failure.ts'
 import { consoleReport } from '../../src/vitest/fixtures.ts'
 import type { RunningCluster } from '../../src/cluster/running-cluster.ts'
 

@@ -11,7 +11,8 @@ import { mtuScript, readProbe } from '../../src/cluster/ssh-hosts.ts'
 import { isClusterRunDir, remoteCleanupScript } from '../../src/host/remote-cleanup.ts'
 import { fingerprint, hostKeyProblem } from '../../src/host/ssh-host.ts'
 import { parseSshTarget } from '../../src/net/options.ts'
-import { launchScript, prepareHostScript, remoteVni, vxlanFilter } from '../../src/net/ssh-backend.ts'
+import { prepareHostScript, remoteVni, vxlanFilter } from '../../src/net/ssh-backend.ts'
+import { launchScript } from '../../src/qemu/ssh-runner.ts'
 import { placeVms, QEMU_OVERHEAD_MIB } from '../../src/plan/placement.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'xc-unit-ssh-'))

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { planOf } from '../../src/cluster/plan-of.ts'
 import { textWidth, topologySvg, xmlEscape } from '../../src/diagram/svg.ts'
-import { allocationOf } from '../../src/host/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
-import { planCluster, type ClusterPlan } from '../../src/plan/plan.ts'
+import type { ClusterOptions } from '../../src/cluster/options.ts'
+import type { ClusterPlan } from '../../src/plan/plan.ts'
 
 // A tiny XML parser, enough for what topologySvg emits: elements, quoted
 // attributes, text with entities. It throws on anything not well-formed.
@@ -64,11 +64,7 @@ function parseXml(xml: string): El {
 const walk = (el: El): El[] => [el, ...el.children.flatMap(walk)]
 const texts = (svg: El): string[] => walk(svg).filter((e) => e.name === 'text').map((e) => e.text)
 
-function plan(opts: ClusterOptions): ClusterPlan {
-  const { spec, problems } = checkOptions(opts)
-  expect(problems).toEqual([])
-  return planCluster(spec, allocationOf('abc12345', 20))
-}
+const plan = (opts: ClusterOptions): ClusterPlan => planOf(opts, { id: 'abc12345' })
 
 const DIAMOND: ClusterOptions = {
   name: 'x-diamond',

@@ -1,21 +1,17 @@
 // The standard topologies as data: planned with small options, each VM's
 // setup (VmNetConfig) and its rendered boot script hold the facts of
 // /work/shared/TOPOLOGIES.md (with the fixes listed in each topology's notes).
+import { planOf } from '../../src/cluster/plan-of.ts'
 import { describe, expect, it } from 'vitest'
-import { allocationOf } from '../../src/host/port-block.ts'
-import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
-import { planCluster, type ClusterPlan } from '../../src/plan/plan.ts'
+import type { ClusterOptions } from '../../src/cluster/options.ts'
+import type { ClusterPlan } from '../../src/plan/plan.ts'
 import { getTopology, TOPOLOGIES } from '../../src/topology/index.ts'
 import { renderScript } from '../../src/topology/script.ts'
 import type { RouteConfig, VmNetConfig } from '../../src/topology/types.ts'
 
 const NAMES = ['xnet', 'dual-path', 'multihop', 'zones', 'backend', 'bridge', 'multilan', 'multilan-router', 'evil_tester', 'diamond', 'x-diamond']
 
-function plan(topology: string, opts: ClusterOptions = {}): ClusterPlan {
-  const { spec, problems } = checkOptions({ topology, ...opts })
-  expect(problems).toEqual([])
-  return planCluster(spec, allocationOf('abc12345', 20))
-}
+const plan = (topology: string, opts: ClusterOptions = {}): ClusterPlan => planOf({ topology, ...opts }, { id: 'abc12345' })
 
 /** A small cluster of `topology`: 2 nodes and the topology's own counts, 2 testers where the topology sets none. */
 function small(topology: string, opts: ClusterOptions = {}): ClusterPlan {

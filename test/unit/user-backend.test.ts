@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { allocationOf } from '../../src/host/port-block.ts'
+import { planOf } from '../../src/cluster/plan-of.ts'
 import { userNicArgs } from '../../src/net/user-backend.ts'
-import { checkOptions, type ClusterOptions } from '../../src/cluster/options.ts'
-import { planCluster, type ClusterPlan } from '../../src/plan/plan.ts'
+import type { ClusterOptions } from '../../src/cluster/options.ts'
+import type { ClusterPlan } from '../../src/plan/plan.ts'
 import { qemuArgs } from '../../src/qemu/qemu-args.ts'
 
-function plan(opts: ClusterOptions, block = 20): ClusterPlan {
-  const { spec, problems } = checkOptions(opts)
-  expect(problems).toEqual([])
-  return planCluster(spec, allocationOf('u1', block))
-}
+const plan = (opts: ClusterOptions, block = 20): ClusterPlan => planOf(opts, { id: 'u1', block })
 
 describe('userNicArgs', () => {
   const p = plan({ nvm: 1, nrouters: 1 })

@@ -1,6 +1,6 @@
 // The checks of the budget options (`budgets`, `budgetsVm`, `budgetScale`).
-import { Checker, show } from './check.ts'
-import { MAX_BUDGET_MS, type Budgets } from './budgets.ts'
+import { Checker, show } from '../pure/check.ts'
+import { MAX_BUDGET_MS, type Budgets } from '../plan/budgets.ts'
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
 

@@ -1,7 +1,7 @@
 // The small checks options are validated with. Each check records its
 // problem (in the form: Expected `nvm` to be an integer 1-200, got `0`) and
 // returns a usable value, so that one pass lists every problem. Pure.
-import { LIMITS, roleOf, vmName } from './spec.ts'
+import { LIMITS, roleOf, vmName } from '../plan/spec.ts'
 
 /** `v` as a user would recognise it in a message: `"4"` (a string) is not 4. */
 export function show(v: unknown): string {

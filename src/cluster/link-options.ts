@@ -1,8 +1,8 @@
-// The checks of `links` (point-to-point links, ./links.ts) and of
+// The checks of `links` (point-to-point links, ../plan/links.ts) and of
 // `stdAddresses` (every NIC, or the nets listed).
-import { Checker, isInt, show } from './check.ts'
-import { LINK_NET_BASE, MAX_LINKS, linkNetsOf, type Link } from './links.ts'
-import { LIMITS, vmName } from './model.ts'
+import { Checker, isInt, show } from '../pure/check.ts'
+import { LINK_NET_BASE, MAX_LINKS, linkNetsOf, type Link } from '../plan/links.ts'
+import { LIMITS, vmName } from '../plan/model.ts'
 
 /**
  * Check `links`: pairs of two different VMs of the cluster, no pair twice, at
