@@ -123,6 +123,12 @@ export function anycastSuite(mode: 'user' | 'bridge'): void {
     expect(pcapPackets(await cluster.vm(1).stopCapture('up0'))).toBeGreaterThanOrEqual(2)
   })
 
+  // Open (measured 2026-12-07): run beside another experiment (as CI's second shard is), this test failed in 3 of 4 runs,
+  // in both modes, and in none of 3 runs alone. IPv4 held; IPv6 from vm-221 back to the host was lost after the first
+  // pings, and stayed lost (0 of 10 answered 4 s later): vm-201's neighbour entry for fd00:10::1 was INCOMPLETE and
+  // vm-202's FAILED, so the routers' solicitations for the host went unanswered or their answers did not arrive. Not
+  // skipped: it is a finding about this scenario (two routers with one address and MAC on one segment, no link-local on
+  // br0), not about the machine.
   test('the link returns: the host is back on vm-201, and goes through it again', async ({ cluster }) => {
     await cluster.vm(1).link(cluster.linkNet(1, 201)).up()
     const toA = cluster.vm(1).link(cluster.linkNet(1, 201)).ifname
