@@ -1,6 +1,7 @@
-// Named errors of the harness. "The test failed" (GuestCommandError) and
-// "the harness broke" (everything else) are different classes. Code tells
-// them apart by class and fields, never by matching a message.
+// Named errors of the harness. "The test failed" (GuestCommandError, with
+// UnexpectedSuccessError, and WaitTimeoutError) and "the harness broke"
+// (everything else) are different classes. Code tells them apart by class
+// and fields, never by matching a message.
 
 /** Base class of every error the harness throws on purpose. */
 export class XclusterError extends Error {
@@ -87,6 +88,17 @@ export class GuestCommandError extends XclusterError {
   }
 }
 
+/** A command expected to fail (`vm.fail()`) exited 0: a test failure, with what it printed. */
+export class UnexpectedSuccessError extends GuestCommandError {
+  constructor(vm: string, command: string, stdout: string, stderr: string) {
+    super(vm, command, 0, stdout, stderr)
+    this.message =
+      `Command succeeded on ${vm} where it was to fail: ${command}` +
+      (stdout ? `\n--- stdout ---\n${stdout.trimEnd()}` : '') +
+      (stderr ? `\n--- stderr ---\n${stderr.trimEnd()}` : '')
+  }
+}
+
 /** The machine's directory of port-block locks cannot be trusted (another user's, a link, the wrong mode); nothing was started. */
 export class PortLockDirError extends XclusterError {
   constructor(
@@ -99,6 +111,41 @@ export class PortLockDirError extends XclusterError {
 
 /** A bounded wait ran out; says what it waited for. */
 export class XcTimeoutError extends XclusterError {}
+
+/** The budget a wait ran on: its name (none for a wait given a timeout), nominal bound and the machine's scale. */
+export interface WaitBudget {
+  name?: string
+  nominalMs: number
+  scale: number
+}
+
+/**
+ * A wait verb (waitUntilSucceeds, waitForPort, cluster.waitUntil, ...) ran
+ * out of time: a test failure. It names the VM (none for a wait of the
+ * cluster or the host), what it waited for, its bound and the budget that
+ * gave it, how long it waited, how many attempts, and what the last attempt
+ * printed or threw.
+ */
+export class WaitTimeoutError extends XcTimeoutError {
+  constructor(
+    readonly vm: string | undefined,
+    readonly what: string,
+    readonly timeoutMs: number,
+    readonly elapsedMs: number,
+    readonly attempts: number,
+    readonly lastOutput: string,
+    readonly budget: WaitBudget,
+    options?: { cause?: unknown },
+  ) {
+    const b = budget.name ? `budget ${budget.name}: ` : ''
+    super(
+      `${vm ? `${vm}: ` : ''}waited ${(elapsedMs / 1000).toFixed(1)} s for ${what}, in vain ` +
+        `(bound ${(timeoutMs / 1000).toFixed(1)} s = ${b}${(budget.nominalMs / 1000).toFixed(1)} s nominal x ${budget.scale} for this machine; ${attempts} attempt${attempts === 1 ? '' : 's'})` +
+        `\n--- the last attempt ---\n${lastOutput.trimEnd() || '(no output)'}`,
+      options,
+    )
+  }
+}
 
 /** The control channel to a VM broke (VM died, connection lost). */
 export class ChannelError extends XclusterError {}

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { procAlive, procCmdline } from '../src/host/proc.ts'
-import { waitFor } from '../src/host/wait.ts'
+import { waitUntil } from '../src/index.ts'
 import { leftovers, privateHome } from './helpers/host.ts'
 
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
@@ -223,7 +223,7 @@ describe('xc state and xc cleanup on running and killed clusters', () => {
       expect(procCmdline(pid)?.some((a) => a.includes(s.dir)), `pid ${pid}`).toBe(true)
       process.kill(pid, 'SIGKILL')
     }
-    expect(await waitFor(() => (pids as number[]).every((p) => !procAlive(p)), { timeoutMs: 10_000 })).toBe(true)
+    await waitUntil(() => expect((pids as number[]).filter((p) => procAlive(p))).toEqual([]), { what: 'the killed processes gone', timeout: 10_000, interval: 50 })
     // xc ls shows it dead (and says what removes it), the other running.
     const ls = (await xc('ls')).stdout
     expect(ls).toMatch(new RegExp(`^${DEAD}\\s+${ids[DEAD]}\\s+user\\s+0/1\\s+\\S+( \\S+)?\\s+detached\\s+dead$`, 'm'))

@@ -46,6 +46,17 @@ for (const mode of ['user', 'bridge'] as const) {
       const code = await xc('rsh', `--name=${name}`, '2', 'echo to-stderr >&2; exit 42')
       expect([code.exitCode, code.stderr]).toEqual([42, 'to-stderr'])
 
+      // xc wait, on the cluster's budgets: a command until it succeeds (options after it), a port, a file, and one that runs out.
+      expect((await xc('rsh', `--name=${name}`, '1', "setsid sh -c 'sleep 1; echo up > /tmp/w' < /dev/null > /dev/null 2>&1 &")).exitCode).toBe(0)
+      const w = await xc('wait', `--name=${name}`, '1', 'cat /tmp/w', '--timeout=60')
+      expect([w.exitCode, w.stdout, w.stderr]).toEqual([0, 'up', ''])
+      expect((await xc('wait', `--name=${name}`, '--port=23', '2')).exitCode).toBe(0)
+      expect((await xc('wait', `--name=${name}`, '--file=/tmp/w', '1')).exitCode).toBe(0)
+      const late = await xc('wait', `--name=${name}`, '--timeout=1', '2', 'echo still; exit 5')
+      expect(late.exitCode).toBe(1)
+      expect(late.stderr).toMatch(/^xc wait: vm-002: waited \d+\.\d s for `echo still; exit 5` to succeed, in vain \(bound [\d.]+ s = 1\.0 s nominal x [\d.]+ for this machine; \d+ attempts\)/)
+      expect(late.stderr).toContain('--- the last attempt ---\nexit 5: echo still; exit 5\nstill')
+
       const out = await xc('scaleout', `--name=${name}`, '3')
       expect(out.exitCode, out.stderr).toBe(0)
       expect((await xc('rsh', `--name=${name}`, '3', 'hostname')).stdout).toBe('vm-003')
@@ -146,7 +157,7 @@ describe('interactive and bad use', () => {
   })
 
   test('every command has --help', async () => {
-    for (const cmd of ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'tcpdump', 'diagram', 'cleanup']) {
+    for (const cmd of ['setup', 'env', 'start', 'status', 'stop', 'vm', 'rsh', 'wait', 'rcp', 'scaleout', 'scalein', 'stop_vm', 'cont_vm', 'reset_vm', 'tcpdump', 'diagram', 'cleanup']) {
       const r = await xc(cmd, '--help')
       expect(r.exitCode, cmd).toBe(0)
       expect(r.stdout, cmd).toMatch(new RegExp(`^Usage: xc ${cmd}`))

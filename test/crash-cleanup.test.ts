@@ -8,10 +8,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { cleanupDeadClusters, startCluster, type RunningCluster } from '../src/index.ts'
+import { cleanupDeadClusters, startCluster, waitUntil, WaitTimeoutError, type RunningCluster } from '../src/index.ts'
 import { lockedBlocks } from '../src/host/port-block.ts'
 import { sameProcess } from '../src/host/proc.ts'
-import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 import { rootlessByDefault } from '../src/host/rootless.ts'
 
@@ -40,12 +40,7 @@ function launchedIds(n: number): string[] {
 async function killDuringBoot(network: 'user' | 'bridge', launched: number, reaper = false): Promise<string> {
   const before = new Set(launchedIds(0))
   const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, network, '4'], { reject: false, stdio: 'ignore' })
-  let id: string | undefined
-  const end = Date.now() + 60_000
-  while (!id && Date.now() < end) {
-    id = launchedIds(launched).find((x) => !before.has(x))
-    if (!id) await new Promise((r) => setTimeout(r, 20))
-  }
+  const id = await waitUntil(() => launchedIds(launched).find((x) => !before.has(x)) ?? false, { what: `${launched} QEMUs launched`, timeout: 60_000, interval: 20 }).catch(() => undefined)
   if (reaper && id) {
     // The child's reaper, by the pid its state records (checked to be that process).
     const r = (JSON.parse(readFileSync(join(home, 'run', id, 'state.json'), 'utf8')) as { reaper?: { pid: number; startTime?: number } }).reaper
@@ -95,10 +90,9 @@ describe('SIGKILL during a boot of 4 VMs', () => {
       if (withSurvivor && !survivor) survivor = await startCluster({ home, name: 'survivor', network: survivorNetwork, ...(survivorNetwork === 'user' ? { userNets: 'shared' as const } : {}), nvm: 1, nrouters: 0 })
       const id = await killDuringBoot(network, launched)
       // Its QEMUs (and relay) die with it: PR_SET_PDEATHSIG, no cleanup run by anyone.
-      expect(await eventually(() => processesNaming(join(home, 'run', id)).length === 0, 3000), processesNaming(join(home, 'run', id)).join('\n')).toBe(true)
+      await waitUntil(() => expect(processesNaming(join(home, 'run', id))).toEqual([]), { what: 'no process naming the state directory', timeout: 3000, interval: 50 })
       // Its reaper removes the rest (namespace, port block, state directory).
-      expect(await eventually(async () => (await leftovers(home, [id])).length === 0, 20_000)).toBe(true)
-      expect(await leftovers(home, [id])).toEqual([])
+      await waitUntil(async () => expect(await leftovers(home, [id])).toEqual([]), { what: 'nothing of the cluster left', timeout: 20_000, interval: 50 })
       await survivorIntact()
     })
   }
@@ -107,7 +101,7 @@ describe('SIGKILL during a boot of 4 VMs', () => {
     const skip = network === 'bridge' && !canBridge
     test.skipIf(skip)(skippedBecause(`${network} mode, the owner and its reaper killed: cleanup removes what is left by recorded id`, skip), async () => {
       const id = await killDuringBoot(network, 2, true)
-      expect(await eventually(() => processesNaming(join(home, 'run', id)).length === 0, 3000)).toBe(true)
+      await waitUntil(() => expect(processesNaming(join(home, 'run', id))).toEqual([]), { what: 'no process naming the state directory', timeout: 3000, interval: 50 })
       // Nobody removed the rest: the records are all there is.
       const left = await leftovers(home, [id])
       expect(left).toContain(`state directory ${join(home, 'run', id)}`)
@@ -136,15 +130,18 @@ describe('soak', () => {
     }
   }
 
-  /** The footprint once three readings 100 ms apart agree (at most 5 s). */
+  /** The footprint once three readings 100 ms apart agree (at most 5 s: then the last reading). */
   async function settledFootprint(): Promise<ReturnType<typeof footprint>> {
-    let last = JSON.stringify(footprint())
-    for (let same = 1, i = 0; same < 3 && i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 100))
+    let last = ''
+    let same = 0
+    await waitUntil(() => {
       const now = JSON.stringify(footprint())
       same = now === last ? same + 1 : 1
       last = now
-    }
+      return same >= 3
+    }, { what: 'three readings of the footprint that agree', timeout: 5000, interval: 100 }).catch((e) => {
+      if (!(e instanceof WaitTimeoutError)) throw e
+    })
     return JSON.parse(last)
   }
 
@@ -165,8 +162,7 @@ describe('soak', () => {
         await c.stop()
       }
       // Sockets close asynchronously: give the last cycle's a moment, then compare.
-      for (let i = 0; i < 50 && JSON.stringify(footprint()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 100))
-      expect(footprint()).toEqual(before)
+      await waitUntil(() => expect(footprint()).toEqual(before), { what: 'the footprint back to its baseline', timeout: 5000, interval: 100 })
       // Namespaces (and the taps and bridges in them), processes, files: none of any cycle is left.
       expect(await leftovers(home, ids)).toEqual([])
       expect(new Set(ids).size).toBe(20)

@@ -10,11 +10,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, describe, test } from 'vitest'
-import { cleanupDeadClusters } from '../src/index.ts'
+import { cleanupDeadClusters, waitUntil } from '../src/index.ts'
 import { listSnapshots } from '../src/cluster/snapshot/store.ts'
 import { sameProcess } from '../src/host/proc.ts'
 import { CLUSTER_ID, readRecord, type StateRecord } from '../src/host/state-dir.ts'
-import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { canRootBridge } from './helpers/rights.ts'
 
 const CHILD = fileURLToPath(new URL('./helpers/start-and-wait.ts', import.meta.url))
@@ -40,19 +40,15 @@ describe.concurrent(`SIGKILL of the owner of a 1-VM start in ${network} mode, an
       const { home, remove } = privateHome()
       homes.push(remove)
       const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, network, '1', '', JSON.stringify({ snapshot: !!snapshot })], { reject: false, stdio: 'ignore' })
-      let id: string | undefined
-      let rec: StateRecord | undefined
-      const end = Date.now() + 120_000
-      while (Date.now() < end && child.exitCode === null) {
-        id = existsSync(join(home, 'run')) ? readdirSync(join(home, 'run')).find((d) => CLUSTER_ID.test(d)) : undefined
+      // The step to kill at, watched every 5 ms (a step can be short); null when the start ended before it.
+      const at_ = await waitUntil(async () => {
+        if (child.exitCode !== null) return null
+        const id = existsSync(join(home, 'run')) ? readdirSync(join(home, 'run')).find((d) => CLUSTER_ID.test(d)) : undefined
         const r = id ? readRecord(join(home, 'run', id)) : undefined
-        if (r && 'record' in r && (await at(id!, r.record, home))) {
-          rec = r.record
-          break
-        }
-        await new Promise((r) => setTimeout(r, 5))
-      }
-      expect(rec, `the start never got to: ${step}`).toBeDefined()
+        return r && 'record' in r && (await at(id!, r.record, home)) ? { id: id!, rec: r.record as StateRecord } : false
+      }, { what: `the start to get to: ${step}`, timeout: 120_000, interval: 5 })
+      expect(at_, `the start never got to: ${step}`).not.toBeNull()
+      const { id, rec } = at_!
       // Its reaper first (by the pid its state records, checked to be that process), so that nobody cleans up but the one cleanup below.
       expect(rec!.reaper && sameProcess(rec!.reaper.pid, rec!.reaper.startTime), 'the state records a live reaper').toBe(true)
       process.kill(rec!.reaper!.pid, 'SIGKILL')
@@ -60,7 +56,7 @@ describe.concurrent(`SIGKILL of the owner of a 1-VM start in ${network} mode, an
       await child
       const dir = join(home, 'run', id!)
       // Its QEMU and relay die with it (PR_SET_PDEATHSIG); the rest waits for a cleanup.
-      expect(await eventually(() => processesNaming(dir).length === 0, 5000), processesNaming(dir).join('\n')).toBe(true)
+      await waitUntil(() => expect(processesNaming(dir)).toEqual([]), { what: 'no process naming the cluster', timeout: 5000, interval: 50 })
       const reports = await cleanupDeadClusters(home)
       expect(reports.map((r) => [r.id, r.error])).toEqual([[id, undefined]])
       expect(await leftovers(home, [id!])).toEqual([])

@@ -11,12 +11,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { cleanupDeadClusters, startCluster, HostCommandError } from '../src/index.ts'
+import { cleanupDeadClusters, startCluster, HostCommandError, waitUntil } from '../src/index.ts'
 import type { StateRecord } from '../src/host/state-dir.ts'
 import { sameProcess } from '../src/host/proc.ts'
 import { which } from '../src/host/which.ts'
 import { NET_SETUP_OVS } from '../fixtures/index.ts'
-import { eventually, leftovers, privateHome, processesNaming, watchClusterIds } from './helpers/host.ts'
+import { leftovers, privateHome, processesNaming, watchClusterIds } from './helpers/host.ts'
 import { canBridge, NEEDS_BRIDGE_RIGHTS } from './helpers/rights.ts'
 
 const CHILD = fileURLToPath(new URL('./helpers/start-ovs-and-wait.ts', import.meta.url))
@@ -46,15 +46,14 @@ function stateOf(id: string): StateRecord | undefined {
 async function killWhen(ready: (s: StateRecord) => boolean, reaper = false): Promise<{ id: string; state: StateRecord }> {
   const before = new Set(existsSync(join(home, 'run')) ? readdirSync(join(home, 'run')) : [])
   const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, '2'], { reject: false, stdio: 'ignore' })
-  let hit: { id: string; state: StateRecord } | undefined
-  const end = Date.now() + 120_000
-  while (!hit && Date.now() < end) {
+  // Checked every 5 ms: the kill is to land at the moment the state shows what `ready` looks for.
+  const hit = await waitUntil(() => {
     for (const id of existsSync(join(home, 'run')) ? readdirSync(join(home, 'run')).filter((d) => /^[0-9a-f]{8}$/.test(d) && !before.has(d)) : []) {
       const s = stateOf(id)
-      if (s && ready(s)) hit = { id, state: s }
+      if (s && ready(s)) return { id, state: s }
     }
-    if (!hit) await new Promise((r) => setTimeout(r, 5))
-  }
+    return false
+  }, { what: 'the state the kill waits for', timeout: 120_000, interval: 5 }).catch(() => undefined)
   if (reaper && hit?.state.reaper) process.kill(hit.state.reaper.pid, 'SIGKILL')
   child.kill('SIGKILL')
   await child
@@ -65,14 +64,14 @@ async function killWhen(ready: (s: StateRecord) => boolean, reaper = false): Pro
 describe.skipIf(!!skipWhy)(skipWhy ? `net-setup daemons (skipped: ${skipWhy})` : 'net-setup daemons', () => {
   test('SIGKILL at the moment ovsdb-server is recorded: nothing outlives the owner', async () => {
     const { id } = await killWhen((s) => (s.daemons?.length ?? 0) >= 1)
-    expect(await eventually(() => processesNaming(join(home, 'run', id)).length === 0, 5000), processesNaming(join(home, 'run', id)).join('\n')).toBe(true)
-    expect(await eventually(async () => (await leftovers(home, [id])).length === 0, 20_000)).toBe(true)
+    await waitUntil(() => expect(processesNaming(join(home, 'run', id))).toEqual([]), { what: 'no process naming the state directory', timeout: 5000, interval: 50 })
+    await waitUntil(async () => expect(await leftovers(home, [id])).toEqual([]), { what: 'nothing of the cluster left', timeout: 20_000, interval: 50 })
   })
 
   test('SIGKILL of the owner and its reaper once up: the daemons die with the owner, cleanup removes the rest by record', async () => {
     const { id, state } = await killWhen((s) => (s.daemons ?? []).filter((d) => d.pid).length === 2 && Object.values(s.vms).filter((v) => v.process).length === 2, true)
     expect(state.daemons!.map((d) => d.name)).toEqual(['ovsdb-server', 'ovs-vswitchd'])
-    expect(await eventually(() => state.daemons!.every((d) => !sameProcess(d.pid!, d.startTime)), 5000)).toBe(true)
+    await waitUntil(() => state.daemons!.every((d) => !sameProcess(d.pid!, d.startTime)), { what: 'the daemons gone with their owner', timeout: 5000, interval: 50 })
     const reports = await cleanupDeadClusters(home)
     expect(reports.map((r) => r.id)).toEqual([id])
     expect(await leftovers(home, [id])).toEqual([])

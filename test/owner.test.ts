@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { waitUntil } from '../src/index.ts'
 import { canBridge, skippedBecause } from './helpers/rights.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -53,10 +54,9 @@ describe('SIGKILL of a plain node process that owns a running cluster', () => {
       const killed = Date.now()
       child.kill('SIGKILL')
       await child
-      expect(await eventually(() => processesNaming(run).length === 0, 3000), processesNaming(run).join('\n')).toBe(true)
+      await waitUntil(() => expect(processesNaming(run)).toEqual([]), { what: 'no process naming the state directory', timeout: 3000, interval: 50 })
       console.log(`[${network}] the killed owner's processes were gone ${Date.now() - killed} ms after the kill`)
-      expect(await eventually(async () => (await leftovers(home, [id])).length === 0, 20_000)).toBe(true)
-      expect(await leftovers(home, [id])).toEqual([])
+      await waitUntil(async () => expect(await leftovers(home, [id])).toEqual([]), { what: 'nothing of the cluster left', timeout: 20_000, interval: 50 })
     })
   }
 })
@@ -103,7 +103,7 @@ describe('a Vitest run holding a cluster, signalled', () => {
           // A temp directory of its own: a Vitest killed by a signal leaves its module cache there, removed with the test's directory.
           env: { XCLUSTER_HOME: home, XC_NETWORK: network, XC_MARKER: marker, NO_COLOR: '1', TMPDIR: tmp },
         })
-        expect(await eventually(() => existsSync(marker), 120_000), 'the held cluster came up').toBe(true)
+        await waitUntil(() => existsSync(marker), { what: 'the held cluster up (its marker file)', timeout: 120_000, interval: 50 })
         const id = readFileSync(marker, 'utf8').trim()
         expect(processesNaming(join(home, 'run', id)).length).toBeGreaterThan(0)
         if (signal === 'SIGINT') process.kill(-vitest.pid!, 'SIGINT')
@@ -111,9 +111,7 @@ describe('a Vitest run holding a cluster, signalled', () => {
         const done = await Promise.race([vitest.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000))])
         expect(done, 'vitest ended').toBe(true)
         // The worker, its QEMUs, relay and namespace, the state directory and the reaper: all gone.
-        expect(await eventually(async () => (await leftovers(home, [id])).length === 0 && processesNaming(home).length === 0, 30_000)).toBe(true)
-        expect(await leftovers(home, [id])).toEqual([])
-        expect(processesNaming(home)).toEqual([])
+        await waitUntil(async () => expect([await leftovers(home, [id]), processesNaming(home)]).toEqual([[], []]), { what: 'nothing of the cluster left, no process naming the home', timeout: 30_000, interval: 50 })
       })
     }
   }

@@ -19,9 +19,15 @@ const README = PAGES.map(([, t]) => t).join('\n')
 /** GitHub's anchor of a heading. */
 const anchorOf = (h: string): string => h.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')
 
-/** The ```ts blocks of the README and the manual that are Vitest files (they import xcluster/vitest and define a test). */
+/** The pages' copies of experiment files: a ```ts block right after a line that ends with `experiments/<dir>/<file>.ts`, whole: */
+function copies(): Array<[file: string, text: string]> {
+  return [...README.matchAll(/`(experiments\/[\w-]+\/[\w.-]+\.ts)`, whole:\n\n```ts\n([\s\S]*?)```/g)].map((m) => [m[1], m[2]])
+}
+
+/** The ```ts blocks of the README and the manual that are Vitest files (they import xcluster/vitest and define a test), but the copies of experiments (run as experiments). */
 function testBlocks(): string[] {
-  return [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes("from 'xcluster/vitest'") && /\btest\(/.test(b))
+  const copied = new Set(copies().map(([, text]) => text))
+  return [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes("from 'xcluster/vitest'") && /\btest\(/.test(b) && !copied.has(b))
 }
 
 const dir = join(ROOT, 'test-results', `readme-${process.pid}`)
@@ -74,6 +80,12 @@ describe('the README and the manual', () => {
     expect(r.stdout).toMatch(new RegExp(`Test Files\\s+${blocks.length} passed`))
     expect(r.stdout).toMatch(new RegExp(`Tests\\s+${tests} passed`))
   }, 600_000)
+
+  test('shows an experiment whole, exactly as it is in experiments/ (where npm test runs it)', () => {
+    const shown = copies()
+    expect(shown.map(([file]) => file)).toEqual(['experiments/ospf-frr/suite.ts'])
+    for (const [file, text] of shown) expect(text, file).toBe(readFileSync(join(ROOT, file), 'utf8'))
+  })
 
   test('its table of bad inputs is the one the validation prints', async () => {
     const r = await execa('npx', ['tsx', join(ROOT, 'scripts', 'bad-input-table.ts')], { cwd: ROOT, reject: false })

@@ -12,11 +12,10 @@ import { dirname, join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { execa, execaSync } from 'execa'
-import { ClusterConfigError, HostCheckError, HostLostError, startCluster, type RunningCluster, type SshHostOptions } from '../src/index.ts'
+import { ClusterConfigError, HostCheckError, HostLostError, startCluster, waitUntil, type RunningCluster, type SshHostOptions } from '../src/index.ts'
 import { cleanupDeadClusters } from '../src/host/cleanup.ts'
 import { xclusterHome } from '../src/host/home.ts'
 import { listStates, StateDir } from '../src/host/state-dir.ts'
-import { waitFor } from '../src/host/wait.ts'
 import { canRootBridge, skippedBecause } from './helpers/rights.ts'
 import { SSHD, SshLab } from './helpers/ssh-lab.ts'
 
@@ -227,7 +226,7 @@ for _ in range(3): s.sendto(vxlan + frame, ('${lab.host('a').address}', 4789))
       expect(await neigh()).toBe('')
       // The same frame from host b, a peer: delivered (the control), and vm-001 learns the neighbour.
       await send(lab.host('b').ns)
-      expect(await waitFor(async () => (await neigh()).includes('02:00:00:00:00:99'), { timeoutMs: 5000, intervalMs: 200 })).toBe(true)
+      await cluster.vm(1).waitUntil(async () => expect(await neigh()).toContain('02:00:00:00:00:99'), { what: 'the neighbour learnt from host b', timeout: 5000, interval: 200 })
       await cluster.vm(1).run('ip neigh del 192.168.1.99 dev eth1')
     })
 
@@ -263,17 +262,13 @@ for _ in range(3): s.sendto(vxlan + frame, ('${lab.host('a').address}', 4789))
     try {
       expect((await cluster.vm(1).exec('ping -c1 -W3 192.168.0.2')).exitCode).toBe(0)
       await lab.killSshd('b')
-      let err: unknown
-      const seen = await waitFor(async () => {
-        err = await cluster.vm(1).exec('true').then(() => undefined, (e: unknown) => e)
-        return err !== undefined
-      }, { timeoutMs: 30_000, intervalMs: 200 })
-      expect(seen).toBe(true)
+      // A wait ends at once on an error of the harness: here the one to see.
+      const err = await cluster.waitUntil(() => cluster.vm(1).exec('true').then(() => false), { what: 'host b lost', timeout: 30_000, interval: 200 }).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(HostLostError)
       expect((err as HostLostError).host).toBe('b')
       expect((err as Error).message).toMatch(new RegExp(`host b \\(root@${lab.host('b').address}\\) of cluster ssh-lost was lost: .*stays recorded in ${stateDir}.*xc cleanup`))
       // Host a's VMs and network go at once, without a stop.
-      expect(await waitFor(() => leftOn('a', id).length === 0, { timeoutMs: 30_000, intervalMs: 200 }), leftOn('a', id).join(', ')).toBe(true)
+      await waitUntil(() => expect(leftOn('a', id)).toEqual([]), { what: "nothing of the cluster left on host a", timeout: 30_000, interval: 200 })
       await expect(cluster.vm(2).exec('true')).rejects.toBeInstanceOf(HostLostError)
       await cluster.stop()
       expect(leftOn('a', id)).toEqual([])
@@ -305,14 +300,11 @@ for _ in range(3): s.sendto(vxlan + frame, ('${lab.host('a').address}', 4789))
     try {
       const qemuB = cluster.vm(2).record.process!.pid
       await execa('ip', ['link', 'set', veth, 'down'])
-      let err: unknown
-      expect(await waitFor(async () => {
-        err = await cluster.vm(1).exec('true', { timeout: 5000 }).then(() => undefined, (e: unknown) => e)
-        return err instanceof HostLostError
-      }, { timeoutMs: 60_000, intervalMs: 500 }), String(err)).toBe(true)
+      const err = await cluster.waitUntil(() => cluster.vm(1).exec('true', { timeout: 5000 }).then(() => false), { what: 'host b lost', timeout: 60_000, interval: 500 }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(HostLostError)
       expect((err as HostLostError).host).toBe('b')
       expect((err as HostLostError).reason).toMatch(/keepalive/)
-      expect(await waitFor(() => leftOn('a', id).length === 0, { timeoutMs: 30_000, intervalMs: 200 }), leftOn('a', id).join(', ')).toBe(true)
+      await waitUntil(() => expect(leftOn('a', id)).toEqual([]), { what: "nothing of the cluster left on host a", timeout: 30_000, interval: 200 })
       await cluster.stop()
       // Cut off, b knows nothing of it: its QEMU still runs there.
       expect(running(qemuB)).toBe(true)
@@ -353,7 +345,7 @@ for _ in range(3): s.sendto(vxlan + frame, ('${lab.host('a').address}', 4789))
       const pids = (JSON.parse((await xc('status', '--name=ssh-cli', '--json')).stdout) as { vms: Array<{ pid: number; host: string }> }).vms
       for (const v of pids) {
         const dir = join(lab.host(v.host).dir, 'run', `${id}-${v.host}`)
-        expect(await waitFor(() => SshLab.processesNaming(dir).join() === String(v.pid), { timeoutMs: 15_000, intervalMs: 100 }), SshLab.processesNaming(dir).join()).toBe(true)
+        await waitUntil(() => expect(SshLab.processesNaming(dir).join()).toBe(String(v.pid)), { what: `only QEMU naming ${dir}`, timeout: 15_000, interval: 100 })
       }
       const down = await xc('stop', '--name=ssh-cli')
       expect(down.exitCode, down.stdout + down.stderr).toBe(0)
@@ -369,14 +361,14 @@ for _ in range(3): s.sendto(vxlan + frame, ('${lab.host('a').address}', 4789))
     const child = execa(process.execPath, ['--import', 'tsx', CHILD, home, 'bridge', '2', JSON.stringify(aAndB())], { reject: false })
     let id: string | undefined
     child.stdout!.on('data', (d: Buffer) => (id ??= /^up ([0-9a-f]{8})/m.exec(d.toString())?.[1]))
-    expect(await waitFor(() => id !== undefined, { timeoutMs: 120_000, intervalMs: 100 })).toBe(true)
+    await waitUntil(() => id !== undefined, { what: "the child's cluster up", timeout: 120_000, interval: 100 })
     const state = listStates(home).find((s) => s.id === id)!.state
     const qemus = Object.values(state.vms).map((v) => v.process!.pid)
     // Its reaper first (it would clean up at once): what the sessions' end does alone is seen.
     process.kill(state.reaper!.pid, 'SIGKILL')
     child.kill('SIGKILL')
     await child
-    expect(await waitFor(() => qemus.every((p) => !running(p)), { timeoutMs: 30_000, intervalMs: 100 }), `QEMU ${qemus.join(', ')} still run`).toBe(true)
+    await waitUntil(() => expect(qemus.filter((p) => running(p))).toEqual([]), { what: "the killed owner's QEMUs on the hosts gone", timeout: 30_000, interval: 100 })
     expect(leftOn('a', id!)).toContain(`namespace xc-${id}-a`)
     const report = (await cleanupDeadClusters(home, 'killed')).find((r) => r.id === id)
     expect(report?.error).toBeUndefined()

@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, describe, test } from 'vitest'
-import { startCluster, type RunningCluster } from '../src/index.ts'
+import { startCluster, waitUntil, type RunningCluster } from '../src/index.ts'
 import { nameHolder } from '../src/host/names.ts'
 import { CLUSTER_ID } from '../src/host/state-dir.ts'
-import { eventually, leftovers, privateHome, processesNaming } from './helpers/host.ts'
+import { leftovers, privateHome, processesNaming } from './helpers/host.ts'
 import { NEEDS_ROOT_NAMESPACES, canBridge, canRootBridge, canRootless, rootlessBlockers, skippedBecause } from './helpers/rights.ts'
 
 const XC = fileURLToPath(new URL('../bin/xc.js', import.meta.url))
@@ -106,7 +106,7 @@ describe.concurrent('faults', () => {
     const s = JSON.parse((await xc(home, 'state', '--name=orphan')).stdout) as { id: string; dir: string; keeper: { pid: number }; netns?: string }
     process.kill(s.keeper.pid, 'SIGKILL')
     // Its QEMU and relay die with it (PR_SET_PDEATHSIG): what is left is the namespace, the port block, the name and the directory.
-    expect(await eventually(() => processesNaming(s.dir).length === 0, 5000), processesNaming(s.dir).join('\n')).toBe(true)
+    await waitUntil(() => expect(processesNaming(s.dir)).toEqual([]), { what: 'no process naming the cluster', timeout: 5000, interval: 50 })
     expect(await leftovers(home, [s.id])).not.toEqual([])
     expect((await xc(home, 'status', '--name=orphan')).stdout).toContain(`cluster orphan (${s.id}), ${network} networking`)
     const stop = await xc(home, 'stop', '--name=orphan')

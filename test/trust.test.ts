@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { ChannelError, ClusterConfigError, ImpostorError, startCluster, type RunningCluster } from '../src/index.ts'
+import { ChannelError, ClusterConfigError, ImpostorError, startCluster, waitUntil, type RunningCluster } from '../src/index.ts'
 import { ShellChannel } from '../src/control/shell-channel.ts'
 import { connectLoopback } from '../src/net/user-backend.ts'
 import { loopbackPeerHeldBy } from '../src/host/socket-owner.ts'
@@ -35,13 +35,11 @@ class Nobody {
 
   /** The first line starting with `word`, once it has come (within `timeoutMs`). */
   async line(word: string, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
+    return waitUntil(() => {
       const line = this.out.split('\n').find((l) => l.startsWith(word))
-      if (line) return line
-      if (Date.now() > deadline) throw new Error(`no "${word}" from nobody's process within ${timeoutMs} ms: ${this.out}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+      if (!line) throw new Error(`not yet; nobody's process printed: ${this.out}`)
+      return line
+    }, { what: `"${word}" from nobody's process`, timeout: timeoutMs, interval: 50 })
   }
 
   /** Its whole stdout, once it has ended. */

@@ -12,7 +12,7 @@
 //   path B: net 4 - vm-202 - net 5 - vm-204 - net 6
 import { expect, test } from 'xcluster/vitest'
 import type { RunningCluster } from 'xcluster'
-import { beside, modeRuns, timeUntil } from '../../fixtures/experiment.ts'
+import { beside, modeRuns, secs, timed } from '../../fixtures/experiment.ts'
 
 const ends = beside(import.meta.url, './overlays/ends')
 
@@ -39,6 +39,16 @@ async function snmp(cluster: RunningCluster, name: string): Promise<number> {
   return Number(m?.[1] ?? NaN)
 }
 
+/** Wait until the node sees both of the tester's addresses active. */
+async function bothActive(cluster: RunningCluster, timeout: number): Promise<void> {
+  await cluster.vm(1).waitUntil(async () => expect(await paths(cluster)).toEqual({ '192.168.2.221': 2, '192.168.6.221': 2 }), { what: "both of the tester's addresses active", timeout })
+}
+
+/** Wait until the tester's server has received `n` messages (one every 0.1 s). */
+async function receivedAtLeast(cluster: RunningCluster, n: number): Promise<void> {
+  await cluster.vm(221).waitUntil(async () => expect(await received(cluster)).toBeGreaterThanOrEqual(n), { what: `${n} messages received`, timeout: 10_000 })
+}
+
 export function sctpSuite(mode: 'user' | 'bridge'): void {
   if (!modeRuns(mode, `sctp-multihoming-${mode}: an association over two paths survives the loss of one`)) return
   test.override('clusterOptions', { scope: 'file' }, {
@@ -54,15 +64,15 @@ export function sctpSuite(mode: 'user' | 'bridge'): void {
   test('one association with both of the peer\'s addresses active; messages flow', async ({ cluster }) => {
     await cluster.vm(221).run('setsid sctp_darn -H 192.168.2.221 -B 192.168.6.221 -P 5000 -l > /tmp/server.log 2>&1 < /dev/null &')
     // A listener before the client: the server prints nothing until the first message, so wait for its socket.
-    await expect.poll(() => cluster.vm(221).run('cat /proc/net/sctp/eps'), { timeout: 10_000, interval: 200 }).toMatch(/ 5000 /)
+    await cluster.vm(221).waitUntilSucceeds("grep -q ' 5000 ' /proc/net/sctp/eps", { what: 'the SCTP listener on port 5000', timeout: 10_000, interval: 200 })
     await cluster.vm(1).run(
       "setsid sh -c '(i=0; while :; do echo m$i; i=$((i+1)); usleep 100000; done) | sctp_darn -H 192.168.1.1 -B 192.168.4.1 -P 5001 -h 192.168.2.221 -p 5000 -s' > /tmp/client.log 2>&1 < /dev/null &",
     )
-    await expect.poll(() => paths(cluster), { timeout: 15_000, interval: 250 }).toEqual({ '192.168.2.221': 2, '192.168.6.221': 2 })
+    await bothActive(cluster, 15_000)
     expect(await assocIds(cluster)).toHaveLength(1)
     // sctp came from the tools disk's modules when the first SCTP socket asked for it.
     expect(await cluster.vm(1).run('cat /proc/modules')).toMatch(/^sctp /m)
-    await expect.poll(() => received(cluster), { timeout: 10_000, interval: 250 }).toBeGreaterThan(10)
+    await receivedAtLeast(cluster, 11)
   })
 
   test('path A breaks in the middle: the path is marked inactive and the messages go on over path B, in the same association', async ({ cluster, annotate }) => {
@@ -72,23 +82,21 @@ export function sctpSuite(mode: 'user' | 'bridge'): void {
     expect(await paths(cluster)).toEqual({ '192.168.2.221': 2, '192.168.6.221': 2 })
     const t3 = await snmp(cluster, 'SctpT3Retransmits')
     await cluster.vm(201).link(3).down()
-    const ms = await timeUntil(async () => (await paths(cluster))['192.168.2.221'] === 0, 30_000, 200)
-    await annotate(`path A inactive after ${ms === undefined ? 'more than 30 s' : `${(ms / 1000).toFixed(1)} s`}`)
+    const { ms } = await timed(() => cluster.vm(1).waitUntil(async () => expect((await paths(cluster))['192.168.2.221']).toBe(0), { what: 'path A inactive', timeout: 30_000, interval: 200 }))
+    await annotate(`path A inactive after ${secs(ms)}`)
     expect(await paths(cluster)).toEqual({ '192.168.2.221': 0, '192.168.6.221': 2 })
     // What was sent on path A when it broke was retransmitted (over path B). Polled: in a CI rehearsal under load the
     // counter had not moved yet when path A was already inactive (it stood at 6 both before and just after).
-    await expect.poll(() => snmp(cluster, 'SctpT3Retransmits'), { timeout: 15_000, interval: 250 }).toBeGreaterThan(t3)
-    const before = await received(cluster)
-    await expect.poll(() => received(cluster), { timeout: 10_000, interval: 250 }).toBeGreaterThanOrEqual(before + 20)
+    await cluster.vm(1).waitUntil(async () => expect(await snmp(cluster, 'SctpT3Retransmits')).toBeGreaterThan(t3), { what: 'a T3 retransmission counted', timeout: 15_000 })
+    await receivedAtLeast(cluster, (await received(cluster)) + 20)
     expect(await assocIds(cluster)).toEqual(ids)
   })
 
   test('the link comes back: heartbeats find path A again', async ({ cluster }) => {
     const ids = await assocIds(cluster)
     await cluster.vm(201).link(3).up()
-    await expect.poll(() => paths(cluster), { timeout: 30_000, interval: 250 }).toEqual({ '192.168.2.221': 2, '192.168.6.221': 2 })
+    await bothActive(cluster, 30_000)
     expect(await assocIds(cluster)).toEqual(ids)
-    const before = await received(cluster)
-    await expect.poll(() => received(cluster), { timeout: 10_000, interval: 250 }).toBeGreaterThanOrEqual(before + 10)
+    await receivedAtLeast(cluster, (await received(cluster)) + 10)
   })
 }

@@ -22,6 +22,12 @@ async function holds(cluster: RunningCluster, vm: number): Promise<string[]> {
 
 const BOTH = ['192.168.1.100', '192.168.2.100']
 
+/** Wait (within `budget`) until router `vm` holds both virtual addresses and the other none. */
+async function masterIs(cluster: RunningCluster, vm: 201 | 202, budget: string): Promise<void> {
+  const want = vm === 201 ? [BOTH, []] : [[], BOTH]
+  await cluster.waitUntil(async () => expect([await holds(cluster, 201), await holds(cluster, 202)]).toEqual(want), { what: `vm-${vm} master of both addresses`, budget })
+}
+
 /**
  * Pings from the tester to the node, 10 a second for `seconds`, while `fault`
  * runs (after 2 s); the number sent and received.
@@ -29,9 +35,10 @@ const BOTH = ['192.168.1.100', '192.168.2.100']
 async function pingsThrough(cluster: RunningCluster, seconds: number, fault: () => Promise<void>): Promise<{ sent: number; received: number }> {
   const n = seconds * 10
   await cluster.vm(221).run(`rm -f /tmp/ping.log; setsid /usr/bin/ping -n -i 0.1 -W 1 -c ${n} 192.168.1.1 > /tmp/ping.log 2>&1 < /dev/null &`)
-  await new Promise((r) => setTimeout(r, 2000))
+  // Two seconds of pings answered before the fault.
+  await cluster.vm(221).waitUntilSucceeds("grep -q 'icmp_seq=20 ' /tmp/ping.log", { what: '20 pings answered', timeout: 10_000, interval: 100 })
   await fault()
-  await expect.poll(() => cluster.vm(221).run('cat /tmp/ping.log'), { timeout: (seconds + 30) * 1000, interval: 500 }).toMatch(/packets transmitted/)
+  await cluster.vm(221).waitUntilSucceeds("grep -q 'packets transmitted' /tmp/ping.log", { what: "ping's summary", timeout: (seconds + 30) * 1000, interval: 500 })
   // iputils ping (the tools'; busybox's setsid would run its own applet for a bare `ping`).
   const log = await cluster.vm(221).run('cat /tmp/ping.log')
   const m = /(\d+) packets transmitted, (\d+) received/.exec(log)
@@ -55,7 +62,7 @@ export function vrrpSuite(mode: 'user' | 'bridge'): void {
   })
 
   test('vm-201 is master: it holds both virtual addresses, vm-202 none; the tester reaches the node through them', async ({ cluster }) => {
-    await expect.poll(async () => [await holds(cluster, 201), await holds(cluster, 202)], { timeout: 30_000, interval: 250 }).toEqual([BOTH, []])
+    await masterIs(cluster, 201, 'daemon')
     expect(await cluster.vm(221).run('ping -c3 -i0.2 -W2 192.168.1.1')).toMatch(/3 received/)
   })
 
@@ -63,7 +70,7 @@ export function vrrpSuite(mode: 'user' | 'bridge'): void {
     // The backup's takeover is asserted inside the fault; a poll that runs out fails the test.
     const r = await pingsThrough(cluster, 10, async () => {
       await cluster.vm(201).pause()
-      await expect.poll(() => holds(cluster, 202), { timeout: 10_000, interval: 100 }).toEqual(BOTH)
+      await cluster.vm(202).waitUntil(async () => expect(await holds(cluster, 202)).toEqual(BOTH), { what: 'both virtual addresses', budget: 'vrrpFailover', interval: 100 })
     })
     const lost = r.sent - r.received
     await annotate(`master paused: ${lost} of ${r.sent} pings lost (one every 0.1 s)`)
@@ -74,14 +81,14 @@ export function vrrpSuite(mode: 'user' | 'bridge'): void {
 
   test('the old master resumes and takes its addresses back (preemption); the backup gives them up', async ({ cluster }) => {
     await cluster.vm(201).resume()
-    await expect.poll(async () => [await holds(cluster, 201), await holds(cluster, 202)], { timeout: 20_000, interval: 250 }).toEqual([BOTH, []])
+    await masterIs(cluster, 201, 'vrrpFailover')
     expect(await cluster.vm(221).run('ping -c3 -i0.2 -W2 192.168.1.1')).toMatch(/3 received/)
   })
 
   test('keepalived on the master is stopped: it hands over with a priority-0 advert, and fewer pings are lost', async ({ cluster, annotate }) => {
     const r = await pingsThrough(cluster, 6, async () => {
       await cluster.vm(201).run('kill $(cat /run/keepalived.pid)')
-      await expect.poll(() => holds(cluster, 202), { timeout: 10_000, interval: 100 }).toEqual(BOTH)
+      await cluster.vm(202).waitUntil(async () => expect(await holds(cluster, 202)).toEqual(BOTH), { what: 'both virtual addresses', budget: 'vrrpFailover', interval: 100 })
     })
     const lost = r.sent - r.received
     await annotate(`master's keepalived stopped: ${lost} of ${r.sent} pings lost`)

@@ -53,7 +53,7 @@ export function wireguardSuite(mode: 'user' | 'bridge'): void {
     expect(await cluster.vm(201).run('cat /proc/modules')).toMatch(/^wireguard /m)
     await setPeer(cluster, 201, await publicKey(cluster, 202))
     await setPeer(cluster, 202, await publicKey(cluster, 201))
-    await expect.poll(async () => (await cluster.vm(1).exec('ping -c1 -W1 192.168.3.221')).exitCode, { timeout: 20_000, interval: 500 }).toBe(0)
+    await cluster.vm(1).waitUntilSucceeds('ping -c1 -W1 192.168.3.221', { what: 'the tester through the tunnel', timeout: 20_000, interval: 500 })
     expect(Number((await cluster.vm(201).run('wg show wg0 latest-handshakes')).trim().split(/\s+/)[1])).toBeGreaterThan(0)
     const before = await rxBytes(cluster, 202)
     expect(await cluster.vm(1).run('ping -c5 -i0.2 -W2 192.168.3.221')).toMatch(/5 (packets )?received/)
@@ -88,6 +88,6 @@ export function wireguardSuite(mode: 'user' | 'bridge'): void {
     expect((await cluster.vm(1).exec('ping -c3 -i0.3 -W1 192.168.3.221')).exitCode).not.toBe(0)
     await cluster.vm(202).run(`wg set wg0 peer ${wrong} remove`)
     await setPeer(cluster, 202, right)
-    await expect.poll(async () => (await cluster.vm(1).exec('ping -c1 -W1 192.168.3.221')).exitCode, { timeout: 20_000, interval: 500 }).toBe(0)
+    await cluster.vm(1).waitUntilSucceeds('ping -c1 -W1 192.168.3.221', { what: 'the tester through the tunnel', timeout: 20_000, interval: 500 })
   })
 }

@@ -29,8 +29,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`xc: unknown command \`${name}\`\n\n${GENERAL}\n`)
     return 2
   }
-  // rsh: what follows N is the command, whose own --help is its business.
-  const n = name === 'rsh' ? rest.findIndex((a) => /^\d+$/.test(a)) : -1
+  // rsh and wait: what follows N is the command, whose own --help is its business.
+  const n = name === 'rsh' || name === 'wait' ? rest.findIndex((a) => /^\d+$/.test(a)) : -1
   const own = n < 0 ? rest : rest.slice(0, n)
   if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(usageOf(cmd) + '\n')

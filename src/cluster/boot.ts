@@ -157,6 +157,8 @@ export async function bootVm(boot: BootContext, vmPlan: VmPlan, onLaunch?: () =>
     } else {
       const ch = await waitReady(vm, boot.bootTimeout)
       vm.adoptChannel(ch)
+      // The boot's time, from the launch recorded above: what the cluster's wait budgets are scaled by.
+      state.update((r) => void (r.vms[vmPlan.name].readyAt = new Date().toISOString()))
       checkRcFailures(boot, vm, ch)
     }
     return vm

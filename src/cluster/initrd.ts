@@ -53,6 +53,8 @@ async function clusterSegment(spec: ClusterSpec, plan: ClusterPlan, state: State
     'etc/xcluster/secret': { data: (stable ? '' : readSecret(state.dir)) + '\n', mode: 0o600 },
   }
   if (spec.stdAddresses) files['etc/init.d/10std-addresses.rc'] = { data: STD_ADDRESSES_RC, mode: 0o755 }
+  // Std addresses on some nets only: the others' NICs come up without one.
+  if (Array.isArray(spec.stdAddresses)) files['etc/xcluster/std-nets'] = spec.stdAddresses.join(' ') + '\n'
   const topology = spec.topology ? getTopology(spec.topology) : undefined
   if (topology) {
     files['etc/init.d/11topology.rc'] = { data: TOPOLOGY_RC, mode: 0o755 }

@@ -2,15 +2,20 @@
 // normalised: checkOptions composes the checks that live beside their
 // features (networking in ../net/options.ts, topologies in
 // ../topology/apply.ts, impairments in ./faults.ts, overlays and packages in
-// ./list-options.ts) and returns the spec with every problem found. Pure: the host's part of the
+// ./list-options.ts, per-VM nets, memory and kernel lines in ./vm-options.ts, links
+// in ./link-options.ts, budgets in ./budget-options.ts) and returns
+// the spec with every problem found. Pure: the host's part of the
 // validation (programs, paths, rights) is ./validate.ts.
 import type { Logger } from '../log.ts'
 import { isIPv6 } from 'node:net'
 import { Checker, didYouMean, isInt, show } from '../pure/check.ts'
+import { checkBudgetScale, checkBudgets } from './budget-options.ts'
+import type { Budgets } from '../plan/budgets.ts'
 import type { Impairment } from '../plan/impairment.ts'
-import { DEFAULTS, LIMITS, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
+import { checkLinks, checkStdAddresses } from './link-options.ts'
+import { DEFAULTS, LIMITS, netsOf, vmName, type Accel, type ClusterSpec, type NetworkMode, type ProgressEvent, type Role, type UserNets } from '../plan/spec.ts'
 import { checkHosts, checkNetwork, type CustomNetwork } from '../net/options.ts'
-import { checkAppend, checkPerVm } from './vm-options.ts'
+import { checkAppend, checkPerVm, vmNumbers } from './vm-options.ts'
 import { applyTopology } from '../topology/apply.ts'
 import { checkImpairments } from './faults.ts'
 import { checkOverlays, checkPackages } from './list-options.ts'
@@ -52,6 +57,12 @@ export interface ClusterOptions {
   netsTester?: number[]
   /** Net list per VM number (xcluster's `__netsNNN`); must start with net 0. */
   nets?: Record<number, number[]>
+  /**
+   * Point-to-point links between two VMs, e.g. [[201, 203], [202, 203]]:
+   * link i is a net of its own, 200 + i, with a NIC on each of the two VMs
+   * after their other nets (`cluster.linkNet(201, 203)` tells which).
+   */
+  links?: Array<[number, number]>
   /** MiB per VM (default 128, at least 80: the kernel does not boot with less). */
   mem?: number
   memVm?: Record<number, number>
@@ -69,7 +80,7 @@ export interface ClusterOptions {
    * image sets up net 0 only, the rest is left to overlays or a topology.
    * The Vitest fixture turns it on unless a topology is given.
    */
-  stdAddresses?: boolean
+  stdAddresses?: boolean | number[]
   /**
    * A standard xcluster topology (xnet, dual-path, multihop, ...): its option
    * defaults apply under yours, the tools are on, and each VM sets up its
@@ -162,6 +173,16 @@ export interface ClusterOptions {
    * costs about 0.1 s of boot: for clusters of 100 VMs. Ignored with KVM.
    */
   tbSize?: number
+  /**
+   * Wait budgets by name, ms, over the defaults (DEFAULT_BUDGETS: boot,
+   * bgpSession, ospfAdjacency, vrrpFailover, ...), and names of your own:
+   * the nominal time of the verbs' waits, e.g. { bgpSession: 90000 }.
+   */
+  budgets?: Budgets
+  /** Wait budgets per VM number, over the cluster's. */
+  budgetsVm?: Record<number, Budgets>
+  /** What every budget is multiplied by: 'auto' (default; measured from the cluster's boots) or a fixed factor (XCLUSTER_BUDGET_SCALE). */
+  budgetScale?: number | 'auto'
   /** Replace the start procedure (xcluster's XCLUSTER_HOOK); see StartContext. */
   start?: CustomStart
   /** Progress lines while VMs boot (default: none in the library, on in `xc`). */
@@ -181,39 +202,18 @@ export interface ClusterOptions {
 export type RcFailures = 'report' | 'fail'
 
 /** Per-VM options: each key must be a VM of the cluster. */
-const PER_VM_KEYS = ['nets', 'memVm', 'smpVm', 'appendVm', 'overlaysVm', 'packagesVm', 'impairments'] as const
+const PER_VM_KEYS = ['nets', 'memVm', 'smpVm', 'appendVm', 'overlaysVm', 'packagesVm', 'impairments', 'budgetsVm'] as const
 
 export const KNOWN_OPTIONS: readonly string[] = [
-  'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets',
+  'name', 'nvm', 'nrouters', 'ntesters', 'extraVms', 'netsVm', 'netsRouter', 'netsTester', 'nets', 'links',
   'mem', 'memVm', 'smp', 'smpVm', 'overlays', 'overlaysRole', 'overlaysVm', 'network', 'accel',
   'append', 'appendVm', 'prefix', 'home', 'kernel', 'modules', 'bootTimeout', 'bootConcurrency', 'tbSize',
   'onProgress', 'logger', 'start', 'tools', 'stdAddresses', 'topology', 'impairments', 'hosts', 'ovlPath',
-  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures',
+  'packages', 'packagesRole', 'packagesVm', 'rootless', 'userNets', 'snapshot', 'rcFailures', 'budgets', 'budgetsVm', 'budgetScale',
 ]
 
 function isLogger(l: unknown): l is Logger {
   return typeof l === 'object' && l !== null && ['debug', 'info', 'warn', 'error', 'child'].every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
-}
-
-/** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
-function vmNumbers(c: Checker, counts: { nvm: number; nrouters: number; ntesters: number }, extra: unknown): Set<number> {
-  const vms = new Set<number>()
-  for (let i = 1; i <= counts.nvm; i++) vms.add(i)
-  for (let i = 1; i <= counts.nrouters; i++) vms.add(200 + i)
-  for (let i = 1; i <= counts.ntesters; i++) vms.add(220 + i)
-  if (extra === undefined) return vms
-  if (!Array.isArray(extra)) {
-    c.add(`Expected \`extraVms\` to be a list of VM numbers, got ${show(extra)}`)
-    return vms
-  }
-  for (const v of extra) {
-    if (!isInt(v) || v < LIMITS.vm[0] || v > LIMITS.vm[1]) {
-      c.add(`Expected every VM in \`extraVms\` to be an integer ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got ${show(v)}`)
-    } else if (vms.has(v)) {
-      c.add(`\`extraVms\` lists ${vmName(v)} twice or again after the counts`)
-    } else vms.add(v)
-  }
-  return vms
 }
 
 /**
@@ -279,14 +279,18 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const anyPackages = packages.packages.length > 0 || Object.values(packages.packagesRole).some((l) => l?.length) || Object.values(packages.packagesVm).some((l) => l.length)
   if (anyPackages && opts.tools === false) c.add('`packages` bring the tools disk (the kernel modules their programs load): drop `tools: false`')
   const tools = opts.tools === true || anyPackages
-  if (opts.stdAddresses !== undefined && typeof opts.stdAddresses !== 'boolean') c.add(`Expected \`stdAddresses\` to be true or false, got ${show(opts.stdAddresses)}`)
-  if (opts.stdAddresses === true && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
+  const stdAddresses = checkStdAddresses(c, opts.stdAddresses)
+  if (stdAddresses !== false && applied.topology) c.add(`\`stdAddresses\` and \`topology\` both set addresses: topology ${applied.topology} sets up its own, drop \`stdAddresses\``)
   const impairments = checkImpairments(c, opts.impairments, tools)
+  const budgets = checkBudgets(c, 'budgets', opts.budgets) ?? {}
+  const budgetsVm = c.perVm('budgetsVm', opts.budgetsVm, (k, val) => checkBudgets(c, k, val))
   const start = c.fn<CustomStart>('start', opts.start, 'a function (ctx: StartContext) => Promise<void>')
   const onProgress = c.fn<(e: ProgressEvent) => void>('onProgress', opts.onProgress, 'a function')
   const logger = opts.logger
   if (logger !== undefined && !isLogger(logger)) c.add(`Expected \`logger\` to be a Logger (debug, info, warn, error, child), got ${show(logger)}`)
   const vms = vmNumbers(c, counts, opts.extraVms)
+  const given = { nets, netsVm, netsRouter, netsTester }
+  const links = checkLinks(c, opts.links, vms, (vm) => netsOf(given, vm), new Set([...vms].flatMap((vm) => netsOf(given, vm))))
   // The user's own per-VM keys (a topology's defaults may name VMs that the user's counts leave out).
   c.vmKeysIn((o ?? {}) as Record<string, unknown>, PER_VM_KEYS, vms)
   const rcFailures = opts.rcFailures ?? 'report'
@@ -298,10 +302,10 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
   const spec: ClusterSpec<CustomStart> = {
     name: typeof name === 'string' ? name : 'default',
     vms: [...vms].sort((a, b) => a - b),
-    netsVm, netsRouter, netsTester, nets,
+    netsVm, netsRouter, netsTester, nets, links,
     mem, memVm, smp, smpVm,
     tools,
-    stdAddresses: opts.stdAddresses === true,
+    stdAddresses,
     topology: applied.topology,
     impairments,
     hosts,
@@ -316,6 +320,7 @@ export function checkOptions(o: ClusterOptions): { spec: ClusterSpec<CustomStart
     append, appendVm,
     prefix: typeof prefix === 'string' ? prefix : DEFAULTS.prefix,
     bootTimeout, bootConcurrency, tbSize,
+    budgets, budgetsVm, budgetScale: checkBudgetScale(c, 'budgetScale', opts.budgetScale) ?? 'auto',
     start, onProgress,
     ...(isLogger(logger) ? { log: logger } : {}),
     home: typeof opts.home === 'string' && opts.home ? opts.home : '',

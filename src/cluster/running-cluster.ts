@@ -1,11 +1,13 @@
-// A started cluster: its VMs by number or name, scale-out and scale-in,
-// and stop (reverse order, idempotent, keeps going past a failure).
+// A started cluster: its VMs by number or name, its wait budgets and
+// waitUntil, scale-out and scale-in, and stop (reverse order, idempotent,
+// keeps going past a failure).
 import { ClusterConfigError, SnapshotError, XclusterError } from '../errors.ts'
 import { busyPorts } from '../host/port-block.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { topologySvg } from '../diagram/svg.ts'
 import type { HostResult } from '../net/backend.ts'
 import { getTopology } from '../topology/index.ts'
+import { linkNetBetween } from '../plan/links.ts'
 import { planCluster, vmName, type ClusterPlan, type VmPlan } from '../plan/plan.ts'
 import { bootEach } from './admission.ts'
 import { bootVm, type BootContext } from './boot.ts'
@@ -13,6 +15,8 @@ import type { ClusterSnapshot } from './snapshot/session.ts'
 import { writeInitrd } from './initrd.ts'
 import { checkScaleOut, type PerVmOptions } from './vm-options.ts'
 import type { RunningVm } from './running-vm.ts'
+import { WaitBudgets, type WaitUntilOptions } from './budgets.ts'
+import { resolveWait, retryUntil } from './wait-until.ts'
 import { disown } from './owner.ts'
 import { applyImpairments, stopParts } from './stop.ts'
 import type { StopHook } from './start-context.ts'
@@ -20,6 +24,8 @@ import type { StopHook } from './start-context.ts'
 export class RunningCluster implements AsyncDisposable {
   private readonly byNum = new Map<number, RunningVm>()
   private stopping?: Promise<void>
+  /** The wait budgets of this cluster and its VMs, scaled for this machine as measured from the VMs' boots (or as `budgetScale` says). */
+  readonly budgets: WaitBudgets
   private readonly hooksDone = new Set<StopHook>()
 
   constructor(
@@ -27,12 +33,28 @@ export class RunningCluster implements AsyncDisposable {
     vms: RunningVm[],
     private readonly stopHooks: StopHook[] = [],
   ) {
+    this.budgets = WaitBudgets.of(boot.spec, boot.accel, vms.map((v) => v.record))
     for (const vm of vms) this.adopt(vm)
   }
 
   private adopt(vm: RunningVm): void {
     vm.restarter = (v) => this.restart(v.num)
+    vm.budgets = this.budgets
     this.byNum.set(vm.num, vm)
+  }
+
+  /**
+   * Wait until `fn` holds (within the budget or nominal timeout given, scaled
+   * for this machine; budget `default` without either): it is called until
+   * it neither throws nor returns `false`, and its value is returned. A throw
+   * of the test's own (a failed `expect`, a command's non-zero exit) is an
+   * attempt that did not hold; an error of the harness (a VM gone) ends the
+   * wait at once. Out of time: a WaitTimeoutError with what the last attempt
+   * threw. `vm` picks that VM's own budgets and names it in the error.
+   */
+  waitUntil<T>(fn: () => T | false | Promise<T | false>, o: WaitUntilOptions & { what: string; vm?: number | string }): Promise<T> {
+    if (o.vm !== undefined) return this.vm(o.vm).waitUntil(fn, o)
+    return retryUntil(() => fn(), resolveWait(this.budgets, o, o.what))
   }
 
   /** Stop VM `num` and boot it again from scratch; the same handle keeps working. */
@@ -74,6 +96,16 @@ export class RunningCluster implements AsyncDisposable {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed) throw failed.reason
     await applyImpairments(this.boot.spec, (n) => this.byNum.get(n))
+  }
+
+  /** The net of the point-to-point link between VMs `a` and `b` (option `links`); `vm(a).link(net)` is its end in `a`. */
+  linkNet(a: number, b: number): number {
+    const net = linkNetBetween(this.boot.spec.links, a, b)
+    if (net === undefined) {
+      const all = this.boot.spec.links.map(([x, y]) => `${vmName(x)}-${vmName(y)}`).join(', ')
+      throw new XclusterError(`No link between ${vmName(a)} and ${vmName(b)} in cluster ${this.name}; its links: ${all || 'none (option `links`)'}`)
+    }
+    return net
   }
 
   /** Cut `vms` off net `net` (their links down); heal() brings them back. */

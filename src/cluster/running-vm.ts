@@ -1,5 +1,6 @@
 // A running VM: run commands in it over telnet, read its console, control it
-// through its QEMU monitor.
+// through its QEMU monitor. The guest verbs (succeed, fail, the waits) come
+// from GuestVerbs (./verbs.ts).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
@@ -18,13 +19,9 @@ import type { QemuProcess } from '../qemu/launcher.ts'
 import { qmp } from '../qemu/qmp.ts'
 import { startCapture, stopCapture } from './capture.ts'
 import { LinkControl } from './faults.ts'
+import { DEFAULT_EXEC_TIMEOUT, GuestVerbs, type ExecOptions } from './verbs.ts'
 
-export interface ExecOptions {
-  /** Bound on the command, ms (default 30 s). The command is stopped in the VM when it runs out. */
-  timeout?: number
-}
-
-export const DEFAULT_EXEC_TIMEOUT = 30_000
+export { DEFAULT_EXEC_TIMEOUT, type ExecOptions }
 const CHANNEL_OPEN_TIMEOUT = 10_000
 
 /** The last `lines` lines of a console log, or a note that there is none. */
@@ -35,7 +32,7 @@ export function consoleTail(path: string, lines = 30): string {
   return all.slice(-lines - 1).join('\n').trim() || '(console log is empty)'
 }
 
-export class RunningVm {
+export class RunningVm extends GuestVerbs {
   private channel?: Promise<ShellChannel>
   private sshSession?: Promise<SshSession>
   /** Set by the cluster: boots this VM again. */
@@ -52,7 +49,9 @@ export class RunningVm {
     private readonly backend: NetworkBackend,
     /** Why the cluster cannot be used any more (a lost ssh host), once it cannot. */
     private readonly failure: () => Error | undefined = () => undefined,
-  ) {}
+  ) {
+    super()
+  }
 
   get name(): string {
     return this.plan.name
@@ -198,13 +197,6 @@ export class RunningVm {
     }
   }
 
-  /** Run `command` and throw GuestCommandError unless it exits 0; resolves with its stdout. */
-  async run(command: string, opts: ExecOptions = {}): Promise<string> {
-    const r = await this.exec(command, opts)
-    if (r.exitCode !== 0) throw new GuestCommandError(this.name, command, r.exitCode, r.stdout, r.stderr)
-    return r.stdout
-  }
-
   /** True when one ping to `address` (IPv4 or IPv6) is answered within `waitSec`. */
   async ping(address: string, waitSec = 2): Promise<boolean> {
     if (!isIP(address)) throw new XclusterError(`${this.name}: ping needs an IPv4 or IPv6 address, got ${JSON.stringify(address)}`)
@@ -304,11 +296,12 @@ export class RunningVm {
   }
 
   /**
-   * Hard-reset the VM and wait until its shell answers again. QEMU runs with
-   * -no-reboot (a guest crash ends QEMU, which the harness reports at once),
-   * so the reboot action is switched to reset for the duration.
+   * Hard-reset the VM and wait until its shell answers again (within budget
+   * `boot`, unless given). QEMU runs with -no-reboot (a guest crash ends QEMU,
+   * which the harness reports at once), so the reboot action is switched to
+   * reset for the duration.
    */
-  async reset(timeoutMs = 120_000): Promise<void> {
+  async reset(timeoutMs = this.budgets.ms('boot', this.num)): Promise<void> {
     void this.closeChannel()
     await this.monitor('set-action', { reboot: 'reset' })
     await this.monitor('system_reset')

@@ -17,6 +17,7 @@ import { packageLayers } from './packages.ts'
 import { connectSshHosts } from './ssh-hosts.ts'
 import type { ClusterOptions } from './options.ts'
 import { RunningCluster } from './running-cluster.ts'
+import { verbEvent } from './verb-log.ts'
 import { defaultStart, StartContext } from './start-context.ts'
 import { applyImpairments, stopParts } from './stop.ts'
 import { resolvedOptions, validateOptions } from './validate.ts'
@@ -77,6 +78,8 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     await boot.snapshot?.saveAfterStart(sc.vms)
     await applyImpairments(spec, (n) => sc!.vms.find((v) => v.num === n))
     const cluster = new RunningCluster(boot, sc.vms, sc.stopHooks)
+    // Told once, at the start (an attach of `xc` measures the same from the records, silently).
+    verbEvent({ kind: 'scale', cluster: cluster.name, scale: cluster.budgets.scale, how: cluster.budgets.how })
     // A detached cluster belongs to its keeper; any other to this process, which stops it on SIGINT, SIGTERM and SIGHUP.
     if (!start.detached) own(cluster)
     return cluster

@@ -23,6 +23,7 @@ export function validateOptions(options: ClusterOptions): ClusterSpec<CustomStar
   // XCLUSTER_SNAPSHOT=1: snapshots for every cluster whose options do not say otherwise and can have them (no custom start, net-setup hook or ssh hosts).
   if (options?.snapshot === undefined && process.env.XCLUSTER_SNAPSHOT === '1' && !spec.start && !spec.netSetup && !spec.sshHosts) spec.snapshot = true
   if (spec.kernel) spec.modules ??= process.env.XCLUSTER_MODULES || undefined
+  spec.budgetScale = budgetScaleHere(options?.budgetScale, spec.budgetScale, problems)
   // Overlays given by name are looked up in the overlay search path.
   const dirs = overlaySearchPath(Array.isArray(options?.ovlPath) ? options.ovlPath : undefined)
   mapOverlays(spec, (o) => resolveOverlay(o, dirs))
@@ -61,6 +62,16 @@ function userNetsHere(asked: UserNets | undefined, problems: string[], log: Logg
     log.warn(`user-mode nets go on the host's loopback, where every local user can reach them (${why}); userNets: 'shared' or XCLUSTER_USER_NETS=shared says that is meant`)
   }
   return 'shared'
+}
+
+/** The budget scale: the option's, else XCLUSTER_BUDGET_SCALE's ('auto' or a factor), else 'auto'. */
+function budgetScaleHere(given: unknown, checked: number | 'auto', problems: string[]): number | 'auto' {
+  const env = process.env.XCLUSTER_BUDGET_SCALE
+  if (given !== undefined || env === undefined || env === '' || env === 'auto') return checked
+  const n = Number(env)
+  if (Number.isFinite(n) && n >= 0.1 && n <= 100) return n
+  problems.push(`Expected XCLUSTER_BUDGET_SCALE to be 'auto' or a number 0.1-100, got \`${env}\``)
+  return checked
 }
 
 function mapOverlays(spec: ClusterSpec, fn: (o: string) => string): void {

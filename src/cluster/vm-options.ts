@@ -1,6 +1,7 @@
-// The per-VM machine options (nets, memory, CPUs, kernel command line): a
-// start's (checkOptions) and a scale-out's, which has its own check of the VM
-// numbers it asks for (checkScaleOut).
+// The VM numbers of a start (vmNumbers) and the per-VM machine options (nets,
+// memory, CPUs, kernel command line): a start's (checkOptions) and a
+// scale-out's, which has its own check of the VM numbers it asks for
+// (checkScaleOut).
 import { Checker, isInt, show } from '../pure/check.ts'
 import { LIMITS, vmName, type ClusterSpec } from '../plan/spec.ts'
 
@@ -71,4 +72,25 @@ export function checkScaleOut(nums: unknown, overrides: PerVmOptions, running: S
   checkAppend(c, append, spec.appendVm)
   c.vmKeysIn(overrides as Record<string, unknown>, ['nets', 'memVm', 'smpVm', 'appendVm'], new Set(vms))
   return { vms, spec, problems: c.problems }
+}
+
+/** The VM numbers: nodes 1..nvm, routers 201.., testers 221.., plus extras. */
+export function vmNumbers(c: Checker, counts: { nvm: number; nrouters: number; ntesters: number }, extra: unknown): Set<number> {
+  const vms = new Set<number>()
+  for (let i = 1; i <= counts.nvm; i++) vms.add(i)
+  for (let i = 1; i <= counts.nrouters; i++) vms.add(200 + i)
+  for (let i = 1; i <= counts.ntesters; i++) vms.add(220 + i)
+  if (extra === undefined) return vms
+  if (!Array.isArray(extra)) {
+    c.add(`Expected \`extraVms\` to be a list of VM numbers, got ${show(extra)}`)
+    return vms
+  }
+  for (const v of extra) {
+    if (!isInt(v) || v < LIMITS.vm[0] || v > LIMITS.vm[1]) {
+      c.add(`Expected every VM in \`extraVms\` to be an integer ${LIMITS.vm[0]}-${LIMITS.vm[1]}, got ${show(v)}`)
+    } else if (vms.has(v)) {
+      c.add(`\`extraVms\` lists ${vmName(v)} twice or again after the counts`)
+    } else vms.add(v)
+  }
+  return vms
 }

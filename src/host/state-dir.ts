@@ -33,6 +33,8 @@ export interface VmRecord {
   dir?: string
   process?: ProcessRecord
   startedAt?: string
+  /** When its shell answered after a cold boot (not after a restore): with startedAt, its boot time, which scales the wait budgets. */
+  readyAt?: string
   /** The ssh host its QEMU runs on (its pid and files are that host's); none: this machine. */
   host?: string
 }

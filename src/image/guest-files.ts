@@ -248,19 +248,25 @@ done
 /**
  * An rc script that gives every NIC beyond eth0 the std addresses of its
  * net: ethN on net k (the 5th byte of its MAC) gets 192.168.k.v/24 and
- * $PREFIX:192.168.k.v/120 (option `stdAddresses`).
+ * $PREFIX:192.168.k.v/120 (option `stdAddresses`). With
+ * /etc/xcluster/std-nets (`stdAddresses: [nets]`) only the NICs on those nets
+ * do; the others come up without an address (bridge ports, unnumbered links).
  */
 export const STD_ADDRESSES_RC = `#!/bin/sh
 . /etc/profile
 v=$(hostname | sed 's/vm-0*//')
+only=$(cat /etc/xcluster/std-nets 2>/dev/null || echo all)
 for dev in /sys/class/net/eth*; do
   dev=\${dev##*/}
   [ "$dev" = eth0 ] && continue
   mac=$(cat /sys/class/net/$dev/address)
   net=$((0x$(echo $mac | cut -d: -f5)))
   echo 0 > /proc/sys/net/ipv6/conf/$dev/accept_dad
-  ip addr add 192.168.$net.$v/24 dev $dev
-  ip -6 addr add $PREFIX:192.168.$net.$v/120 dev $dev
+  case " $only " in
+  *" all "*|*" $net "*)
+    ip addr add 192.168.$net.$v/24 dev $dev
+    ip -6 addr add $PREFIX:192.168.$net.$v/120 dev $dev;;
+  esac
   ip link set $dev up
 done
 `

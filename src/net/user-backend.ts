@@ -1,6 +1,7 @@
 // User-space networking: net 0 is a QEMU user (slirp) network per VM with
 // telnet and ssh forwards on 127.0.0.1; every other net is a QEMU socket
-// multicast network bound to loopback. Needs no rights.
+// multicast network bound to loopback, but a point-to-point link (`links`),
+// which is unicast UDP between its two ends on loopback. Needs no rights.
 //
 // Private (the default): the cluster's QEMUs run in a network namespace of
 // its own (with a user namespace around it when this process is not root),
@@ -22,6 +23,7 @@ import type { Spawner } from '../host/spawner.ts'
 import type { StateDir } from '../host/state-dir.ts'
 import { HOST_VM_NUMBER, SSH_PORT, TELNET_PORT, ipv4Of, ipv6Of, mcastGroupOf, type ClusterPlan, type NicPlan, type VmPlan } from '../plan/plan.ts'
 import { CONNECT_TIMEOUT_MS, execWrapped, nicDevice, type HostResult, type NetworkBackend } from './backend.ts'
+import { linkEnd, linkPorts } from '../plan/links.ts'
 import { RELAY, relayConnect, startClusterRelay, stopClusterRelay } from './ns-relay.ts'
 
 /** -netdev options of a NIC in user mode. Pure. */
@@ -40,6 +42,13 @@ export function userNicArgs(plan: ClusterPlan, vm: VmPlan, nic: NicPlan): string
       `hostfwd=tcp:127.0.0.1:${vm.sshPort}-${guest}:${SSH_PORT}`,
     ].join(',')
     return ['-netdev', netdev, ...nicDevice(nic.id, nic.mac)]
+  }
+  const end = linkEnd(plan.links, nic.net, vm.num)
+  if (end !== undefined) {
+    // A point-to-point link (`links`): unicast UDP between its two ends on loopback. Unlike a multicast net it
+    // does not give a VM back its own frames, on which a bridge in the VM loops (see experiments/topology-bridge).
+    const [mine, peer] = linkPorts(plan.allocation.mcastPortBase, nic.net, end)
+    return ['-netdev', `socket,id=${nic.id},udp=127.0.0.1:${peer},localaddr=127.0.0.1:${mine}`, ...nicDevice(nic.id, nic.mac)]
   }
   const group = mcastGroupOf(plan.allocation, nic.net)
   const port = plan.allocation.mcastPortBase + nic.net

@@ -74,6 +74,7 @@ export function planCluster(spec: ClusterSpec, alloc: Allocation): ClusterPlan {
     vms,
     nets,
     allocation: alloc,
+    ...(spec.links.length ? { links: spec.links } : {}),
   }
 }
 

@@ -1,8 +1,10 @@
 // The validated cluster specification: every default filled in, every
 // problem checked (by ../cluster/options.ts). Pure data and what derives
 // from it; the plan is built from it.
+import type { Budgets } from './budgets.ts'
 import type { Logger } from '../log.ts'
 import type { Impairment } from './impairment.ts'
+import { linkNetsOf, type Link } from './links.ts'
 import type { NetSetup } from './net-setup.ts'
 import { roleOf, type Accel, type NetworkMode, type Role } from './model.ts'
 
@@ -44,13 +46,15 @@ export interface ClusterSpec<S = unknown> {
   netsRouter: number[]
   netsTester: number[]
   nets: Record<number, number[]>
+  /** Point-to-point links: pair i is on net LINK_NET_BASE + i, a NIC on each VM after its other nets. */
+  links: Link[]
   mem: number
   memVm: Record<number, number>
   smp: number
   smpVm: Record<number, number>
   tools: boolean
-  /** Every NIC beyond eth0 gets the std addresses of its net at boot. */
-  stdAddresses: boolean
+  /** Every NIC beyond eth0 gets the std addresses of its net at boot (true), or those on the nets listed (the others come up without one). */
+  stdAddresses: boolean | number[]
   topology?: string
   impairments: Record<number, Record<number, Impairment>>
   hosts?: Record<string, number[]>
@@ -80,6 +84,11 @@ export interface ClusterSpec<S = unknown> {
   bootTimeout?: number
   bootConcurrency?: number
   tbSize?: number
+  /** Wait budgets by name, ms: the cluster's and per VM number, over DEFAULT_BUDGETS. */
+  budgets: Budgets
+  budgetsVm: Record<number, Budgets>
+  /** What the budgets are multiplied by: 'auto' (measured from the boots) or a fixed factor. */
+  budgetScale: number | 'auto'
   start?: S
   /** The harness's home (image and state). */
   home: string
@@ -97,12 +106,13 @@ export function packagesOf(spec: Pick<ClusterSpec, 'packages' | 'packagesRole' |
   return [...new Set(all)].sort()
 }
 
-/** The net list of VM `vm` under `spec` (per-VM override, else its role's). */
-export function netsOf(spec: Pick<ClusterSpec, 'nets' | 'netsVm' | 'netsRouter' | 'netsTester'>, vm: number): number[] {
+/** The net list of VM `vm` under `spec` (per-VM override, else its role's), then the nets of its links. */
+export function netsOf(spec: Pick<ClusterSpec, 'nets' | 'netsVm' | 'netsRouter' | 'netsTester'> & { links?: Link[] }, vm: number): number[] {
   const own = spec.nets[vm]
-  if (own) return own
   const role = roleOf(vm)
-  return role === 'node' ? spec.netsVm : role === 'router' ? spec.netsRouter : spec.netsTester
+  const base = own ?? (role === 'node' ? spec.netsVm : role === 'router' ? spec.netsRouter : spec.netsTester)
+  const links = linkNetsOf(spec.links ?? [], vm)
+  return links.length ? [...base, ...links] : base
 }
 
 /** Where user mode's forwards and multicast nets live: a namespace of the cluster's own, or the host's loopback. */

@@ -50,4 +50,6 @@ export interface ClusterPlan {
   allocation: Allocation
   /** Host names in order, when the cluster spans hosts (bridge mode, nets joined by VXLAN). */
   hosts?: string[]
+  /** Point-to-point links (option `links`): pair i is net 200 + i. */
+  links?: Array<[number, number]>
 }

@@ -15,6 +15,7 @@ import { startCluster } from '../cluster/start-cluster.ts'
 import type { RunningCluster } from '../cluster/running-cluster.ts'
 import type { ClusterOptions } from '../cluster/options.ts'
 import { installMatchers } from './matchers.ts'
+import { onVerbEvent, overNominal, verbLine } from '../cluster/verb-log.ts'
 
 export { expect }
 export type { ClusterOptions, RunningCluster }
@@ -236,6 +237,18 @@ export const test = base
           if (keep !== 'never') await annotate(keptMessage(c).trimEnd(), 'xcluster keep').catch(() => {})
         }
       })
+    })
+    return undefined
+  })
+  .extend('waitReport', { auto: true }, async ({ annotate }, { onCleanup }) => {
+    // A wait that needed more than its budget's nominal time (it passed only because this machine's scale allowed it), and a scale above 1, say so in the test's report.
+    const told: Array<Promise<unknown>> = []
+    const stop = onVerbEvent((e) => {
+      if (overNominal(e) || (e.kind === 'scale' && e.scale > 1)) told.push(annotate(verbLine(e), 'wait').catch(() => {}))
+    })
+    onCleanup(async () => {
+      stop()
+      await Promise.all(told)
     })
     return undefined
   })

@@ -5,3 +5,4 @@ export { test, it, describe, expect, consoleReport, type ClusterOptions, type Ru
 export { checkReachability, type ReachabilitySpec, type ReachabilityResult } from './matchers.ts'
 export { topologySuite, writeDiagram, type TopologyChecks } from './topology-suite.ts'
 export type { StartContext, CustomStart } from '../cluster/start-context.ts'
+export { waitUntil } from '../cluster/wait-until.ts'

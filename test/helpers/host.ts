@@ -87,15 +87,6 @@ export async function leftovers(home: string, ids: Iterable<string>): Promise<st
   return left
 }
 
-/** Wait (at most `ms`, checking every 50 ms) until `check` holds; then its last answer. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return check()
-}
 
 /**
  * `argv` run inside namespace `ns` of `cluster` (its own, `xc-<id>`, or one of

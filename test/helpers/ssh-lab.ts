@@ -12,7 +12,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { procCmdline } from '../../src/host/proc.ts'
-import { waitFor } from '../../src/host/wait.ts'
+import { waitUntil, WaitTimeoutError } from '../../src/index.ts'
 
 export const SSHD = '/usr/sbin/sshd'
 
@@ -150,12 +150,11 @@ export class SshLab {
       stdin: 'ignore', stdout: { file: join(dir, 'sshd.log'), append: true }, stderr: { file: join(dir, 'sshd.log'), append: true }, reject: false, cleanup: true,
     })
     h.sshdPid = child.pid
-    const up = await waitFor(() => new Promise<boolean>((resolve) => {
+    await waitUntil(() => new Promise<boolean>((resolve) => {
       const s = connect(22, h.address)
       s.once('connect', () => (s.destroy(), resolve(true)))
       s.once('error', () => resolve(false))
-    }), { timeoutMs: 10_000, intervalMs: 100 })
-    if (!up) throw new Error(`lab sshd of ${name} did not listen (see ${join(dir, 'sshd.log')})`)
+    }), { what: `lab sshd of ${name} listening (see ${join(dir, 'sshd.log')})`, timeout: 10_000, interval: 100 })
   }
 
   /** Kill host `name`'s sshd: the listener and every session sshd under it (the sessions' shells and programs are left to what they do when their sshd is gone). */
@@ -170,7 +169,10 @@ export class SshLab {
         // gone
       }
     }
-    await waitFor(() => pids.every((p) => !existsSync(`/proc/${p}`) || comm(p) === ''), { timeoutMs: 5000 })
+    // Gone, or not within 5 s (a zombie whose parent does not reap): the test looks at what follows from it.
+    await waitUntil(() => pids.every((p) => !existsSync(`/proc/${p}`) || comm(p) === ''), { what: 'the killed sshd processes gone', timeout: 5000, interval: 50 }).catch((e) => {
+      if (!(e instanceof WaitTimeoutError)) throw e
+    })
     h.sshdPid = undefined
   }
 

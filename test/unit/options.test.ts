@@ -15,6 +15,7 @@ describe('checkOptions defaults', () => {
       netsRouter: [0, 1, 2],
       netsTester: [0, 2],
       nets: {},
+      links: [],
       mem: 128,
       memVm: {},
       smp: 1,
@@ -36,6 +37,9 @@ describe('checkOptions defaults', () => {
       prefix: '1000::1',
       bootTimeout: undefined,
       bootConcurrency: undefined,
+      budgets: {},
+      budgetsVm: {},
+      budgetScale: 'auto',
       start: undefined,
       tools: false,
       stdAddresses: false,
@@ -403,6 +407,6 @@ describe('did you mean', () => {
   })
 
   it('a word near no option gets the list of all', () => {
-    expect(problemsOf({ colour: 'red' })[0]).toMatch(/^Unknown option `colour`\. Known options: name, nvm, nrouters, .*, rcFailures$/)
+    expect(problemsOf({ colour: 'red' })[0]).toMatch(/^Unknown option `colour`\. Known options: name, nvm, nrouters, .*, rcFailures, budgets, budgetsVm, budgetScale$/)
   })
 })

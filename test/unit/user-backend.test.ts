@@ -25,6 +25,18 @@ describe('userNicArgs', () => {
     )
   })
 
+  it('makes a point-to-point link unicast UDP between its two ends, on ports of the block past its multicast ones', () => {
+    const l = plan({ nvm: 1, nrouters: 2, links: [[201, 202], [1, 201]] })
+    const nic = (vm: number, net: number) => { const v = l.vms.find((x) => x.num === vm)!; return userNicArgs(l, v, v.nics.find((n) => n.net === net)!)[1] }
+    // Block 20: ports 20480-21503; multicast from 20992; link i's two ends at 20992 + 256 + 2i and the next.
+    expect(nic(201, 200)).toBe('socket,id=n200,udp=127.0.0.1:21249,localaddr=127.0.0.1:21248')
+    expect(nic(202, 200)).toBe('socket,id=n200,udp=127.0.0.1:21248,localaddr=127.0.0.1:21249')
+    expect(nic(1, 201)).toBe('socket,id=n201,udp=127.0.0.1:21251,localaddr=127.0.0.1:21250')
+    expect(nic(201, 201)).toBe('socket,id=n201,udp=127.0.0.1:21250,localaddr=127.0.0.1:21251')
+    // Other nets stay multicast.
+    expect(nic(201, 1)).toBe('socket,id=n1,mcast=239.255.20.1:20993,localaddr=127.0.0.1')
+  })
+
   it('makes nets >= 1 loopback multicast sockets of the block', () => {
     expect(userNicArgs(p, vm1, vm1.nics[1])).toEqual([
       '-netdev',
@@ -56,7 +68,8 @@ describe('userNicArgs', () => {
 })
 
 describe('network safety: nothing binds outside 127.0.0.1', () => {
-  const p = plan({ nvm: 4, nrouters: 2, ntesters: 2 })
+  // With two point-to-point links (unicast UDP), besides the multicast nets.
+  const p = plan({ nvm: 4, nrouters: 2, ntesters: 2, links: [[201, 202], [1, 221]] })
   const argvs = p.vms.map((vm) =>
     qemuArgs({
       vm,
@@ -73,17 +86,17 @@ describe('network safety: nothing binds outside 127.0.0.1', () => {
 
   it('covers the whole cluster', () => {
     expect(p.vms.map((v) => v.num)).toEqual([1, 2, 3, 4, 201, 202, 221, 222])
-    // 4 nodes x 2 nets, 2 routers x 3, 2 testers x 2
-    expect(netdevs.length).toBe(18)
+    // 4 nodes x 2 nets, 2 routers x 3, 2 testers x 2, and the two ends of 2 links
+    expect(netdevs.length).toBe(22)
     expect(netdevs.filter((n) => n.startsWith('user,')).length).toBe(8)
-    expect(netdevs.filter((n) => n.startsWith('socket,')).length).toBe(10)
+    expect(netdevs.filter((n) => n.startsWith('socket,')).length).toBe(14)
   })
 
   it('binds every host address (hostfwd, localaddr, listen, connect) to 127.0.0.1', () => {
     const bound: string[] = []
     const re = /hostfwd=(?:tcp|udp):([^:,]*):|localaddr=([^,:]*)|listen=([^,]*?):\d+|connect=([^,]*?):\d+|udp=([^,]*?):\d+/g
     for (const arg of all) for (const m of arg.matchAll(re)) bound.push(m.slice(1).find((x) => x !== undefined)!)
-    expect(bound.length).toBe(8 * 2 + 10)
+    expect(bound.length).toBe(8 * 2 + 10 + 4 * 2)
     expect(new Set(bound)).toEqual(new Set(['127.0.0.1']))
   })
 
@@ -98,9 +111,9 @@ describe('network safety: nothing binds outside 127.0.0.1', () => {
     }
   })
 
-  it('puts every socket net on an administratively scoped group over loopback, nothing else', () => {
+  it('puts every socket net on an administratively scoped group over loopback, and every link on loopback UDP, nothing else', () => {
     for (const n of netdevs.filter((x) => x.startsWith('socket,'))) {
-      expect(n).toMatch(/^socket,id=n\d+,mcast=239\.255\.20\.\d+:\d+,localaddr=127\.0\.0\.1$/)
+      expect(n).toMatch(/^socket,id=n\d+,(mcast=239\.255\.20\.\d+:\d+,localaddr=127\.0\.0\.1|udp=127\.0\.0\.1:\d+,localaddr=127\.0\.0\.1:\d+)$/)
     }
   })
 

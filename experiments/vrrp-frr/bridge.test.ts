@@ -1,0 +1,4 @@
+// VRRP with FRR's vrrpd in bridge mode.
+import { vrrpFrrSuite } from './suite.ts'
+
+vrrpFrrSuite('bridge')

@@ -1,0 +1,4 @@
+// VXLAN bridging in bridge mode.
+import { vxlanSuite } from './suite.ts'
+
+vxlanSuite('bridge')

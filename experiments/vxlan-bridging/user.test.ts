@@ -1,0 +1,4 @@
+// VXLAN bridging in user mode.
+import { vxlanSuite } from './suite.ts'
+
+vxlanSuite('user')
