@@ -40,6 +40,7 @@ export class RunningCluster implements AsyncDisposable {
   private adopt(vm: RunningVm): void {
     vm.restarter = (v) => this.restart(v.num)
     vm.budgets = this.budgets
+    vm.verbLog = this.boot.log
     this.byNum.set(vm.num, vm)
   }
 
@@ -54,7 +55,7 @@ export class RunningCluster implements AsyncDisposable {
    */
   waitUntil<T>(fn: () => T | false | Promise<T | false>, o: WaitUntilOptions & { what: string; vm?: number | string }): Promise<T> {
     if (o.vm !== undefined) return this.vm(o.vm).waitUntil(fn, o)
-    return retryUntil(() => fn(), resolveWait(this.budgets, o, o.what))
+    return retryUntil(() => fn(), { ...resolveWait(this.budgets, o, o.what), log: this.boot.log })
   }
 
   /** Stop VM `num` and boot it again from scratch; the same handle keeps working. */

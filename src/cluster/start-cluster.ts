@@ -79,7 +79,7 @@ export async function startCluster(options: ClusterOptions = {}, start: StartOpt
     await applyImpairments(spec, (n) => sc!.vms.find((v) => v.num === n))
     const cluster = new RunningCluster(boot, sc.vms, sc.stopHooks)
     // Told once, at the start (an attach of `xc` measures the same from the records, silently).
-    verbEvent({ kind: 'scale', cluster: cluster.name, scale: cluster.budgets.scale, how: cluster.budgets.how })
+    verbEvent({ kind: 'scale', cluster: cluster.name, scale: cluster.budgets.scale, how: cluster.budgets.how }, boot.log)
     // A detached cluster belongs to its keeper; any other to this process, which stops it on SIGINT, SIGTERM and SIGHUP.
     if (!start.detached) own(cluster)
     return cluster

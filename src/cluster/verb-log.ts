@@ -2,8 +2,10 @@
 // its nominal budget or out of time, and the scale a cluster's budgets got.
 // Listeners take the events (the Vitest fixture turns a slow wait into an
 // annotation of the test); with none, the lines worth a reader's time go to
-// stderr. A logger of log sections takes them from here.
+// the cluster's logger (warn: a wait over its nominal time; info: a scale
+// above 1), and every event to it at debug.
 import type { WaitBudget } from '../errors.ts'
+import { stderrLogger, type Logger } from '../log.ts'
 
 export type VerbEvent =
   | { kind: 'wait'; vm?: string; what: string; timeoutMs: number; budget: WaitBudget }
@@ -28,22 +30,34 @@ export function overNominal(e: VerbEvent): e is Extract<VerbEvent, { kind: 'done
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
 
-/** The one line that tells `e`. */
-export function verbLine(e: VerbEvent): string {
-  if (e.kind === 'scale') return `xcluster: cluster ${e.cluster}: wait budgets x${e.scale} on this machine (${e.how})`
-  const who = e.vm ? `${e.vm}: ` : ''
+/** What `e` says, without the attribution a logger adds. */
+function verbMessage(e: VerbEvent): string {
+  if (e.kind === 'scale') return `wait budgets x${e.scale} on this machine (${e.how})`
   const budget = `${e.budget.name ? `budget ${e.budget.name}, ` : ''}nominal ${s(e.budget.nominalMs)} x ${e.budget.scale} = ${s(e.timeoutMs)}`
-  if (e.kind === 'wait') return `xcluster: ${who}waiting for ${e.what} (${budget})`
+  if (e.kind === 'wait') return `waiting for ${e.what} (${budget})`
   const tries = `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`
-  if (e.kind === 'timeout') return `xcluster: ${who}gave up on ${e.what} after ${s(e.elapsedMs)} (${budget}; ${tries})`
-  return `xcluster: ${who}${e.what} took ${s(e.elapsedMs)}${overNominal(e) ? `, more than its nominal ${s(e.budget.nominalMs)}` : ''} (${budget}; ${tries})`
+  if (e.kind === 'timeout') return `gave up on ${e.what} after ${s(e.elapsedMs)} (${budget}; ${tries})`
+  return `${e.what} took ${s(e.elapsedMs)}${overNominal(e) ? `, more than its nominal ${s(e.budget.nominalMs)}` : ''} (${budget}; ${tries})`
 }
 
-/** Tell `e` to the listeners; with none, a wait over its nominal time and a scale above 1 go to stderr. */
-export function verbEvent(e: VerbEvent): void {
+/** The one line that tells `e`, attributed as the logger would. */
+export function verbLine(e: VerbEvent): string {
+  const who = e.kind === 'scale' ? `cluster ${e.cluster}: ` : e.vm ? `${e.vm}: ` : ''
+  return `xcluster: ${who}${verbMessage(e)}`
+}
+
+/**
+ * Tell `e` to the listeners; with none, to `log` (the cluster's, or stderr's
+ * for a wait on the host): a wait over its nominal time as a warning, a
+ * scale above 1 as information, every event at debug.
+ */
+export function verbEvent(e: VerbEvent, log: Logger = stderrLogger()): void {
   if (listeners.size) {
     for (const l of listeners) l(e)
     return
   }
-  if (overNominal(e) || (e.kind === 'scale' && e.scale > 1)) process.stderr.write(`${verbLine(e)}\n`)
+  const scoped = e.kind !== 'scale' && e.vm ? log.child(e.vm) : log
+  if (overNominal(e)) scoped.warn(verbMessage(e))
+  else if (e.kind === 'scale' && e.scale > 1) scoped.info(verbMessage(e))
+  else scoped.debug(verbMessage(e))
 }

@@ -7,6 +7,7 @@
 import { GuestCommandError, UnexpectedSuccessError } from '../errors.ts'
 import type { ExecResult } from '../control/shell-channel.ts'
 import { shellQuote } from '../pure/quote.ts'
+import type { Logger } from '../log.ts'
 import { WaitBudgets, type WaitUntilOptions } from './budgets.ts'
 import { resolveWait, retryUntil, type Attempt } from './wait-until.ts'
 
@@ -44,6 +45,8 @@ export abstract class GuestVerbs {
   abstract exec(command: string, opts?: ExecOptions): Promise<ExecResult>
   /** The budgets this VM's waits are bounded by (set by its cluster: its own, scaled for this machine). */
   budgets = new WaitBudgets()
+  /** Where this VM's waits are told (set by its cluster: its logger). */
+  verbLog?: Logger
 
   /** Run `command` and resolve with its stdout; a non-zero exit is a GuestCommandError (VM, command, exit code, output). */
   async succeed(command: string, opts: ExecOptions = {}): Promise<string> {
@@ -101,7 +104,7 @@ export abstract class GuestVerbs {
   }
 
   private retry<T>(attempt: Attempt<T>, o: WaitUntilOptions, what: string, budget?: string): Promise<T> {
-    return retryUntil(attempt, resolveWait(this.budgets, o, what, this, budget))
+    return retryUntil(attempt, { ...resolveWait(this.budgets, o, what, this, budget), log: this.verbLog })
   }
 }
 

@@ -3,6 +3,7 @@
 // keep what the last attempt printed or threw, and tell the verbs' log.
 import { GuestCommandError, WaitTimeoutError, XcTimeoutError, XclusterError, type WaitBudget } from '../errors.ts'
 import { waitFor } from '../host/wait.ts'
+import type { Logger } from '../log.ts'
 import { WaitBudgets, type WaitUntilOptions } from './budgets.ts'
 import { verbEvent } from './verb-log.ts'
 
@@ -13,6 +14,8 @@ export interface Wait {
   timeoutMs: number
   budget: WaitBudget
   intervalMs: number
+  /** Where its events go when no one listens (the cluster's logger; stderr's without one). */
+  log?: Logger
 }
 
 /** An attempt: resolves when the condition holds; `false`, or a thrown test failure (an assertion, a command's exit), means not yet. */
@@ -41,7 +44,7 @@ export async function retryUntil<T>(attempt: Attempt<T>, w: Wait): Promise<T> {
   let last = ''
   let value: T | undefined
   let cause: unknown
-  verbEvent({ kind: 'wait', vm: w.vm, what: w.what, timeoutMs: w.timeoutMs, budget: w.budget })
+  verbEvent({ kind: 'wait', vm: w.vm, what: w.what, timeoutMs: w.timeoutMs, budget: w.budget }, w.log)
   const held = await waitFor(
     async () => {
       attempts++
@@ -64,10 +67,10 @@ export async function retryUntil<T>(attempt: Attempt<T>, w: Wait): Promise<T> {
   )
   const elapsedMs = Date.now() - t0
   if (held) {
-    verbEvent({ kind: 'done', vm: w.vm, what: w.what, timeoutMs: w.timeoutMs, budget: w.budget, elapsedMs, attempts })
+    verbEvent({ kind: 'done', vm: w.vm, what: w.what, timeoutMs: w.timeoutMs, budget: w.budget, elapsedMs, attempts }, w.log)
     return value as T
   }
-  verbEvent({ kind: 'timeout', vm: w.vm, what: w.what, timeoutMs: w.timeoutMs, budget: w.budget, elapsedMs, attempts })
+  verbEvent({ kind: 'timeout', vm: w.vm, what: w.what, timeoutMs: w.timeoutMs, budget: w.budget, elapsedMs, attempts }, w.log)
   throw new WaitTimeoutError(w.vm, w.what, w.timeoutMs, elapsedMs, attempts, last, w.budget, { cause })
 }
 
