@@ -126,7 +126,7 @@ describe.skipIf(!isRoot).concurrent(skippedBecause('a home whose disk fills', !i
       await c.stop()
     } else {
       // QEMU could not write its pid file: the start says the disk is full.
-      expect(err).toBeInstanceOf(DiskWriteError)
+      expect(err, String(err)).toBeInstanceOf(DiskWriteError)
     }
     await nothingLeft(expect, t.home, ids)
   })

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pRetry, { AbortError } from 'p-retry'
-import { VmBootError, XcTimeoutError } from '../errors.ts'
+import { DiskWriteError, VmBootError, XcTimeoutError } from '../errors.ts'
 import type { ShellChannel } from '../control/shell-channel.ts'
 import { noSpaceLeft } from '../host/durable.ts'
 import { spawnerFor, type Spawner } from '../host/spawner.ts'
@@ -158,13 +158,16 @@ export async function bootVm(boot: BootContext, vmPlan: VmPlan, onLaunch?: () =>
       const ch = await waitReady(vm, boot.bootTimeout)
       vm.adoptChannel(ch)
       // The boot's time, from the launch recorded above: what the cluster's wait budgets are scaled by.
-      state.update((r) => void (r.vms[vmPlan.name].readyAt = new Date().toISOString()))
+      // Best effort: a VM that booted is up even where its record cannot be written now (a full disk); the budgets then go without its time.
+      const unwritten = state.tryUpdate((r) => void (r.vms[vmPlan.name].readyAt = new Date().toISOString()))
+      if (unwritten) boot.log.debug(`${vmPlan.name}: its ready time is not recorded (${unwritten.message.split('\n')[0]})`)
       checkRcFailures(boot, vm, ch)
     }
     return vm
   } catch (e) {
     await vm.stop().catch(() => {})
-    if (e instanceof VmBootError) throw e
+    // What is no boot failure of the VM's: a full disk here says so as itself.
+    if (e instanceof VmBootError || e instanceof DiskWriteError) throw e
     throw new VmBootError(
       vmPlan.name,
       `no telnet shell within ${Math.round((Date.now() - started) / 1000)} s (${(e as Error).message})`,
