@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { ChannelError, ClusterConfigError, ImpostorError, startCluster, waitUntil, type RunningCluster } from '../src/index.ts'
@@ -72,7 +72,7 @@ describe.skipIf(!isRoot)(skippedBecause('another local user, beside root\'s clus
 
   describe("a stopped VM's telnet port, squatted", () => {
     let squatter: Nobody
-    let log: string
+    let log = ''
     let mode: string
     beforeAll(async () => {
       // vm-002's QEMU ends (as by a guest poweroff under -no-reboot): its forward port is free for anyone to bind.
@@ -110,6 +110,7 @@ describe.skipIf(!isRoot)(skippedBecause('another local user, beside root\'s clus
     afterAll(async () => {
       squatter?.kill()
       await squatter?.done()
+      if (log) rmSync(dirname(log), { recursive: true, force: true })
     })
     const seen = (): Array<{ rewrite: boolean; fromClient: string; fromVm1: string }> => JSON.parse(readFileSync(log, 'utf8'))
 
