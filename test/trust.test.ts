@@ -137,8 +137,7 @@ describe.skipIf(!isRoot)(skippedBecause('another local user, beside root\'s clus
         onVm1.destroy()
       }
       // Its connection is on the squatter's record before the next test counts them (under load its accept came late).
-      for (let i = 0; i < 100 && seen().length < 1; i++) await new Promise((r) => setTimeout(r, 100))
-      expect(seen()).toHaveLength(1)
+      await waitUntil(() => expect(seen()).toHaveLength(1), { what: "the squatter's record of the listener check's connection", timeout: 10_000 })
     })
 
     test("a client that reaches the squatter anyway gives it nothing that logs in anywhere", async () => {
